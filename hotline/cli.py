@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 # Modules that provide ``register(subparsers: argparse._SubParsersAction) -> None``.
 GROUPS: tuple[str, ...] = (
+    "hotline.run_cli",
     "hotline.db_cli",
+    "hotline.nlu_cli",
     "hotline.kb.cli",
 )
 

@@ -1,0 +1,79 @@
+"""Actions for ticket progress (诉求进度查询). Thin: the work is in ``hotline.tickets``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from hotline import tickets
+from hotline.db import session_scope
+
+
+def latest_entity(tracker: Tracker, name: str) -> str | None:
+    value = next(tracker.get_latest_entity_values(name), None)
+    return str(value) if value else None
+
+
+def tell_ticket(dispatcher: CollectingDispatcher, view: tickets.TicketView) -> None:
+    dispatcher.utter_message(
+        response="utter_ticket_status",
+        ticket_id=view.number,
+        topic_zh=view.topic_zh,
+        status_zh=view.status_zh,
+        department=view.department,
+        deadline=view.deadline,
+        light=view.light,
+    )
+    if view.reply:
+        dispatcher.utter_message(response="utter_ticket_reply", reply=view.reply)
+
+
+class ActionCheckTicket(Action):
+    """Status of one ticket by number, or the enterprise's open tickets without one."""
+
+    def name(self) -> str:
+        return "action_check_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        number = latest_entity(tracker, "ticket_id")
+        conversation_id = tracker.sender_id
+        with session_scope() as session:
+            if number is None:
+                open_ones = tickets.open_tickets_for(session, conversation_id)
+                if not open_ones:
+                    dispatcher.utter_message(response="utter_no_open_tickets")
+                    return []
+                dispatcher.utter_message(response="utter_open_tickets_header", count=len(open_ones))
+                for ticket in open_ones:
+                    tell_ticket(dispatcher, tickets.view(ticket))
+                return []
+            try:
+                ticket = tickets.ticket_for(session, number, conversation_id)
+            except tickets.TicketNotFound:
+                dispatcher.utter_message(response="utter_ticket_not_found", ticket_id=number)
+                return [SlotSet("ticket_id", None)]
+            except tickets.TicketNotVisible:
+                dispatcher.utter_message(response="utter_ticket_not_yours", ticket_id=number)
+                return [SlotSet("ticket_id", None)]
+            tell_ticket(dispatcher, tickets.view(ticket))
+        return [SlotSet("ticket_id", number)]
+
+
+class ActionHandleInform(Action):
+    """A bare piece of information: a ticket number is looked up; the rest acknowledged."""
+
+    def name(self) -> str:
+        return "action_handle_inform"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        if latest_entity(tracker, "ticket_id"):
+            return await ActionCheckTicket().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_inform_ack")
+        return []

@@ -1,0 +1,114 @@
+"""The gateway's ASGI app: web chat, Telegram webhook/polling, health."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request, Response
+from redis.asyncio import Redis
+from telegram import Update
+from telegram.ext import Application
+
+from bot import webchat
+from bot.rasa_client import RasaClient
+from bot.relay import Relay
+from bot.telegram import TelegramChannel
+from hotline.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+@dataclass
+class Runtime:
+    redis: Redis
+    rasa: RasaClient
+    relay: Relay
+    telegram: Application | None = None
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    state: dict[str, Runtime] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not settings.redis_url:
+            raise RuntimeError("REDIS_URL is not set: the gateway needs Redis")
+        redis = Redis.from_url(settings.redis_url)
+        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
+        runtime = Runtime(redis=redis, rasa=rasa, relay=Relay(rasa, redis))
+        state["rt"] = runtime
+        if settings.telegram_token:
+            runtime.telegram = await _start_telegram(settings, runtime)
+        try:
+            yield
+        finally:
+            if runtime.telegram is not None:
+                await _stop_telegram(runtime.telegram)
+            await rasa.aclose()
+            await redis.aclose()
+
+    app = FastAPI(title="企业服务热线 gateway", lifespan=lifespan)
+    app.include_router(webchat.router(lambda: state["rt"].relay))
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, object]:
+        runtime = state["rt"]
+        await runtime.redis.ping()
+        return {"status": "ok", "telegram": runtime.telegram is not None}
+
+    @app.post(WEBHOOK_PATH)
+    async def telegram_webhook(request: Request) -> Response:
+        runtime = state["rt"]
+        secret = settings.telegram_secret_token or ""
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if runtime.telegram is None or not secret or not hmac.compare_digest(given, secret):
+            return Response(status_code=403)
+        try:
+            data = await request.json()
+        except ValueError:
+            return Response(status_code=400)
+        update = Update.de_json(data, runtime.telegram.bot)
+        await runtime.telegram.update_queue.put(update)
+        return Response(status_code=200)
+
+    return app
+
+
+async def _start_telegram(settings: Settings, runtime: Runtime) -> Application:
+    polling = settings.telegram_mode != "webhook"
+    channel = TelegramChannel(runtime.relay, runtime.redis)
+    base = settings.telegram_base_url
+    file_base = base.replace("/bot", "/file/bot") if base.endswith("/bot") else None
+    app = channel.build(settings.telegram_token or "", base, polling=polling,
+                        base_file_url=file_base)
+    await app.initialize()
+    await app.start()
+    if polling:
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
+        logger.info("Telegram: polling")
+    else:
+        if not settings.public_url or not settings.telegram_secret_token:
+            raise RuntimeError(
+                "webhook mode needs HOTLINE_PUBLIC_URL and HOTLINE_TELEGRAM_SECRET_TOKEN"
+            )
+        await app.bot.set_webhook(
+            settings.public_url.rstrip("/") + WEBHOOK_PATH,
+            secret_token=settings.telegram_secret_token,
+            allowed_updates=Update.ALL_TYPES,
+        )
+        logger.info("Telegram: webhook at %s", settings.public_url)
+    return app
+
+
+async def _stop_telegram(app: Application) -> None:
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    await app.stop()
+    await app.shutdown()

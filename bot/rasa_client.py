@@ -1,0 +1,59 @@
+"""Client of Rasa's REST channel (``/webhooks/rest/webhook``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa did not answer (down, loading, or timed out)."""
+
+
+@dataclass
+class BotMessage:
+    """One reply of the bot, channel-neutral."""
+
+    text: str = ""
+    buttons: list[dict[str, str]] = field(default_factory=list)  # {"title", "payload"}
+    image: str | None = None
+    custom: dict[str, Any] | None = None
+
+    @classmethod
+    def from_rasa(cls, data: dict[str, Any]) -> BotMessage:
+        buttons = [
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in data.get("buttons") or []
+        ]
+        return cls(
+            text=str(data.get("text") or ""),
+            buttons=buttons,
+            image=data.get("image"),
+            custom=data.get("custom"),
+        )
+
+
+class RasaClient:
+    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s)
+
+    async def send(
+        self, sender: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> list[BotMessage]:
+        payload = {"sender": sender, "message": text, "metadata": metadata or {}}
+        try:
+            response = await self._http.post("/webhooks/rest/webhook", json=payload)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(str(exc)) from exc
+        return [BotMessage.from_rasa(item) for item in response.json()]
+
+    async def status(self) -> dict[str, Any]:
+        response = await self._http.get("/status")
+        response.raise_for_status()
+        return response.json()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

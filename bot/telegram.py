@@ -1,0 +1,172 @@
+"""Telegram channel: the PTB Application, relaying text and button presses to Rasa.
+
+Rasa's own Telegram channel is not used: it crashes on non-text updates (rasa issue 5864).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+
+from redis.asyncio import Redis
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot import messages
+from bot.rasa_client import BotMessage
+from bot.relay import Relay
+
+logger = logging.getLogger(__name__)
+CALLBACK_LIMIT = 64  # bytes Telegram allows in callback_data
+CALLBACK_TTL_S = 7 * 86400
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+def conversation_id(chat_id: int) -> str:
+    return f"tg:{chat_id}"
+
+
+class TelegramChannel:
+    """Builds and feeds the PTB Application; the relay does the thinking."""
+
+    def __init__(self, relay: Relay, redis: Redis) -> None:
+        self._relay = relay
+        self._redis = redis
+
+    def build(
+        self, token: str, base_url: str, *, polling: bool, base_file_url: str | None = None
+    ) -> Application:
+        builder = (
+            Application.builder()
+            .token(token)
+            .base_url(base_url)
+            .defaults(Defaults(tzinfo=None, disable_web_page_preview=True))
+        )
+        if base_file_url:
+            builder = builder.base_file_url(base_file_url)
+        if not polling:
+            builder = builder.updater(None)
+        app = builder.build()
+        app.add_handler(CommandHandler("start", self.on_start))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(MessageHandler(~filters.TEXT & ~filters.UpdateType.EDITED, self.on_other))
+        app.add_error_handler(self.on_error)
+        return app
+
+    async def _first_time(self, update: Update) -> bool:
+        """Telegram may deliver an update twice (webhook retries): handle it once."""
+        key = f"hotline:dedupe:tg:{update.update_id}"
+        return bool(await self._redis.set(key, b"1", nx=True, ex=86400))
+
+    async def _callback_data(self, payload: str) -> str:
+        if len(payload.encode()) <= CALLBACK_LIMIT:
+            return payload
+        key = hashlib.sha1(payload.encode()).hexdigest()[:20]
+        await self._redis.set(f"hotline:cb:{key}", payload.encode(), ex=CALLBACK_TTL_S)
+        return f"cb:{key}"
+
+    async def _payload_of(self, data: str) -> str | None:
+        if not data.startswith("cb:"):
+            return data
+        value = await self._redis.get(f"hotline:cb:{data[3:]}")
+        return value.decode() if value else None
+
+    async def _markup(self, message: BotMessage) -> InlineKeyboardMarkup | None:
+        if not message.buttons:
+            return None
+        rows = [
+            [InlineKeyboardButton(b["title"], callback_data=await self._callback_data(b["payload"]))]
+            for b in message.buttons
+        ]
+        return InlineKeyboardMarkup(rows)
+
+    async def send(self, app_bot, chat_id: int, replies: list[BotMessage]) -> None:  # type: ignore[no-untyped-def]
+        for reply in replies:
+            markup = await self._markup(reply)
+            html_text = (reply.custom or {}).get("html")
+            if html_text:
+                await app_bot.send_message(
+                    chat_id, html_text[:TELEGRAM_TEXT_LIMIT], parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+            elif reply.text:
+                for start in range(0, len(reply.text), TELEGRAM_TEXT_LIMIT):
+                    last = start + TELEGRAM_TEXT_LIMIT >= len(reply.text)
+                    await app_bot.send_message(
+                        chat_id, reply.text[start : start + TELEGRAM_TEXT_LIMIT],
+                        reply_markup=markup if last else None,
+                    )
+            elif reply.image:
+                await app_bot.send_photo(chat_id, reply.image, reply_markup=markup)
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_chat is None or not await self._first_time(update):
+            return
+        chat_id = update.effective_chat.id
+        replies = await self._relay.handle(conversation_id(chat_id), "telegram", "/greet",
+                                           is_payload=True)
+        await self.send(context.bot, chat_id, replies)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or update.effective_chat is None or not await self._first_time(update):
+            return
+        chat_id = update.effective_chat.id
+        await context.bot.send_chat_action(chat_id, "typing")
+        text = message.text or ""
+        # A leading "/" would be read by Rasa as an intent payload: only buttons may do that.
+        replies = await self._relay.handle(conversation_id(chat_id), "telegram", text.lstrip("/"))
+        await self.send(context.bot, chat_id, replies)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or update.effective_chat is None:
+            return
+        await query.answer()
+        if not await self._first_time(update):
+            return
+        chat_id = update.effective_chat.id
+        payload = await self._payload_of(query.data or "")
+        if payload is None:
+            await context.bot.send_message(chat_id, messages.BUTTON_EXPIRED)
+            return
+        title = _button_title(query.message, query.data or "")
+        if query.message is not None and title:
+            # Remove the keyboard so the same choice cannot be pressed twice.
+            await query.edit_message_text(
+                f"{query.message.text or ''}\n\n{messages.CHOSEN.format(title=title)}"[:4096]
+            )
+        replies = await self._relay.handle(conversation_id(chat_id), "telegram", payload,
+                                           is_payload=True)
+        await self.send(context.bot, chat_id, replies)
+
+    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Stickers, photos, locations, voice …: a polite reply instead of a crash."""
+        if update.effective_chat is None or not await self._first_time(update):
+            return
+        await context.bot.send_message(update.effective_chat.id, messages.NON_TEXT)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        logger.error("Telegram handler failed for %r", update, exc_info=context.error)
+
+
+def _button_title(message, data: str) -> str | None:  # type: ignore[no-untyped-def]
+    markup = getattr(message, "reply_markup", None)
+    if markup is None:
+        return None
+    for row in markup.inline_keyboard:
+        for button in row:
+            if button.callback_data == data:
+                return html.unescape(button.text)
+    return None

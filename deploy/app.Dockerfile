@@ -1,0 +1,13 @@
+# Gateway, action server and (later) console: Python 3.11 with the locked dependencies.
+FROM python:3.11-slim
+WORKDIR /app
+COPY requirements/app.lock requirements/app.lock
+RUN pip install --no-cache-dir -r requirements/app.lock "psycopg[binary]>=3.2"
+COPY hotline hotline
+COPY bot bot
+COPY actions actions
+COPY console console
+COPY kb kb
+COPY nlu/jieba nlu/jieba
+COPY alembic.ini ./
+ENV PYTHONPATH=/app

@@ -1,0 +1,15 @@
+# The public Rasa 3.6.21 image with this project's NLU components and a model trained by
+# `make setup` (copied from models/current.tar.gz, which setup links to the cached model).
+FROM rasa/rasa:3.6.21-full
+USER root
+COPY requirements/rasa.lock /tmp/rasa.lock
+RUN grep -E '^(jieba|opencc|python-stdnum)==' /tmp/rasa.lock > /tmp/extra.txt \
+    && pip install --no-cache-dir -r /tmp/extra.txt
+USER 1001
+WORKDIR /app
+COPY --chown=1001 config.yml endpoints.yml credentials.yml ./
+COPY --chown=1001 domain domain
+COPY --chown=1001 nlu nlu
+COPY --chown=1001 hotline/__init__.py hotline/textnorm.py hotline/
+COPY --chown=1001 models/current.tar.gz models/current.tar.gz
+ENV PYTHONPATH=/app RASA_TELEMETRY_ENABLED=false

@@ -1,0 +1,86 @@
+"""``python -m hotline kb build|search|eval``.
+
+``register`` only declares arguments: importing jieba or reading the index happens
+inside the commands, so the rest of the ``hotline`` CLI stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    kb = subparsers.add_parser("kb", help="知识库：构建索引、检索、评测")
+    sub = kb.add_subparsers(dest="kb_command", required=True)
+
+    build = sub.add_parser("build", help="(re)build the search index from kb/")
+    build.add_argument("--if-stale", action="store_true", help="only rebuild when sources changed")
+    build.set_defaults(func=cmd_build)
+
+    search = sub.add_parser("search", help="search the knowledge base")
+    search.add_argument("question", nargs="?", default="", help="the question, in plain words")
+    search.add_argument("--topic", default=None, help="boost entries of this topic intent")
+    search.add_argument("-k", type=int, default=5, help="number of results (default 5)")
+    search.add_argument("--json", action="store_true", help="print JSON instead of a listing")
+    search.set_defaults(func=cmd_search)
+
+    ev = sub.add_parser("eval", help="hit@1 / hit@3 / MRR on a question file (JSON lines)")
+    ev.add_argument("file", type=Path)
+    ev.add_argument("--use-topic", action="store_true", help="pass each question's topic")
+    ev.set_defaults(func=cmd_eval)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from hotline.kb import index
+
+    loaded = index.load(rebuild=not args.if_stale)
+    counts: dict[str, int] = {}
+    for e in loaded.entries:
+        counts[e.source] = counts.get(e.source, 0) + 1
+    took = f"{loaded.built_seconds:.2f}s" if loaded.built_seconds is not None else "up to date"
+    parts = ", ".join(f"{k} {v}" for k, v in counts.items())
+    print(f"kb index: {len(loaded)} entries ({parts}); {took}; {loaded.path}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from hotline.kb.search import MSG_UNKNOWN_TOPIC, search
+    from hotline.kb.topics import topic_labels, topic_names
+
+    if args.topic and args.topic not in topic_names():
+        print(MSG_UNKNOWN_TOPIC.format(topic=args.topic), file=sys.stderr)
+        print("可用主题：" + " ".join(topic_names()), file=sys.stderr)
+        return 2
+    result = search(args.question, topic=args.topic, k=args.k)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+        return 0
+    if result.message:
+        print(result.message)
+    labels = topic_labels()
+    for hit in result.hits:
+        e = hit.entry
+        kind = {"laws": "法规", "gd_service_items": "服务事项", "curated": "政策指引"}[e.source]
+        where = f" {e.article}" if e.article else ""
+        dept = f" · {e.department}" if e.department else ""
+        print(f"{hit.rank}. 【{kind}】{e.title}{where}  ({hit.score:.2f}, {labels.get(e.topic, e.topic)}{dept})")
+        snippet = " ".join(e.summary.split())
+        print(f"   {snippet[:80]}{'…' if len(snippet) > 80 else ''}")
+    if result.hits:
+        print("（有把握）" if result.confident else "（把握不大）")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from hotline.kb.evaluate import evaluate, format_report, load_questions
+
+    if not args.file.exists():
+        print(f"no such file: {args.file}", file=sys.stderr)
+        return 2
+    report = evaluate(load_questions(args.file), use_topic=args.use_topic)
+    for line in format_report(report):
+        print(line)
+    return 0

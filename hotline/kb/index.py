@@ -1,0 +1,228 @@
+"""Building, caching and loading the BM25 index.
+
+The index lives on disk (``var/kb_index/`` or ``$HOTLINE_KB_INDEX``) in a sub-directory
+named after a fingerprint of everything that shapes it — sources, curated YAML,
+synonyms, the jieba user dictionary and this package's code — so a change to any of
+them triggers a rebuild on the next load, and an unchanged tree is never rebuilt.
+Builds write to a temporary directory first and rename it into place, so a crashed or
+concurrent build never leaves a half-written index behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from hotline.kb import paths
+from hotline.kb.ingest import load_corpus
+from hotline.kb.models import Entry
+from hotline.kb.textproc import KbTokenizer, SynonymRule, load_synonyms
+from hotline.kb.topics import TOPIC_KEYWORDS
+
+log = logging.getLogger(__name__)
+
+#: Bump when the on-disk layout changes in a way the code fingerprint would not catch.
+FORMAT_VERSION = "1"
+SYNONYMS_FILE = "synonyms.yml"
+_CODE_FILES = ("ingest.py", "index.py", "models.py", "numerals.py", "textproc.py", "topics.py")
+_BM25_PARAMS = {"k1": 1.2, "b": 0.75}
+
+
+@dataclass
+class KbIndex:
+    """Entries plus two BM25 models: whole text ("body") and names only ("title")."""
+
+    entries: tuple[Entry, ...]
+    body: bm25s.BM25
+    title: bm25s.BM25
+    tokenizer: KbTokenizer
+    synonyms: tuple[SynonymRule, ...]
+    fingerprint: str
+    path: Path
+    built_seconds: float | None = None
+    topics: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.topics = np.array([e.topic for e in self.entries], dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def _hash_files(h: Any, files: list[Path], root: Path) -> None:
+    for path in files:
+        h.update(str(path.relative_to(root)).encode("utf-8"))
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+
+
+def fingerprint(kb: Path | None = None) -> str:
+    """Hash of every input of the index (sources, curated, synonyms, userdict, code)."""
+    kb = kb or paths.kb_dir()
+    h = hashlib.sha256(f"kb-index:{FORMAT_VERSION}".encode())
+    files = sorted(p for p in (kb / "sources").rglob("*") if p.is_file())
+    files += sorted((kb / "curated").glob("*.yml"))
+    if (kb / SYNONYMS_FILE).exists():
+        files.append(kb / SYNONYMS_FILE)
+    _hash_files(h, files, kb)
+    userdict = paths.userdict_path()
+    h.update(b"userdict:" + (userdict.read_bytes() if userdict.exists() else b""))
+    here = Path(__file__).parent
+    _hash_files(h, [here / name for name in _CODE_FILES], here)
+    return h.hexdigest()
+
+
+def _extra_words(kb: Path, synonyms: tuple[SynonymRule, ...], entries: tuple[Entry, ...]) -> list[str]:
+    """Domain words jieba must keep whole: synonym phrases, topic keywords, curated keywords."""
+    words: set[str] = set()
+    for rule in synonyms:
+        words.update(rule.say)
+        words.update(rule.means.split())
+    for kws in TOPIC_KEYWORDS.values():
+        words.update(kws)
+    for e in entries:
+        if e.source == "curated":
+            words.update(e.keywords)
+    return sorted(w for w in words if 2 <= len(w) <= 12)
+
+
+def make_tokenizer(kb: Path, entries: tuple[Entry, ...]) -> tuple[KbTokenizer, tuple[SynonymRule, ...]]:
+    synonyms = load_synonyms(kb / SYNONYMS_FILE)
+    tokenizer = KbTokenizer(paths.userdict_path(), _extra_words(kb, synonyms, entries))
+    return tokenizer, synonyms
+
+
+def title_text(e: Entry) -> str:
+    """What counts as the entry's name: item name, curated title + keywords, law chapter."""
+    if e.source == "laws":
+        return f"{e.keywords[0] if e.keywords else ''} {e.chapter or ''}"
+    if e.source == "curated":
+        return f"{e.title} {' '.join(e.keywords)}"
+    return e.title
+
+
+def body_text(e: Entry) -> str:
+    if e.source == "laws":
+        return e.text
+    return f"{e.title}\n{e.text}"
+
+
+def _bm25(corpus_tokens: list[list[str]]) -> bm25s.BM25:
+    model = bm25s.BM25(**_BM25_PARAMS)
+    model.index(corpus_tokens, show_progress=False)
+    return model
+
+
+def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
+    """Build the index from the sources and write it under ``out_root/<fingerprint>``."""
+    started = time.perf_counter()
+    kb = kb or paths.kb_dir()
+    out_root = out_root or paths.index_dir()
+    fp = fingerprint(kb)
+    corpus = load_corpus(kb)
+    entries = corpus.entries
+    tokenizer, synonyms = make_tokenizer(kb, entries)
+    body = _bm25([tokenizer.tokens(body_text(e)) for e in entries])
+    title = _bm25([tokenizer.tokens(title_text(e)) for e in entries])
+    elapsed = time.perf_counter() - started
+
+    out_root.mkdir(parents=True, exist_ok=True)
+    target = out_root / fp[:16]
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out_root))
+    try:
+        body.save(str(tmp / "body"), show_progress=False)
+        title.save(str(tmp / "title"), show_progress=False)
+        with (tmp / "entries.jsonl").open("w", encoding="utf-8") as fh:
+            for e in entries:
+                fh.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
+        manifest = {
+            "fingerprint": fp,
+            "format": FORMAT_VERSION,
+            "counts": corpus.counts(),
+            "built_seconds": round(elapsed, 3),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished the same build first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(out_root, keep=target.name)
+    return KbIndex(entries, body, title, tokenizer, synonyms, fp, target, elapsed)
+
+
+def _prune(out_root: Path, keep: str) -> None:
+    """Remove stale index versions (best effort; a reader may still hold one open)."""
+    for child in out_root.iterdir():
+        if child.is_dir() and child.name != keep and not child.name.startswith(".build-"):
+            if (child / "manifest.json").exists():
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def _read(target: Path, kb: Path, fp: str) -> KbIndex | None:
+    manifest_path = target / "manifest.json"
+    if not manifest_path.exists():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("fingerprint") != fp:
+            return None
+        with (target / "entries.jsonl").open(encoding="utf-8") as fh:
+            entries = tuple(Entry.from_dict(json.loads(line)) for line in fh if line.strip())
+        body = bm25s.BM25.load(str(target / "body"), show_progress=False)
+        title = bm25s.BM25.load(str(target / "title"), show_progress=False)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("knowledge-base index at %s is unreadable (%s); rebuilding", target, exc)
+        return None
+    tokenizer, synonyms = make_tokenizer(kb, entries)
+    return KbIndex(entries, body, title, tokenizer, synonyms, fp, target)
+
+
+def load(kb: Path | None = None, out_root: Path | None = None, rebuild: bool = False) -> KbIndex:
+    """The index for the current sources: read from disk, or (re)built when stale."""
+    kb = kb or paths.kb_dir()
+    out_root = out_root or paths.index_dir()
+    fp = fingerprint(kb)
+    if not rebuild:
+        found = _read(out_root / fp[:16], kb, fp)
+        if found is not None:
+            return found
+    return build(kb, out_root)
+
+
+_lock = threading.Lock()
+_cached: KbIndex | None = None
+
+
+def get_index() -> KbIndex:
+    """The process-wide index, loaded on first use (never at import time)."""
+    global _cached
+    with _lock:
+        if _cached is None:
+            _cached = load()
+        return _cached
+
+
+def reset_cache() -> None:
+    """Forget the loaded index (tests; a long-running bot after the sources changed)."""
+    global _cached
+    with _lock:
+        _cached = None

@@ -1,0 +1,212 @@
+"""Assigning every knowledge-base entry one topic of the hotline's taxonomy.
+
+The topic lets the dialogue layer prefer entries of the intent the NLU predicted
+(``search(..., topic=...)``). Statutes mostly serve known topics (the table in
+SOURCES.md); the two general 营商环境 regulations and the service items are sorted by
+keywords, because they span the whole taxonomy.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import yaml
+
+from hotline.kb.paths import intents_path
+
+#: Topic names in taxonomy order (hotline/data/intents.yml); used when the file is absent.
+DEFAULT_TOPICS: tuple[str, ...] = (
+    "start_business",
+    "construction_permit",
+    "business_license",
+    "land",
+    "financing",
+    "tax",
+    "utilities",
+    "employment",
+    "policy_benefit",
+    "ip",
+    "procurement",
+    "cross_border",
+    "contract_dispute",
+    "inspection",
+    "misconduct",
+)
+
+#: Keywords that point to a topic, checked against titles and texts.
+TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "start_business": (
+        "设立登记", "开办企业", "企业开办", "营业执照", "注销登记", "变更登记", "名称",
+        "经营范围", "市场主体登记", "登记机关", "印章", "刻章", "个体工商户", "歇业",
+    ),
+    "construction_permit": (
+        "工程建设", "施工", "规划许可", "建设工程", "竣工", "验收", "施工图", "消防",
+        "防空地下室", "建筑",
+    ),
+    "business_license": (
+        "许可证", "经营许可", "生产许可", "资质", "证照分离", "告知承诺", "行政许可",
+        "执业许可", "年检", "核发",
+    ),
+    "land": ("用地", "土地", "不动产", "海域", "无居民海岛", "出让", "自然资源"),
+    "financing": (
+        "融资", "贷款", "信贷", "担保", "金融", "转贷", "质押", "授信", "征信", "保险资金",
+    ),
+    "tax": (
+        "税", "发票", "纳税", "退税", "收费", "缴费", "社会保险费", "减税降费", "税收",
+    ),
+    "utilities": (
+        "用电", "供电", "用水", "供水", "用气", "供气", "燃气", "电网", "通信", "宽带",
+        "报装", "水电气",
+    ),
+    "employment": (
+        "劳动", "用工", "职工", "人才", "就业", "职称", "技能", "培训", "工资", "社会保险",
+        "养老保险", "工伤", "招聘", "劳务派遣",
+    ),
+    "policy_benefit": (
+        "奖励", "补贴", "资助", "奖补", "专项资金", "政策兑现", "惠企", "高新技术企业",
+        "专精特新", "扶持", "免申即享", "政策",
+    ),
+    "ip": ("知识产权", "专利", "商标", "著作权", "版权", "地理标志", "侵权"),
+    "procurement": ("招标", "投标", "政府采购", "中标", "采购", "评标", "公共资源交易"),
+    "cross_border": (
+        "进出口", "外商投资", "外资", "海关", "通关", "跨境", "口岸", "出口", "进口",
+        "原产地", "外国", "境外", "港澳",
+    ),
+    "contract_dispute": (
+        "拖欠", "款项", "账款", "支付", "合同纠纷", "仲裁", "调解", "诉讼", "破产", "履约",
+        "违约", "清偿", "律师", "公证",
+    ),
+    "inspection": (
+        "检查", "执法", "行政处罚", "罚款", "监管", "双随机", "信用修复", "抽查",
+        "包容审慎", "监督检查",
+    ),
+    "misconduct": (
+        "工作人员", "推诿", "不作为", "滥用职权", "玩忽职守", "徇私舞弊", "索取", "收受",
+        "处分", "责令改正", "投诉举报", "问责",
+    ),
+}
+
+#: Statute file stem → topics it may serve; the first is the default. An empty tuple
+#: means "any topic" (the general 营商环境 regulations).
+LAW_TOPICS: dict[str, tuple[str, ...]] = {
+    "优化营商环境条例(2019-10-22)": (),
+    "广东省优化营商环境条例(2022-06-01)": (),
+    "保障中小企业款项支付条例(2025-03-17)": ("contract_dispute",),
+    "中小企业促进法(2017-09-01)": ("policy_benefit", "financing", "tax"),
+    "市场主体登记管理条例(2021-07-27)": ("start_business",),
+    "行政许可法(2019-04-23)": ("business_license", "construction_permit", "misconduct"),
+    "招标投标法实施条例(2019-03-02)": ("procurement",),
+    "政府采购法(2014-08-31)": ("procurement",),
+    "劳动合同法(2012-12-28)": ("employment",),
+    "专利法(2020-10-17)": ("ip",),
+    "商标法(2019-04-23)": ("ip",),
+    "外商投资法(2019-03-15)": ("cross_border",),
+}
+
+#: Topic of a general-regulation article that matches no keyword.
+GENERAL_DEFAULT = "policy_benefit"
+
+#: Department name fragment → topic, for service items no keyword decides.
+DEPARTMENT_TOPICS: tuple[tuple[str, str], ...] = (
+    ("税务", "tax"),
+    ("人力资源和社会保障", "employment"),
+    ("住房和城乡建设", "construction_permit"),
+    ("人民防空", "construction_permit"),
+    ("规划和自然资源", "land"),
+    ("自然资源", "land"),
+    ("电网", "utilities"),
+    ("商务", "cross_border"),
+    ("海关", "cross_border"),
+    ("外事", "cross_border"),
+    ("金融", "financing"),
+    ("银保监", "financing"),
+    ("人民银行", "financing"),
+    ("证券", "financing"),
+    ("财政", "procurement"),
+    ("公共资源交易", "procurement"),
+    ("政府采购", "procurement"),
+    ("司法", "contract_dispute"),
+    ("法院", "contract_dispute"),
+    ("科学技术", "policy_benefit"),
+    ("工业和信息化", "policy_benefit"),
+    ("发展和改革", "policy_benefit"),
+    ("市场监督管理", "business_license"),
+    ("药品监督管理", "business_license"),
+)
+
+#: Service-item type → topic when neither keywords nor the department decide.
+ITEM_TYPE_TOPICS: dict[str, str] = {
+    "行政许可": "business_license",
+    "行政奖励": "policy_benefit",
+    "行政给付": "policy_benefit",
+    "行政裁决": "contract_dispute",
+    "行政确认": "business_license",
+    "其他行政权力": "inspection",
+}
+
+
+@lru_cache(maxsize=1)
+def topic_names() -> tuple[str, ...]:
+    """Topic names from the product's taxonomy copy (falls back to the built-in list)."""
+    path = intents_path()
+    if not path.exists():
+        return DEFAULT_TOPICS
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    topics = tuple((data.get("topics") or {}).keys())
+    return topics or DEFAULT_TOPICS
+
+
+@lru_cache(maxsize=1)
+def topic_labels() -> dict[str, str]:
+    """Topic name → Chinese label (for listings); names map to themselves if unknown."""
+    path = intents_path()
+    labels = {t: t for t in DEFAULT_TOPICS}
+    if path.exists():
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for name, info in (data.get("topics") or {}).items():
+            labels[name] = (info or {}).get("zh", name)
+    return labels
+
+
+def keyword_scores(text: str, allowed: tuple[str, ...] = ()) -> dict[str, int]:
+    """Keyword hit counts per topic (restricted to ``allowed`` when given)."""
+    scores: dict[str, int] = {}
+    for topic, words in TOPIC_KEYWORDS.items():
+        if allowed and topic not in allowed:
+            continue
+        n = sum(text.count(w) for w in words)
+        if n:
+            scores[topic] = n
+    return scores
+
+
+def best_topic(text: str, allowed: tuple[str, ...] = (), default: str = GENERAL_DEFAULT) -> str:
+    """Topic with most keyword hits; ties go to the earlier topic in ``allowed``/taxonomy."""
+    scores = keyword_scores(text, allowed)
+    if not scores:
+        return default
+    order = allowed or DEFAULT_TOPICS
+    return max(scores, key=lambda t: (scores[t], -order.index(t)))
+
+
+def law_topic(law: str, chapter: str, text: str) -> str:
+    """Topic of one statute article: the file's topic, or keywords for broad statutes."""
+    allowed = LAW_TOPICS.get(law, ())
+    if len(allowed) == 1:
+        return allowed[0]
+    default = allowed[0] if allowed else GENERAL_DEFAULT
+    return best_topic(f"{chapter} {text}", allowed, default)
+
+
+def item_topic(name: str, department: str, item_type: str, conditions: str) -> str:
+    """Topic of a service item: its name's keywords, else department, else its type."""
+    by_name = keyword_scores(name)
+    if by_name:
+        return max(by_name, key=lambda t: (by_name[t], -DEFAULT_TOPICS.index(t)))
+    for fragment, topic in DEPARTMENT_TOPICS:
+        if fragment in department:
+            return topic
+    by_text = keyword_scores(conditions)
+    if by_text:
+        return max(by_text, key=lambda t: (by_text[t], -DEFAULT_TOPICS.index(t)))
+    return ITEM_TYPE_TOPICS.get(item_type, "business_license")

@@ -1,0 +1,165 @@
+"""Database tables (SQLAlchemy 2 declarative, typed). Schema changes go through Alembic."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TicketStatus(str, enum.Enum):
+    RECEIVED = "received"
+    DISPATCHED = "dispatched"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    RATED = "rated"
+    REOPENED = "reopened"
+
+    @property
+    def zh(self) -> str:
+        return STATUS_ZH[self]
+
+
+STATUS_ZH = {
+    TicketStatus.RECEIVED: "已受理",
+    TicketStatus.DISPATCHED: "已分派",
+    TicketStatus.IN_PROGRESS: "办理中",
+    TicketStatus.RESOLVED: "已办结",
+    TicketStatus.RATED: "已评价",
+    TicketStatus.REOPENED: "重办中",
+}
+OPEN_STATUSES = (
+    TicketStatus.RECEIVED,
+    TicketStatus.DISPATCHED,
+    TicketStatus.IN_PROGRESS,
+    TicketStatus.REOPENED,
+)
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+
+
+class Enterprise(Base):
+    """An enterprise on file (逐户建档), keyed by its 统一社会信用代码."""
+
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str | None] = mapped_column(String(50))
+    contact_phone: Mapped[str | None] = mapped_column(String(30))
+    district: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    identities: Mapped[list[ChannelIdentity]] = relationship(back_populates="enterprise")
+
+
+class ChannelIdentity(Base):
+    """A chat identity (``tg:123``, ``web:<uuid>``) linked to an enterprise."""
+
+    __tablename__ = "channel_identities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(100), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    enterprise: Mapped[Enterprise] = relationship(back_populates="identities")
+
+
+class Ticket(Base):
+    """诉求工单."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_status_deadline", "status", "deadline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    topic: Mapped[str] = mapped_column(String(40), index=True)
+    act: Mapped[str] = mapped_column(String(10), default="appeal")
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=TicketStatus.RECEIVED.value)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    contact_name: Mapped[str | None] = mapped_column(String(50))
+    contact_phone: Mapped[str | None] = mapped_column(String(30))
+    limit_days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reply: Mapped[str | None] = mapped_column(Text)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    enterprise: Mapped[Enterprise | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id"
+    )
+
+
+class TicketEvent(Base):
+    """Audit trail: every change of a ticket (who, when, from, to, note)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class TicketSequence(Base):
+    """Per-day counter behind ticket numbers ``T20261122-0042``."""
+
+    __tablename__ = "ticket_sequences"
+    __table_args__ = (UniqueConstraint("day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[str] = mapped_column(String(8))
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TranscriptMessage(Base):
+    """Every message of every conversation, in and out."""
+
+    __tablename__ = "transcript_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(100), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    author: Mapped[str] = mapped_column(String(100))  # enterprise | bot | operator:<name>
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,48 @@
+"""Settings from the environment (prefix ``HOTLINE_`` unless noted), with embedded defaults.
+
+The defaults run the whole product on one machine: a SQLite file under ``var/``, an
+embedded Redis (no ``REDIS_URL``), Rasa and the action server on loopback.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    var_dir: Path = ROOT / "var"
+    database_url: str = ""
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "HOTLINE_REDIS_URL")
+    )
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_s: float = 30.0
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    public_url: str | None = None  # e.g. https://hotline.example.gov.cn (for the webhook)
+    telegram_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_TOKEN", "HOTLINE_TELEGRAM_TOKEN")
+    )
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_secret_token: str | None = None
+    telegram_mode: str = "polling"  # polling | webhook
+    timezone: str = "Asia/Shanghai"
+    routing_file: Path | None = None
+
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir / 'hotline.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

