@@ -164,7 +164,7 @@ def _load_yaml(path: Path) -> Any:
     with path.open(encoding="utf-8") as fh:
         try:
             return yaml.safe_load(fh)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. a date 2025-13-01
             raise ValueError(f"{path}: not valid YAML: {exc}") from exc
 
 

@@ -157,11 +157,17 @@ class _YearBlock:
     days: dict[date, bool]  # date → is a working day
 
 
+class _DatesAsText(yaml.SafeLoader):
+    """Leaves dates as text, so that a bad one is reported with its key, not as a YAML error."""
+
+
+_DatesAsText.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _parse_date(path: Path, key: str, value: Any) -> date:
-    if isinstance(value, datetime):  # `2027-01-01 08:00` — a time has no meaning here
-        raise ValueError(f"{path}: {key}: expected a date, got the datetime {value}")
-    if isinstance(value, date):
-        return value
     if isinstance(value, str):
         try:
             return date.fromisoformat(value.strip())
@@ -174,7 +180,7 @@ def _read_holidays_file(path: Path) -> list[_YearBlock]:
     """Parse and check a holidays file; a ValueError names the file and the key."""
     with path.open(encoding="utf-8") as fh:
         try:
-            data = yaml.safe_load(fh)
+            data = yaml.load(fh, Loader=_DatesAsText)  # a SafeLoader subclass
         except yaml.YAMLError as exc:
             raise ValueError(f"{path}: not valid YAML: {exc}") from exc
     if data is None:

@@ -70,3 +70,19 @@ def test_open_tickets_and_view(session: Session) -> None:
     assert "绿灯" in shown.light
     late = tickets.view(ticket, now=datetime(2026, 12, 20, tzinfo=timezone.utc))
     assert "红灯" in late.light
+
+
+def test_deadline_survives_a_database_round_trip(db_url: str) -> None:
+    """SQLite keeps no offset: the deadline must come back as the same instant."""
+    from hotline.db import session_scope
+    from hotline.models import Ticket
+
+    with session_scope(db_url) as s:
+        made = tickets.create_ticket(s, topic="tax", description="发票问题",
+                                     conversation_id="tg:5", now=NOON)
+        number, deadline = made.number, made.deadline
+    with session_scope(db_url) as s:
+        loaded = s.query(Ticket).filter_by(number=number).one()
+        assert loaded.deadline == deadline
+        local = tickets.sla.as_local(loaded.deadline)
+        assert (local.hour, local.minute) == (23, 59)

@@ -1,0 +1,75 @@
+"""Topic messages: a consult is answered from the knowledge base (一次性告知); an appeal is
+told where it goes and offered a ticket."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from hotline import routing
+from hotline.kb.render import render_answer
+from hotline.kb.search import search
+from hotline.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+ANSWER_BUTTONS = [
+    {"title": "有用", "payload": "/thank"},
+    {"title": "没解决，提交诉求", "payload": "/open_ticket"},
+    {"title": "转人工", "payload": "/request_human"},
+]
+APPEAL_BUTTONS = [
+    {"title": "提交诉求", "payload": "/open_ticket"},
+    {"title": "转人工", "payload": "/request_human"},
+]
+
+
+def act_of(tracker: Tracker) -> str:
+    """consult or appeal, from the NLU's act classifier (appeal when unsure)."""
+    act = (tracker.latest_message.get("act") or {}).get("name")
+    if act is None:
+        act = next(tracker.get_latest_entity_values("act"), None)
+    return "consult" if act == "consult" else "appeal"
+
+
+class ActionHandleTopic(Action):
+    def name(self) -> str:
+        return "action_handle_topic"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        topic = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        text = tracker.latest_message.get("text") or ""
+        try:
+            info = routing.load_taxonomy(get_settings().routing_file).topic(topic)
+        except ValueError:
+            dispatcher.utter_message(response="utter_default")
+            return []
+        act = act_of(tracker)
+        if act == "consult":
+            result = search(text, topic=topic, k=3)
+            if result.confident and result.top is not None:
+                chunks = render_answer(result.top.entry)
+                for i, chunk in enumerate(chunks):
+                    last = i == len(chunks) - 1
+                    dispatcher.utter_message(
+                        json_message={"html": chunk},
+                        buttons=ANSWER_BUTTONS if last else None,
+                    )
+                return [SlotSet("act", act)]
+            dispatcher.utter_message(
+                response="utter_kb_not_sure", topic_zh=info.zh, department=info.department
+            )
+            dispatcher.utter_message(response="utter_offer_ticket", buttons=APPEAL_BUTTONS)
+            return [SlotSet("act", act)]
+        dispatcher.utter_message(
+            response="utter_topic_received", topic_zh=info.zh, department=info.department,
+            days=info.days,
+        )
+        dispatcher.utter_message(response="utter_offer_ticket", buttons=APPEAL_BUTTONS)
+        return [SlotSet("act", act)]

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite (after scripts/setup.sh): lint, then pytest. Extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export RASA_TELEMETRY_ENABLED=false
+
+# System tools some tests use; installed when we may (root, apt), reported when we may not.
+need_pkgs=()
+command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[test] installing ${need_pkgs[*]} (apt) …"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}") >/tmp/hotline-apt.log 2>&1 \
+      || echo "[test] apt could not install ${need_pkgs[*]}: see /tmp/hotline-apt.log"
+  else
+    echo "[test] not installed: ${need_pkgs[*]} (install them as root for the full suite)"
+  fi
+fi
+
+echo "[test] ruff …"
+.venv/bin/ruff check .
+echo "[test] pytest …"
+set +e
+.venv/bin/python -m pytest -p no:cacheprovider "$@"
+code=$?
+set -e
+if [ $code -eq 5 ]; then
+  echo "error: pytest collected no tests" >&2
+  exit 1
+fi
+exit $code
