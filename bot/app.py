@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("REDIS_URL is not set: the gateway needs Redis")
         redis = Redis.from_url(settings.redis_url)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
-        runtime = Runtime(redis=redis, rasa=rasa, relay=Relay(rasa, redis))
+        runtime = Runtime(redis=redis, rasa=rasa, relay=Relay(rasa, redis, settings.db_url()))
         state["rt"] = runtime
         if settings.telegram_token:
             runtime.telegram = await _start_telegram(settings, runtime)

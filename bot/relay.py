@@ -22,8 +22,10 @@ logger = logging.getLogger(__name__)
 MAX_CHARS = 2000  # what is sent to Rasa; the transcript keeps everything
 
 
-def _record(conversation_id: str, channel: str, direction: str, author: str, text: str) -> None:
-    with session_scope() as session:
+def _record(
+    db_url: str, conversation_id: str, channel: str, direction: str, author: str, text: str
+) -> None:
+    with session_scope(db_url) as session:
         _add(session, conversation_id, channel, direction, author, text)
 
 
@@ -59,9 +61,10 @@ def localize(message: BotMessage, traditional: bool) -> BotMessage:
 
 
 class Relay:
-    def __init__(self, rasa: RasaClient, redis: Redis) -> None:
+    def __init__(self, rasa: RasaClient, redis: Redis, db_url: str) -> None:
         self._rasa = rasa
         self._redis = redis
+        self._db_url = db_url
 
     async def _traditional(self, conversation_id: str, text: str, is_payload: bool) -> bool:
         """The script of the enterprise's last typed message (a button press has none)."""
@@ -78,7 +81,7 @@ class Relay:
         text = (text or "").strip()
         if not text:
             return [BotMessage(text=messages.EMPTY)]
-        await asyncio.to_thread(_record, conversation_id, channel, "in", "enterprise", text)
+        await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "in", "enterprise", text)
         replies: list[BotMessage] = []
         to_rasa = text
         if not is_payload and len(text) > MAX_CHARS:
@@ -94,5 +97,5 @@ class Relay:
         for reply in replies:
             shown = reply.text or (reply.custom or {}).get("html", "")
             if shown:
-                await asyncio.to_thread(_record, conversation_id, channel, "out", "bot", shown)
+                await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "out", "bot", shown)
         return replies

@@ -6,11 +6,12 @@ Rasa's own Telegram channel is not used: it crashes on non-text updates (rasa is
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 
 from redis.asyncio import Redis
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -50,7 +51,8 @@ class TelegramChannel:
             Application.builder()
             .token(token)
             .base_url(base_url)
-            .defaults(Defaults(tzinfo=None, disable_web_page_preview=True))
+            .defaults(Defaults(tzinfo=ZoneInfo("Asia/Shanghai"),
+                               link_preview_options=LinkPreviewOptions(is_disabled=True)))
         )
         if base_file_url:
             builder = builder.base_file_url(base_file_url)
@@ -58,15 +60,15 @@ class TelegramChannel:
             builder = builder.updater(None)
         app = builder.build()
         app.add_handler(CommandHandler("start", self.on_start))
-        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        app.add_handler(MessageHandler(filters.TEXT, self.on_text))  # after /start: other commands are text
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(MessageHandler(~filters.TEXT & ~filters.UpdateType.EDITED, self.on_other))
         app.add_error_handler(self.on_error)
         return app
 
-    async def _first_time(self, update: Update) -> bool:
+    async def _first_time(self, update: Update, bot_id: int) -> bool:
         """Telegram may deliver an update twice (webhook retries): handle it once."""
-        key = f"hotline:dedupe:tg:{update.update_id}"
+        key = f"hotline:dedupe:tg:{bot_id}:{update.update_id}"
         return bool(await self._redis.set(key, b"1", nx=True, ex=86400))
 
     async def _callback_data(self, payload: str) -> str:
@@ -111,7 +113,7 @@ class TelegramChannel:
                 await app_bot.send_photo(chat_id, reply.image, reply_markup=markup)
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.effective_chat is None or not await self._first_time(update):
+        if update.effective_chat is None or not await self._first_time(update, context.bot.id):
             return
         chat_id = update.effective_chat.id
         replies = await self._relay.handle(conversation_id(chat_id), "telegram", "/greet",
@@ -120,7 +122,7 @@ class TelegramChannel:
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or update.effective_chat is None or not await self._first_time(update):
+        if message is None or update.effective_chat is None or not await self._first_time(update, context.bot.id):
             return
         chat_id = update.effective_chat.id
         await context.bot.send_chat_action(chat_id, "typing")
@@ -134,7 +136,7 @@ class TelegramChannel:
         if query is None or update.effective_chat is None:
             return
         await query.answer()
-        if not await self._first_time(update):
+        if not await self._first_time(update, context.bot.id):
             return
         chat_id = update.effective_chat.id
         payload = await self._payload_of(query.data or "")
@@ -153,7 +155,7 @@ class TelegramChannel:
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stickers, photos, locations, voice …: a polite reply instead of a crash."""
-        if update.effective_chat is None or not await self._first_time(update):
+        if update.effective_chat is None or not await self._first_time(update, context.bot.id):
             return
         await context.bot.send_message(update.effective_chat.id, messages.NON_TEXT)
 
@@ -168,5 +170,5 @@ def _button_title(message, data: str) -> str | None:  # type: ignore[no-untyped-
     for row in markup.inline_keyboard:
         for button in row:
             if button.callback_data == data:
-                return html.unescape(button.text)
+                return str(button.text)
     return None

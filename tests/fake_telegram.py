@@ -60,6 +60,7 @@ import socket
 import threading
 import time
 import traceback
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -77,6 +78,7 @@ from starlette.routing import Route
 __all__ = [
     "DEFAULT_TOKEN",
     "SECRET_HEADER",
+    "USER_SEND_KINDS",
     "WEBHOOK_SECRET",
     "ApiCall",
     "BotApiError",
@@ -88,6 +90,7 @@ __all__ = [
     "WebhookDelivery",
     "fake_telegram",
     "fake_telegram_factory",
+    "render_text",
 ]
 
 T = TypeVar("T")
@@ -529,7 +532,9 @@ def _allowed(update: Mapping[str, Any], allowed_updates: list[str] | None) -> bo
 
 
 def _bind_free_socket(host: str) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # proto is IPPROTO_TCP; with proto 0, Nagle + delayed ACK add ~40 ms per response.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     sock.listen(128)
@@ -2094,7 +2099,7 @@ class FakeTelegram:
                 "id": query_id,
                 "from": sender,
                 "message": sent.message,
-                "chat_instance": str(-9_000_000_000_000_000_000 + abs(hash(str(key))) % 10**15),
+                "chat_instance": str(-9_000_000_000_000_000_000 + zlib.crc32(str(key).encode())),
                 "data": callback_data,
             }
             update_id = self._enqueue_locked(
@@ -2502,13 +2507,19 @@ class FakeTelegram:
             if start is None:
                 start = max(self._last_action_seq, self._call_cursor.get(method, 0))
             if found is None:
+                action = self._actions[-1] if self._actions else None
+                if since is not None or action is None or start != action.seq:
+                    where = f"event #{start}"
+                else:
+                    where = f"the last user action (#{action.seq} {action.kind} {action.summary})"
                 recent = [c for c in self._calls if c.seq > start and c.method != "getUpdates"]
-                listing = "\n".join(f"  {c}" for c in recent[-20:]) or "  (none besides getUpdates)"
-                raise AssertionError(
-                    f"No matching {method} call within {timeout:g}s after event #{start}.\n"
-                    f"Bot API calls since then:\n{listing}\n"
-                    + "\n".join(self._diagnostics_locked(start))
-                )
+                lines = [
+                    f"No matching {method} call within {timeout:g}s after {where}.",
+                    "Bot API calls since then (getUpdates omitted):",
+                    *([f"  {c}" for c in recent[-20:]] or ["  (none)"]),
+                    *self._diagnostics_locked(start),
+                ]
+                raise AssertionError("\n".join(lines))
             if since is None:
                 self._call_cursor[method] = max(self._call_cursor.get(method, 0), found.seq)
             return found

@@ -66,7 +66,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         kind = {"laws": "法规", "gd_service_items": "服务事项", "curated": "政策指引"}[e.source]
         where = f" {e.article}" if e.article else ""
         dept = f" · {e.department}" if e.department else ""
-        print(f"{hit.rank}. 【{kind}】{e.title}{where}  ({hit.score:.2f}, {labels.get(e.topic, e.topic)}{dept})")
+        print(
+            f"{hit.rank}. 【{kind}】{e.title}{where}  ({hit.score:.2f}, {labels.get(e.topic, e.topic)}{dept})"
+        )
         snippet = " ".join(e.summary.split())
         print(f"   {snippet[:80]}{'…' if len(snippet) > 80 else ''}")
     if result.hits:

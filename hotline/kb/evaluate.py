@@ -40,7 +40,9 @@ class Question:
                 return True
         for alt in self.also:
             title, _, article = alt.partition("|")
-            if e.title == title.strip() and (not article or canonical_article(article) == e.article):
+            if e.title == title.strip() and (
+                not article or canonical_article(article) == e.article
+            ):
                 return True
         return False
 

@@ -28,6 +28,7 @@ import numpy as np
 from hotline.kb import paths
 from hotline.kb.ingest import load_corpus
 from hotline.kb.models import Entry
+from hotline.kb.priors import ItemPriors
 from hotline.kb.textproc import KbTokenizer, SynonymRule, load_synonyms
 from hotline.kb.topics import TOPIC_KEYWORDS
 
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = "1"
 SYNONYMS_FILE = "synonyms.yml"
 _CODE_FILES = ("ingest.py", "index.py", "models.py", "numerals.py", "textproc.py", "topics.py")
+# (priors.py and search.py act at query time and do not shape the stored index.)
 _BM25_PARAMS = {"k1": 1.2, "b": 0.75}
 
 
@@ -53,9 +55,11 @@ class KbIndex:
     path: Path
     built_seconds: float | None = None
     topics: np.ndarray = field(init=False)
+    priors: ItemPriors = field(init=False)
 
     def __post_init__(self) -> None:
         self.topics = np.array([e.topic for e in self.entries], dtype=object)
+        self.priors = ItemPriors(self.entries)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -85,11 +89,13 @@ def fingerprint(kb: Path | None = None) -> str:
     return h.hexdigest()
 
 
-def _extra_words(kb: Path, synonyms: tuple[SynonymRule, ...], entries: tuple[Entry, ...]) -> list[str]:
+def _extra_words(
+    kb: Path, synonyms: tuple[SynonymRule, ...], entries: tuple[Entry, ...]
+) -> list[str]:
     """Domain words jieba must keep whole: synonym phrases, topic keywords, curated keywords."""
     words: set[str] = set()
     for rule in synonyms:
-        words.update(rule.say)
+        words.update(w for w in rule.say if "*" not in w)
         words.update(rule.means.split())
     for kws in TOPIC_KEYWORDS.values():
         words.update(kws)
@@ -99,24 +105,26 @@ def _extra_words(kb: Path, synonyms: tuple[SynonymRule, ...], entries: tuple[Ent
     return sorted(w for w in words if 2 <= len(w) <= 12)
 
 
-def make_tokenizer(kb: Path, entries: tuple[Entry, ...]) -> tuple[KbTokenizer, tuple[SynonymRule, ...]]:
+def make_tokenizer(
+    kb: Path, entries: tuple[Entry, ...]
+) -> tuple[KbTokenizer, tuple[SynonymRule, ...]]:
     synonyms = load_synonyms(kb / SYNONYMS_FILE)
     tokenizer = KbTokenizer(paths.userdict_path(), _extra_words(kb, synonyms, entries))
     return tokenizer, synonyms
 
 
 def title_text(e: Entry) -> str:
-    """What counts as the entry's name: item name, curated title + keywords, law chapter."""
+    """What counts as the entry's name: a law's name and chapter, else the title."""
     if e.source == "laws":
         return f"{e.keywords[0] if e.keywords else ''} {e.chapter or ''}"
-    if e.source == "curated":
-        return f"{e.title} {' '.join(e.keywords)}"
     return e.title
 
 
 def body_text(e: Entry) -> str:
     if e.source == "laws":
         return e.text
+    if e.source == "curated":
+        return f"{e.title}\n{' '.join(e.keywords)}\n{e.text}"
     return f"{e.title}\n{e.text}"
 
 

@@ -28,7 +28,9 @@ LAWS_DIR = Path("sources") / "laws"
 ITEMS_FILE = Path("sources") / "gd_service_items.jsonl"
 CURATED_DIR = Path("curated")
 
-_ARTICLE_RE = re.compile(r"^(第[零〇一二两三四五六七八九十百千]+条(?:之[一二三四五六七八九十]+)?)[\s\u3000]+(.*)$")
+_ARTICLE_RE = re.compile(
+    r"^(第[零〇一二两三四五六七八九十百千]+条(?:之[一二三四五六七八九十]+)?)[\s\u3000]+(.*)$"
+)
 _DATE_SUFFIX_RE = re.compile(r"\(\d{4}-\d{2}-\d{2}\)$")
 _CJK_GAP_RE = re.compile(r"(?<=[\u4e00-\u9fff])[ \u3000]+(?=[\u4e00-\u9fff])")
 _TIME_RE = re.compile(r"^(\d+)\s*\((工作日|自然日|日|天|个月|月|年)\)$")
@@ -151,7 +153,9 @@ def _time_text(raw: Any) -> str | None:
     if not m:
         return text
     n, unit = m.groups()
-    unit = {"工作日": "个工作日", "自然日": "个自然日", "日": "日", "天": "天", "月": "个月"}.get(unit, unit)
+    unit = {"工作日": "个工作日", "自然日": "个自然日", "日": "日", "天": "天", "月": "个月"}.get(
+        unit, unit
+    )
     return f"{n}{unit}"
 
 
@@ -209,7 +213,15 @@ def item_entry(row: dict[str, Any], duplicated: bool = False) -> Entry:
     if sub and sub != name:
         summary += f"（{sub}）"
     summary += "。"
-    text_parts = [name, sub or "", dept, item_type, conditions or "", "；".join(materials), " ".join(themes)]
+    text_parts = [
+        name,
+        sub or "",
+        dept,
+        item_type,
+        conditions or "",
+        "；".join(materials),
+        " ".join(themes),
+    ]
     return Entry(
         id=item_id(row, duplicated),
         source="gd_service_items",
@@ -227,14 +239,18 @@ def item_entry(row: dict[str, Any], duplicated: bool = False) -> Entry:
         serves=serves,
         url=_value(row.get("URL")),
         item_type=item_type or None,
-        source_line=f"广东省政务服务事项：{name}（{dept}）" if dept else f"广东省政务服务事项：{name}",
+        source_line=f"广东省政务服务事项：{name}（{dept}）"
+        if dept
+        else f"广东省政务服务事项：{name}",
         keywords=themes,
     )
 
 
 def load_items(kb: Path) -> list[Entry]:
     path = kb / ITEMS_FILE
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     keys = Counter(_item_key(r) for r in rows)
     return [item_entry(r, duplicated=keys[_item_key(r)] > 1) for r in rows]
 

@@ -38,17 +38,38 @@ STOPWORDS: frozenset[str] = frozenset(
     时 时候 现在 刚 刚刚 已经 还是 或者 以及 等 等等 等于 啥子 么样 办 办理 弄 搞 做 去 来 到
     找 看 看看 说 讲 听说 知道 告诉 帮 帮忙 帮我 麻烦 谢谢 你好 您好 喂 在吗 老师 领导 同志
     师傅 情况 问题 事 事情 东西 方面 相关 有关 具体 一般 规定 按照 依照 根据 本 该 其他 另外
-    呐 喽 咯 哎 唉 哟 诶 请 求 急 急急 谢 多谢 感谢
+    呐 喽 咯 哎 唉 哟 诶 请 求 急 急急 谢 多谢 感谢 公司 企业 我司 本公司 那边 这边
+    一 二 三 四 五 六 七 八 九 十
     """.split()
 )
 
 
+_GAP = ".{0,8}"
+
+
 @dataclass(frozen=True, slots=True)
 class SynonymRule:
-    """When any of ``say`` occurs in a question, also search for ``means``."""
+    """When any of ``say`` occurs in a question, also search for ``means``.
+
+    A ``say`` phrase may contain ``*`` for a short gap (up to 8 characters), so
+    "税*晚点" matches "税能不能晚点交" — people rarely say a phrase verbatim.
+    """
 
     say: tuple[str, ...]
     means: str
+    pattern: re.Pattern[str] | None = None
+
+    def matches(self, text: str) -> bool:
+        if self.pattern is not None:
+            return self.pattern.search(text) is not None
+        return any(word and word in text for word in self.say)
+
+
+def _rule(say: tuple[str, ...], means: str) -> SynonymRule:
+    if not any("*" in w for w in say):
+        return SynonymRule(say, means)
+    alternatives = [_GAP.join(re.escape(part) for part in w.split("*")) for w in say if w]
+    return SynonymRule(say, means, re.compile("|".join(alternatives)))
 
 
 def load_synonyms(path: Path) -> tuple[SynonymRule, ...]:
@@ -64,14 +85,14 @@ def load_synonyms(path: Path) -> tuple[SynonymRule, ...]:
             group = tuple(normalize(str(w)) for w in raw["same"])
             for word in group:
                 others = " ".join(w for w in group if w != word)
-                rules.append(SynonymRule(say=(word,), means=others))
+                rules.append(_rule((word,), others))
         else:
             say = raw.get("say")
             means = raw.get("means")
             if not say or not means:
                 raise ValueError(f"{path}: rule {i + 1} needs 'say' and 'means' (or 'same')")
             words = (say,) if isinstance(say, str) else tuple(say)
-            rules.append(SynonymRule(tuple(normalize(str(w)) for w in words), normalize(str(means))))
+            rules.append(_rule(tuple(normalize(str(w)) for w in words), normalize(str(means))))
     return tuple(rules)
 
 
@@ -113,6 +134,6 @@ class KbTokenizer:
         """Tokens of the phrases that synonym rules add for ``text``."""
         extra: list[str] = []
         for rule in rules:
-            if any(word and word in text for word in rule.say):
+            if rule.matches(text):
                 extra.extend(self.tokens(rule.means))
         return extra

@@ -1,0 +1,54 @@
+"""Query-independent preferences among service items.
+
+BM25 cannot tell "the thing you apply for" from its look-up page or its follow-up
+variants: 新增取水许可 / 变更取水许可 / 延续取水许可 share every word that matters.
+A business owner who asks how to get something done wants the service itself, and a
+first application, unless the question says otherwise — so information-only items
+(查询, 公示, 指引 …) and follow-up variants (变更, 延续, 注销 …) are mildly
+down-weighted, and only when the question does not ask for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from hotline.kb.models import Entry
+
+INFO_ITEM_RE = re.compile(
+    r"(查询|公示|下载|宣传|指引|公告|名录|目录|简报|公报|月报|周报|年报|发布|动态|数据)"
+)
+INFO_QUERY_RE = re.compile(r"(查|公示|下载|公证|名单|名录|目录|公告|数据|信息)")
+INFO_ITEM_FACTOR = 0.8
+
+VARIANT_RE = re.compile(
+    r"(变更|延续|续期|延期|注销|换发|补发|补办|遗失|撤销|恢复|复查|重核|更正|减容|销户)"
+)
+VARIANT_FACTOR = 0.85
+
+
+def _masks(entries: Sequence[Entry], pattern: re.Pattern[str]) -> np.ndarray:
+    return np.array(
+        [e.source == "gd_service_items" and pattern.search(e.title) is not None for e in entries],
+        dtype=bool,
+    )
+
+
+class ItemPriors:
+    """Per-entry masks computed once per index; :meth:`factors` applies them to a query."""
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self.info = _masks(entries, INFO_ITEM_RE)
+        self.variant = _masks(entries, VARIANT_RE)
+        self._ones = np.ones(len(entries))
+
+    def factors(self, query_text: str) -> np.ndarray:
+        """Multipliers for every entry given the (normalized, expanded) question text."""
+        out = self._ones.copy()
+        if not INFO_QUERY_RE.search(query_text):
+            out[self.info] *= INFO_ITEM_FACTOR
+        if not VARIANT_RE.search(query_text):
+            out[self.variant] *= VARIANT_FACTOR
+        return out
