@@ -36,6 +36,11 @@ def act_of(tracker: Tracker) -> str:
     return "consult" if act == "consult" else "appeal"
 
 
+def remember(act: str, topic: str, text: str) -> list[EventType]:
+    """Keep the topic and the enterprise's own words: a ticket opened next starts from them."""
+    return [SlotSet("act", act), SlotSet("ticket_topic", topic), SlotSet("ticket_description", text)]
+
+
 class ActionHandleTopic(Action):
     def name(self) -> str:
         return "action_handle_topic"
@@ -61,15 +66,15 @@ class ActionHandleTopic(Action):
                         json_message={"html": chunk},
                         buttons=ANSWER_BUTTONS if last else None,
                     )
-                return [SlotSet("act", act)]
+                return remember(act, topic, text)
             dispatcher.utter_message(
                 response="utter_kb_not_sure", topic_zh=info.zh, department=info.department
             )
             dispatcher.utter_message(response="utter_offer_ticket", buttons=APPEAL_BUTTONS)
-            return [SlotSet("act", act)]
+            return remember(act, topic, text)
         dispatcher.utter_message(
             response="utter_topic_received", topic_zh=info.zh, department=info.department,
             days=info.days,
         )
         dispatcher.utter_message(response="utter_offer_ticket", buttons=APPEAL_BUTTONS)
-        return [SlotSet("act", act)]
+        return remember(act, topic, text)

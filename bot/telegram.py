@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-
-from redis.asyncio import Redis
 from zoneinfo import ZoneInfo
 
+from redis.asyncio import Redis
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (

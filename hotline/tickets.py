@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline import routing, sla
-from hotline.settings import get_settings
 from hotline.models import (
     OPEN_STATUSES,
     ChannelIdentity,
@@ -22,6 +21,7 @@ from hotline.models import (
     TicketSequence,
     TicketStatus,
 )
+from hotline.settings import get_settings
 
 TICKET_NUMBER_FORMAT = "T{day}-{seq:04d}"
 

@@ -1,7 +1,7 @@
 """initial schema: departments, enterprises, identities, tickets, events, transcripts
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 04:59:51.358672
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None

@@ -1,0 +1,235 @@
+"""The ticket form (诉求登记): start, validation, confirmation, submit, cancel.
+
+Validation replies say exactly what is wrong; a slot returned as None is asked again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from hotline import enterprises, routing, sla, tickets
+from hotline.db import session_scope
+from hotline.settings import get_settings
+from hotline.textnorm import normalize
+
+FORM_SLOTS = (
+    "ticket_topic", "ticket_description", "company_name", "uscc", "contact_name",
+    "contact_phone", "ticket_confirm", "known_enterprise",
+)
+MIN_TOPIC_CONFIDENCE = 0.6
+MAX_DESCRIPTION = 2000
+
+
+def taxonomy() -> routing.Taxonomy:
+    return routing.load_taxonomy(get_settings().routing_file)
+
+
+def topic_of_message(tracker: Tracker) -> str | None:
+    intent = tracker.latest_message.get("intent") or {}
+    if intent.get("name") in taxonomy().topics and intent.get("confidence", 0) >= MIN_TOPIC_CONFIDENCE:
+        return str(intent["name"])
+    return None
+
+
+def check_description(text: str) -> tuple[str | None, str | None]:
+    """The enterprise's own words, kept whole; refused only when there is nothing to act on."""
+    clean = normalize(text)
+    letters = [ch for ch in clean if ch.isalnum()]
+    if len(letters) < 4:
+        return None, "描述太简短了，请具体说说：什么事项、卡在哪个环节、涉及哪个部门。"
+    if len(text) > MAX_DESCRIPTION:
+        return text[:MAX_DESCRIPTION], None
+    return text.strip(), None
+
+
+class ActionStartTicket(Action):
+    """Prefill the form: the topic and words of the message that led here, and the
+    enterprise on file for this chat (逐户建档) so it is not asked again."""
+
+    def name(self) -> str:
+        return "action_start_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        # A button under a topic answer carries that message's topic and words; a typed
+        # "我要反映问题" starts afresh.
+        pressed = str(tracker.latest_message.get("text") or "").startswith("/")
+        keep = ("ticket_topic", "ticket_description") if pressed else ()
+        events: list[EventType] = [SlotSet(slot, None) for slot in FORM_SLOTS if slot not in keep]
+        with session_scope() as session:
+            card = enterprises.card_for(session, tracker.sender_id)
+        if card is not None:
+            # Filled slots are not asked again; a missing contact still is.
+            events += [
+                SlotSet("company_name", card.name),
+                SlotSet("uscc", card.uscc),
+                SlotSet("contact_name", card.contact_name),
+                SlotSet("contact_phone", card.contact_phone),
+                SlotSet("known_enterprise", card.uscc),
+            ]
+            dispatcher.utter_message(response="utter_known_enterprise", company=card.name,
+                                     uscc=card.uscc)
+        return events
+
+
+class ValidateTicketForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_ticket_form"
+
+    def validate_ticket_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text, problem = check_description(str(value or ""))
+        if problem:
+            dispatcher.utter_message(text=problem)
+            return {"ticket_description": None}
+        slots: dict[str, Any] = {"ticket_description": text}
+        if not tracker.get_slot("ticket_topic"):
+            topic = topic_of_message(tracker)
+            if topic:
+                slots["ticket_topic"] = topic
+        if len(str(value)) > MAX_DESCRIPTION:
+            dispatcher.utter_message(text=f"描述较长，已保留前{MAX_DESCRIPTION}字，完整原文已存入对话记录。")
+        return slots
+
+    def validate_ticket_topic(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value in taxonomy().topics:
+            return {"ticket_topic": value}
+        dispatcher.utter_message(text="请点击下方按钮选择诉求类别。")
+        return {"ticket_topic": None}
+
+    def validate_company_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        name, problem = enterprises.clean_company(str(value or ""))
+        if problem:
+            dispatcher.utter_message(text=problem)
+        return {"company_name": name}
+
+    def validate_uscc(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        code, problem = enterprises.clean_uscc(str(value or ""))
+        if problem:
+            dispatcher.utter_message(text=problem)
+        return {"uscc": code}
+
+    def validate_contact_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        name, problem = enterprises.clean_person(str(value or ""))
+        if problem:
+            dispatcher.utter_message(text=problem)
+        return {"contact_name": name}
+
+    def validate_contact_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        phone, problem = enterprises.clean_phone(str(value or ""))
+        if problem:
+            dispatcher.utter_message(text=problem)
+        return {"contact_phone": phone}
+
+    def validate_ticket_confirm(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if value is True:
+            return {"ticket_confirm": True}
+        dispatcher.utter_message(text="请点击“确认提交”，或发送“取消”放弃登记。")
+        return {"ticket_confirm": None}
+
+
+class ActionAskTicketTopic(Action):
+    """Ask the category with buttons: the NLU's best topic guesses first."""
+
+    def name(self) -> str:
+        return "action_ask_ticket_topic"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        topics = taxonomy().topics
+        ranked = [r["name"] for r in tracker.latest_message.get("intent_ranking") or []
+                  if r.get("name") in topics][:4]
+        ranked += [t for t in topics if t not in ranked]
+        buttons = [
+            {"title": topics[t].zh, "payload": f'/inform{{"ticket_topic":"{t}"}}'}
+            for t in ranked
+        ]
+        dispatcher.utter_message(text="请选择诉求类别（最可能的排在前面）：", buttons=buttons)
+        return []
+
+
+class ActionAskTicketConfirm(Action):
+    def name(self) -> str:
+        return "action_ask_ticket_confirm"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        topic = taxonomy().topic(tracker.get_slot("ticket_topic"))
+        description = str(tracker.get_slot("ticket_description") or "")
+        shown = description if len(description) <= 200 else description[:200] + "…"
+        dispatcher.utter_message(
+            text=(
+                "请核对诉求信息：\n"
+                f"类别：{topic.zh}（承办：{topic.department}，{topic.days}个工作日）\n"
+                f"内容：{shown}\n"
+                f"企业：{tracker.get_slot('company_name')}\n"
+                f"信用代码：{tracker.get_slot('uscc')}\n"
+                f"联系人：{tracker.get_slot('contact_name')}  {tracker.get_slot('contact_phone')}"
+            ),
+            buttons=[
+                {"title": "确认提交", "payload": "/affirm"},
+                {"title": "取消", "payload": "/deny"},
+            ],
+        )
+        return []
+
+
+class ActionSubmitTicket(Action):
+    def name(self) -> str:
+        return "action_submit_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        slot = tracker.get_slot
+        with session_scope() as session:
+            company = enterprises.file_enterprise(
+                session, tracker.sender_id, uscc=slot("uscc"), name=slot("company_name"),
+                contact_name=slot("contact_name"), contact_phone=slot("contact_phone"),
+            )
+            ticket = tickets.create_ticket(
+                session, topic=slot("ticket_topic"), description=slot("ticket_description"),
+                conversation_id=tracker.sender_id, enterprise_id=company.id,
+                contact_name=slot("contact_name"), contact_phone=slot("contact_phone"),
+                act=slot("act") or "appeal",
+            )
+            dispatcher.utter_message(
+                response="utter_ticket_created", ticket_id=ticket.number,
+                department=ticket.department.name if ticket.department else "",
+                days=ticket.limit_days,
+                deadline=sla.as_local(ticket.deadline).strftime("%Y年%m月%d日"),
+            )
+            number = ticket.number
+        return [SlotSet(s, None) for s in FORM_SLOTS] + [SlotSet("ticket_id", number)]
+
+
+class ActionCancelTicket(Action):
+    def name(self) -> str:
+        return "action_cancel_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_ticket_cancelled")
+        return [SlotSet(s, None) for s in FORM_SLOTS] + [SlotSet("requested_slot", None)]

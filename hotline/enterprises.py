@@ -1,0 +1,117 @@
+"""Enterprises on file (逐户建档): validation of their identifiers and the link between a chat
+identity and the enterprise, so a returning enterprise is not asked again."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from stdnum.cn import uscc as uscc_check
+from stdnum.exceptions import ValidationError
+
+from hotline.models import ChannelIdentity, Enterprise
+from hotline.textnorm import normalize
+
+_SEPARATORS = re.compile(r"[\s\-－—_·.]")
+
+
+@dataclass(frozen=True)
+class EnterpriseCard:
+    """What a form needs to prefill for a known enterprise."""
+
+    id: int
+    uscc: str
+    name: str
+    contact_name: str | None
+    contact_phone: str | None
+
+
+def clean_uscc(raw: str) -> tuple[str | None, str | None]:
+    """(code, None) when valid; (None, Chinese reason) otherwise."""
+    code = _SEPARATORS.sub("", normalize(raw)).upper()
+    if len(code) != 18:
+        return None, f"统一社会信用代码应为18位，您输入的是{len(code)}位，请核对营业执照后重新输入。"
+    try:
+        return uscc_check.validate(code), None
+    except ValidationError:
+        return None, "这个统一社会信用代码校验位不正确，请对照营业执照逐位核对后重新输入（注意数字0和字母O的区别）。"
+
+
+def clean_phone(raw: str) -> tuple[str | None, str | None]:
+    """A Chinese mobile or landline number in national format, or a Chinese reason."""
+    text = normalize(raw)
+    if re.search(r"[A-Za-z]", text):
+        return None, "电话号码里不能有字母，请输入11位手机号或带区号的固话（如 0755-86001234）。"
+    digits = re.sub(r"[^\d+]", "", text)
+    try:
+        number = phonenumbers.parse(digits, "CN")
+    except phonenumbers.NumberParseException:
+        return None, "没能识别这个电话号码，请输入11位手机号或带区号的固话（如 0755-86001234）。"
+    if not phonenumbers.is_valid_number(number) or number.country_code != 86:
+        return None, "这个电话号码无效，请输入11位手机号或带区号的固话（如 0755-86001234）。"
+    area, *rest = phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.NATIONAL
+    ).split(" ")
+    if area.startswith("1"):  # mobile
+        return area + "".join(rest), None
+    return f"{area}-{''.join(rest)}", None
+
+
+def clean_company(raw: str) -> tuple[str | None, str | None]:
+    name = normalize(raw).strip(" 。，,.")
+    if len(name) < 4 or name.isdigit():
+        return None, "请输入营业执照上的企业全称（如“深圳市华兴精密制造有限公司”）。"
+    if len(name) > 100:
+        return None, "企业名称过长，请输入营业执照上的企业全称。"
+    return name, None
+
+
+def clean_person(raw: str) -> tuple[str | None, str | None]:
+    name = normalize(raw).strip(" 。，,.")
+    if not name or len(name) > 20 or not re.fullmatch(r"[\u4e00-\u9fffA-Za-z·• ]+", name):
+        return None, "请输入联系人姓名（如“张经理”或“张三”）。"
+    return name, None
+
+
+def card_for(session: Session, conversation_id: str) -> EnterpriseCard | None:
+    enterprise = session.scalar(
+        select(Enterprise)
+        .join(ChannelIdentity, ChannelIdentity.enterprise_id == Enterprise.id)
+        .where(ChannelIdentity.conversation_id == conversation_id)
+    )
+    if enterprise is None:
+        return None
+    return EnterpriseCard(enterprise.id, enterprise.uscc, enterprise.name,
+                          enterprise.contact_name, enterprise.contact_phone)
+
+
+def file_enterprise(
+    session: Session,
+    conversation_id: str,
+    *,
+    uscc: str,
+    name: str,
+    contact_name: str | None,
+    contact_phone: str | None,
+) -> Enterprise:
+    """Create or update the enterprise by its USCC and link this chat to it (逐户建档)."""
+    enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
+    if enterprise is None:
+        enterprise = Enterprise(uscc=uscc, name=name)
+        session.add(enterprise)
+    enterprise.name = name
+    enterprise.contact_name = contact_name or enterprise.contact_name
+    enterprise.contact_phone = contact_phone or enterprise.contact_phone
+    session.flush()
+    identity = session.scalar(
+        select(ChannelIdentity).where(ChannelIdentity.conversation_id == conversation_id)
+    )
+    if identity is None:
+        session.add(ChannelIdentity(conversation_id=conversation_id, enterprise_id=enterprise.id))
+    else:
+        identity.enterprise_id = enterprise.id
+    session.flush()
+    return enterprise
