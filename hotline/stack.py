@@ -166,11 +166,11 @@ class Stack:
 
     def start(self, *, gateway: bool = True, log: Callable[[str], None] = print) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
+        self._check_ports()
         if not self.model.exists():
             raise StackError(f"no trained model at {self.model}: run `make setup` first")
         if not self.rasa_python.exists():
             raise StackError(f"no Rasa environment at {self.rasa_python}: run `make setup` first")
-        self._check_ports()
         try:
             self._start(gateway=gateway, log=log)
         except BaseException:

@@ -105,3 +105,65 @@ def test_traditional_message_gets_the_same_understanding(running: Running) -> No
     assert simplified["intent"]["name"] == traditional["intent"]["name"] == "financing"
     reply = running.say(OWNER, "請問你是機器人嗎")
     assert "機器人" in reply.text  # answered in the writer's script
+
+
+FORM_CHAT, CANCEL_CHAT = 7003, 7004
+USCC = "91440300MA5FHX7K1T"
+
+
+def test_appeal_to_ticket_through_the_form(running: Running) -> None:
+    fake = running.fake
+    first = running.say(
+        FORM_CHAT, "我们厂的施工许可证报上去三个月了还没批下来，一直说材料不全又不说缺什么")
+    assert "住房和城乡建设局" in first.text
+    offer = fake.wait_for_reply(FORM_CHAT, timeout=30)
+    assert "/open_ticket" in offer.callback_data
+    fake.user_presses(FORM_CHAT, "/open_ticket")
+    assert "企业的全称" in fake.wait_for_reply(FORM_CHAT, timeout=30).text
+    assert "统一社会信用代码" in running.say(FORM_CHAT, "深圳市华兴精密制造有限公司").text
+    wrong = running.say(FORM_CHAT, USCC[:-1] + "A")  # wrong check digit
+    assert "校验位不正确" in wrong.text
+    assert "统一社会信用代码" in fake.wait_for_reply(FORM_CHAT, timeout=30).text
+    assert "联系人" in running.say(FORM_CHAT, USCC).text
+    assert "联系电话" in running.say(FORM_CHAT, "张经理").text
+    bad_phone = running.say(FORM_CHAT, "138abc0000")
+    assert "不能有字母" in bad_phone.text
+    fake.wait_for_reply(FORM_CHAT, timeout=30)  # asked again
+    summary = running.say(FORM_CHAT, "13800138000")
+    assert "办理建筑许可" in summary.text and USCC in summary.text
+    assert "施工许可证报上去三个月" in summary.text  # the first message is the description
+    fake.user_presses(FORM_CHAT, "/affirm")
+    created = fake.wait_for_reply(FORM_CHAT, timeout=30)
+    assert "诉求已受理" in created.text and "住房和城乡建设局" in created.text
+    number = next(w for w in created.text.split() if w.startswith("工单号：")).split("：")[1]
+    with session_scope(running.db_url) as s:
+        ticket = tickets.ticket_for(s, number, f"tg:{FORM_CHAT}")
+        assert ticket.topic == "construction_permit"
+        assert ticket.enterprise is not None and ticket.enterprise.uscc == USCC
+        assert ticket.contact_phone == "13800138000"
+    progress = running.say(FORM_CHAT, "我的诉求办得怎么样了")
+    assert "在办诉求" in progress.text
+    assert number in fake.wait_for_reply(FORM_CHAT, timeout=30).text
+
+    # The enterprise is on file now: a second ticket does not ask for it again.
+    again = running.say(FORM_CHAT, "我要反映个问题")
+    assert "已识别到贵企业档案" in again.text and "华兴精密" in again.text
+    assert "描述您遇到的问题" in fake.wait_for_reply(FORM_CHAT, timeout=30).text
+    nxt = running.say(FORM_CHAT, "园区三天两头停电，生产线老是被迫停工，供电所一直不给解决")
+    if "请选择诉求类别" in (nxt.text or ""):
+        fake.user_presses(FORM_CHAT, '/inform{"ticket_topic":"utilities"}')
+        nxt = fake.wait_for_reply(FORM_CHAT, timeout=30)
+    assert "水电气网" in nxt.text and "华兴精密" in nxt.text
+    fake.user_presses(FORM_CHAT, "/affirm")
+    assert "诉求已受理" in fake.wait_for_reply(FORM_CHAT, timeout=30).text
+
+
+def test_cancel_the_form_leaves_no_ticket(running: Running) -> None:
+    fake = running.fake
+    assert "描述您遇到的问题" in running.say(CANCEL_CHAT, "我想提个诉求").text
+    cancelled = running.say(CANCEL_CHAT, "算了，不提了")
+    assert "已取消" in cancelled.text
+    with session_scope(running.db_url) as s:
+        assert tickets.open_tickets_for(s, f"tg:{CANCEL_CHAT}") == []
+    assert "企业服务热线" in running.say(CANCEL_CHAT, "你好").text
+    fake.assert_no_reply(CANCEL_CHAT, within=1.0)

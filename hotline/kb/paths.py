@@ -28,7 +28,7 @@ def index_dir() -> Path:
 
 
 def userdict_path() -> Path:
-    return Path(os.environ.get(USERDICT_ENV) or REPO_ROOT / "nlu" / "jieba_userdict.txt")
+    return Path(os.environ.get(USERDICT_ENV) or REPO_ROOT / "nlu" / "jieba" / "userdict.txt")
 
 
 def intents_path() -> Path:
