@@ -12,6 +12,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.topics import record_kb_feedback
 from hotline import enterprises, routing, sla, tickets
 from hotline.db import session_scope
 from hotline.settings import get_settings
@@ -62,6 +63,7 @@ class ActionStartTicket(Action):
         pressed = str(tracker.latest_message.get("text") or "").startswith("/")
         keep = ("ticket_topic", "ticket_description") if pressed else ()
         events: list[EventType] = [SlotSet(slot, None) for slot in FORM_SLOTS if slot not in keep]
+        events += record_kb_feedback(tracker, useful=False)  # "没解决，提交诉求"
         with session_scope() as session:
             card = enterprises.card_for(session, tracker.sender_id)
         if card is not None:
@@ -85,6 +87,8 @@ class ValidateTicketForm(FormValidationAction):
     def validate_ticket_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value is None:  # cleared by action_start_ticket, not typed
+            return {"ticket_description": None}
         text, problem = check_description(str(value or ""))
         if problem:
             dispatcher.utter_message(text=problem)
@@ -101,6 +105,8 @@ class ValidateTicketForm(FormValidationAction):
     def validate_ticket_topic(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value is None:  # cleared by action_start_ticket, not typed
+            return {"ticket_topic": None}
         if value in taxonomy().topics:
             return {"ticket_topic": value}
         dispatcher.utter_message(text="请点击下方按钮选择诉求类别。")
@@ -109,6 +115,8 @@ class ValidateTicketForm(FormValidationAction):
     def validate_company_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value is None:  # cleared by action_start_ticket, not typed
+            return {"company_name": None}
         name, problem = enterprises.clean_company(str(value or ""))
         if problem:
             dispatcher.utter_message(text=problem)
@@ -117,6 +125,8 @@ class ValidateTicketForm(FormValidationAction):
     def validate_uscc(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value is None:  # cleared by action_start_ticket, not typed
+            return {"uscc": None}
         code, problem = enterprises.clean_uscc(str(value or ""))
         if problem:
             dispatcher.utter_message(text=problem)
@@ -125,6 +135,8 @@ class ValidateTicketForm(FormValidationAction):
     def validate_contact_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value is None:  # cleared by action_start_ticket, not typed
+            return {"contact_name": None}
         name, problem = enterprises.clean_person(str(value or ""))
         if problem:
             dispatcher.utter_message(text=problem)
@@ -133,6 +145,8 @@ class ValidateTicketForm(FormValidationAction):
     def validate_contact_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value is None:  # cleared by action_start_ticket, not typed
+            return {"contact_phone": None}
         phone, problem = enterprises.clean_phone(str(value or ""))
         if problem:
             dispatcher.utter_message(text=problem)
@@ -141,6 +155,8 @@ class ValidateTicketForm(FormValidationAction):
     def validate_ticket_confirm(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if value is None:  # cleared by action_start_ticket, not typed
+            return {"ticket_confirm": None}
         if value is True:
             return {"ticket_confirm": True}
         dispatcher.utter_message(text="请点击“确认提交”，或发送“取消”放弃登记。")

@@ -8,13 +8,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from hotline import tickets
+from hotline import lifecycle, sla, tickets
 from hotline.db import session_scope
 
 
 def latest_entity(tracker: Tracker, name: str) -> str | None:
     value = next(tracker.get_latest_entity_values(name), None)
-    return str(value) if value else None
+    return None if value is None or value == "" else str(value)
 
 
 def tell_ticket(dispatcher: CollectingDispatcher, view: tickets.TicketView) -> None:
@@ -64,8 +64,39 @@ class ActionCheckTicket(Action):
         return [SlotSet("ticket_id", number)]
 
 
+def rate_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, number: str) -> None:
+    """一事一评 from the rating buttons ``/inform{"ticket_id":…,"rating":…,"round":…}``."""
+    level = latest_entity(tracker, "rating") or ""
+    round_text = latest_entity(tracker, "round")
+    round_ = int(round_text) if round_text and round_text.isdigit() else None
+    with session_scope() as session:
+        try:
+            ticket = tickets.ticket_for(session, number, tracker.sender_id)
+            outcome = lifecycle.rate(
+                session, ticket, level, actor=f"enterprise:{tracker.sender_id}",
+                conversation_id=tracker.sender_id, round_=round_,
+            )
+        except (tickets.TicketNotFound, tickets.TicketNotVisible):
+            session.rollback()
+            dispatcher.utter_message(response="utter_ticket_not_found", ticket_id=number)
+            return
+        except lifecycle.LifecycleError as refused:
+            session.rollback()
+            dispatcher.utter_message(response="utter_rating_refused", reason=str(refused))
+            return
+        if outcome.reopened:
+            dispatcher.utter_message(
+                response="utter_rating_reopened", ticket_id=number,
+                deadline=sla.as_local(ticket.deadline).strftime("%Y年%m月%d日"),
+            )
+        else:
+            dispatcher.utter_message(response="utter_rating_thanks", ticket_id=number,
+                                     level=lifecycle.parse_level(level).zh)
+
+
 class ActionHandleInform(Action):
-    """A bare piece of information: a ticket number is looked up; the rest acknowledged."""
+    """A bare piece of information: a rating button rates, a ticket number is looked up;
+    the rest is acknowledged."""
 
     def name(self) -> str:
         return "action_handle_inform"
@@ -73,7 +104,11 @@ class ActionHandleInform(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        if latest_entity(tracker, "ticket_id"):
+        number = latest_entity(tracker, "ticket_id")
+        if number and latest_entity(tracker, "rating"):
+            rate_ticket(dispatcher, tracker, number)
+            return []
+        if number:
             return await ActionCheckTicket().run(dispatcher, tracker, domain)
         dispatcher.utter_message(response="utter_inform_ack")
         return []

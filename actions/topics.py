@@ -11,6 +11,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from hotline import routing
+from hotline.db import session_scope
+from hotline.kb import feedback
 from hotline.kb.render import render_answer
 from hotline.kb.search import search
 from hotline.settings import get_settings
@@ -38,7 +40,33 @@ def act_of(tracker: Tracker) -> str:
 
 def remember(act: str, topic: str, text: str) -> list[EventType]:
     """Keep the topic and the enterprise's own words: a ticket opened next starts from them."""
-    return [SlotSet("act", act), SlotSet("ticket_topic", topic), SlotSet("ticket_description", text)]
+    return [
+        SlotSet("act", act), SlotSet("ticket_topic", topic), SlotSet("ticket_description", text),
+        SlotSet("kb_entry", None),
+    ]
+
+
+def record_kb_feedback(tracker: Tracker, useful: bool) -> list[EventType]:
+    """The answer just given was (not) useful: count it for its entry, once."""
+    entry_id = tracker.get_slot("kb_entry")
+    if not entry_id:
+        return []
+    with session_scope() as session:
+        feedback.record(session, entry_id, tracker.sender_id, useful)
+    return [SlotSet("kb_entry", None)]
+
+
+class ActionThank(Action):
+    """Thanks — after an answer, the 有用 button — counted as useful feedback."""
+
+    def name(self) -> str:
+        return "action_thank"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_thank")
+        return record_kb_feedback(tracker, useful=True)
 
 
 class ActionHandleTopic(Action):
@@ -59,14 +87,10 @@ class ActionHandleTopic(Action):
         if act == "consult":
             result = search(text, topic=topic, k=3)
             if result.confident and result.top is not None:
-                chunks = render_answer(result.top.entry)
-                for i, chunk in enumerate(chunks):
-                    last = i == len(chunks) - 1
-                    dispatcher.utter_message(
-                        json_message={"html": chunk},
-                        buttons=ANSWER_BUTTONS if last else None,
-                    )
-                return remember(act, topic, text)
+                for chunk in render_answer(result.top.entry):
+                    dispatcher.utter_message(json_message={"html": chunk})
+                dispatcher.utter_message(response="utter_kb_feedback", buttons=ANSWER_BUTTONS)
+                return [*remember(act, topic, text), SlotSet("kb_entry", result.top.entry.id)]
             dispatcher.utter_message(
                 response="utter_kb_not_sure", topic_zh=info.zh, department=info.department
             )

@@ -110,6 +110,8 @@ class TelegramChannel:
                     )
             elif reply.image:
                 await app_bot.send_photo(chat_id, reply.image, reply_markup=markup)
+            elif markup is not None:  # buttons without words still need a message to sit on
+                await app_bot.send_message(chat_id, messages.CHOOSE, reply_markup=markup)
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat is None or not await self._first_time(update, context.bot.id):

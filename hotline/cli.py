@@ -16,6 +16,7 @@ GROUPS: tuple[str, ...] = (
     "hotline.db_cli",
     "hotline.nlu_cli",
     "hotline.kb.cli",
+    "hotline.tickets_cli",
 )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     ForeignKey,
@@ -137,6 +139,9 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deadline: Mapped[datetime] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()
+    # Kept apart from resolved_at (the latest resolution): handling time is measured to
+    # the first answer, which a reopen must not erase.
+    first_resolved_at: Mapped[datetime | None] = mapped_column()
     reply: Mapped[str | None] = mapped_column(Text)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -186,4 +191,103 @@ class TranscriptMessage(Base):
     direction: Mapped[str] = mapped_column(String(3))  # in | out
     author: Mapped[str] = mapped_column(String(100))  # enterprise | bot | operator:<name>
     text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RatingLevel(str, enum.Enum):
+    """The enterprise's verdict on one resolution (一事一评)."""
+
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    DISSATISFIED = "dissatisfied"
+
+    @property
+    def zh(self) -> str:
+        return RATING_ZH[self]
+
+    @property
+    def code(self) -> str:
+        """One letter for button payloads (Telegram allows 64 bytes of callback data)."""
+        return RATING_CODES[self]
+
+
+RATING_ZH = {
+    RatingLevel.SATISFIED: "满意",
+    RatingLevel.BASICALLY_SATISFIED: "基本满意",
+    RatingLevel.DISSATISFIED: "不满意",
+}
+RATING_CODES = {
+    RatingLevel.SATISFIED: "s",
+    RatingLevel.BASICALLY_SATISFIED: "b",
+    RatingLevel.DISSATISFIED: "d",
+}
+
+
+class Rating(Base):
+    """One rating per resolution round: ``round`` is the ticket's ``reopen_count`` when it
+    was resolved, so a reopened and re-resolved ticket can be rated again, but never twice
+    for the same answer (the unique constraint holds even if two presses race)."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("ticket_id", "round", name="uq_ratings_ticket_round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    level: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)  # raw; escape when rendering
+    actor: Mapped[str] = mapped_column(String(100))
+    conversation_id: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship()
+
+
+class OutboxStatus(str, enum.Enum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after the maximum attempts; kept for operators to requeue
+
+
+class NotificationOutbox(Base):
+    """A message to an enterprise, written in the same transaction as the change it reports.
+
+    Delivery claims a row with a lease (``claimed_by``/``claimed_until``) so two gateway
+    processes never send it concurrently, and a crashed sender's row is picked up again
+    when the lease runs out.
+    """
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "channel", "next_attempt_at"),
+        Index("ix_outbox_conversation", "conversation_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(10))  # tg | web
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class KbFeedback(Base):
+    """Was a knowledge-base answer useful? One row per press, for tuning the answers."""
+
+    __tablename__ = "kb_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(100), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(100))
+    useful: Mapped[bool] = mapped_column(Boolean)
+    comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)

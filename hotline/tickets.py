@@ -5,13 +5,16 @@ Adapters (actions, console, gateway) call these functions; they never query tick
 
 from __future__ import annotations
 
+import html
+import re
+import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline import routing, sla
+from hotline import lifecycle, routing, sla
 from hotline.models import (
     OPEN_STATUSES,
     ChannelIdentity,
@@ -32,6 +35,10 @@ class TicketNotFound(LookupError):
 
 class TicketNotVisible(PermissionError):
     """The ticket exists but belongs to another enterprise or conversation."""
+
+
+class DepartmentNotFound(LookupError):
+    pass
 
 
 def next_number(session: Session, when: datetime) -> str:
@@ -68,7 +75,11 @@ def create_ticket(
     actor: str = "enterprise",
     now: datetime | None = None,
 ) -> Ticket:
-    """Receive a ticket and dispatch it at once to the topic's department (即收即分)."""
+    """Receive a ticket and dispatch it at once to the topic's department (即收即分).
+
+    The dispatch is a lifecycle transition, so the enterprise's conversation gets the
+    receipt (number, department, deadline) through the outbox in this transaction.
+    """
     now = now or datetime.now(timezone.utc)
     route = routing.route(topic, get_settings().routing_file)
     dept = department_named(session, route.department)
@@ -77,33 +88,80 @@ def create_ticket(
         topic=topic,
         act=act,
         description=description,
-        status=TicketStatus.DISPATCHED.value,
+        status=TicketStatus.RECEIVED.value,
         enterprise_id=enterprise_id,
-        department_id=dept.id,
         conversation_id=conversation_id,
         contact_name=contact_name,
         contact_phone=contact_phone,
         limit_days=route.days,
         created_at=now,
         deadline=sla.add_workdays(now, route.days),
+        escalated=False,
+        reopen_count=0,
     )
     session.add(ticket)
     session.flush()
-    session.add_all(
-        [
-            TicketEvent(
-                ticket_id=ticket.id, at=now, actor=actor, from_status=None,
-                to_status=TicketStatus.RECEIVED.value, note="受理",
-            ),
-            TicketEvent(
-                ticket_id=ticket.id, at=now, actor="system:routing",
-                from_status=TicketStatus.RECEIVED.value,
-                to_status=TicketStatus.DISPATCHED.value, note=f"分派至{dept.name}",
-            ),
-        ]
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id, at=now, actor=actor, from_status=None,
+            to_status=TicketStatus.RECEIVED.value, note="受理",
+        )
     )
-    session.flush()
+    lifecycle.dispatch(session, ticket, dept, actor="system:routing", now=now)
+    session.refresh(ticket, ["events"])
     return ticket
+
+
+# --- description of a new ticket ---------------------------------------------------------
+
+DESCRIPTION_MAX_CHARS = 2000
+"""Longer descriptions are kept whole, but the enterprise is told they were long."""
+
+_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>", re.S)
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff]")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class DescriptionIssue:
+    """What is wrong with a description; ``blocking`` ones must be asked again."""
+
+    code: str  # empty | markup_only | no_words | too_long
+    message: str
+    blocking: bool
+
+
+def validate_description(text: str | None) -> tuple[str, DescriptionIssue | None]:
+    """``(clean_text, issue)`` for a ticket description typed into the form.
+
+    Why: a department cannot act on an empty message, a sticker or a pasted fragment of a
+    web page, and the enterprise should learn that now, not after the deadline. The text
+    is only tidied (line ends, invisible characters, runs of blank lines, outer spaces);
+    markup inside real text is kept as written and escaped wherever it is rendered.
+    """
+    clean = _INVISIBLE.sub("", (text or "").replace("\r\n", "\n").replace("\r", "\n"))
+    clean = _BLANK_LINES.sub("\n\n", clean).strip()
+    if not clean:
+        return "", DescriptionIssue(
+            "empty", "诉求内容不能为空，请用文字描述您遇到的具体问题（如事项、时间、涉及部门）。", True
+        )
+    visible = html.unescape(_TAG.sub(" ", clean)).strip()
+    if not visible:
+        return clean, DescriptionIssue(
+            "markup_only", "您发送的内容只有网页标签，没有文字，请直接用文字描述您遇到的问题。", True
+        )
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in visible):
+        return clean, DescriptionIssue(
+            "no_words", "只有表情或符号的内容无法受理，请用文字描述您遇到的具体问题。", True
+        )
+    if len(clean) > DESCRIPTION_MAX_CHARS:
+        return clean, DescriptionIssue(
+            "too_long",
+            f"您的描述较长（{len(clean)}字），已完整保存；为便于部门尽快办理，"
+            f"建议把最关键的问题概括在{DESCRIPTION_MAX_CHARS}字以内。",
+            False,
+        )
+    return clean, None
 
 
 def _enterprise_of(session: Session, conversation_id: str) -> int | None:
@@ -178,3 +236,175 @@ def view(ticket: Ticket, now: datetime | None = None) -> TicketView:
         light=light_text,
         reply=ticket.reply,
     )
+
+
+# --- lookups for staff and the chat ------------------------------------------------------
+
+
+def by_number(session: Session, number: str) -> Ticket:
+    """The ticket with ``number`` (any case, outer spaces ignored), for staff: no identity check."""
+    ticket = session.scalar(select(Ticket).where(Ticket.number == (number or "").strip().upper()))
+    if ticket is None:
+        raise TicketNotFound(number)
+    return ticket
+
+
+def light_of(ticket: Ticket, now: datetime) -> sla.Light:
+    """The colour a list shows: the traffic light when open, green/red for on time/late when closed."""
+    if TicketStatus(ticket.status) in OPEN_STATUSES:
+        return sla.traffic_light(ticket.created_at, ticket.deadline, now, ticket.limit_days)
+    return sla.closed_light(ticket.deadline, ticket.resolved_at or now).light
+
+
+def rate_from_chat(
+    session: Session,
+    *,
+    number: str,
+    level: str,
+    conversation_id: str,
+    round_: int | None = None,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> lifecycle.RatingOutcome:
+    """The enterprise pressed a rating button (``/rate{"ticket_id":…,"rating":…,"round":…}``).
+
+    Only the ticket's own conversation or enterprise may rate it. Raises TicketNotFound,
+    TicketNotVisible, or a :class:`lifecycle.LifecycleError` whose ``message`` is for the user.
+    """
+    ticket = ticket_for(session, number, conversation_id)
+    return lifecycle.rate(
+        session, ticket, level, comment, actor="enterprise", conversation_id=conversation_id,
+        round_=round_, now=now,
+    )
+
+
+# --- the department's side (承办部门) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DepartmentTicket:
+    """A row of a department's work list (JSON-ready through :meth:`as_dict`)."""
+
+    number: str
+    topic: str
+    topic_zh: str
+    status: str
+    status_zh: str
+    light: str
+    light_zh: str
+    created_at: str
+    deadline: str
+    description: str
+    enterprise: str | None
+    contact_name: str | None
+    contact_phone: str | None
+    reply: str | None
+    escalated: bool
+    reopen_count: int
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def work_item(ticket: Ticket, now: datetime) -> DepartmentTicket:
+    """A ticket as a department's work list shows it, lit at ``now``."""
+    light = light_of(ticket, now)
+    status = TicketStatus(ticket.status)
+    return DepartmentTicket(
+        number=ticket.number,
+        topic=ticket.topic,
+        topic_zh=routing.load_taxonomy().topic(ticket.topic).zh,
+        status=status.value,
+        status_zh=status.zh,
+        light=light.value,
+        light_zh=light.zh,
+        created_at=sla.as_local(ticket.created_at).isoformat(),
+        deadline=sla.as_local(ticket.deadline).isoformat(),
+        description=ticket.description,
+        enterprise=ticket.enterprise.name if ticket.enterprise else None,
+        contact_name=ticket.contact_name,
+        contact_phone=ticket.contact_phone,
+        reply=ticket.reply,
+        escalated=ticket.escalated,
+        reopen_count=ticket.reopen_count,
+    )
+
+
+def list_department_tickets(
+    session: Session,
+    department_id: int,
+    *,
+    status: str | None = None,
+    topic: str | None = None,
+    light: str | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    now: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[DepartmentTicket]:
+    """A department's tickets, most urgent deadline first.
+
+    ``created_from``/``created_to`` are local (Asia/Shanghai) dates, both inclusive.
+    ``light`` (green/yellow/red) is computed at ``now``, so it is filtered after the
+    query; a closed ticket is green when it was resolved on time and red when late.
+    """
+    now = now or datetime.now(timezone.utc)
+    if session.get(Department, department_id) is None:
+        raise DepartmentNotFound(department_id)
+    query = select(Ticket).where(Ticket.department_id == department_id)
+    if status:
+        query = query.where(Ticket.status == TicketStatus(status).value)
+    if topic:
+        query = query.where(Ticket.topic == topic)
+    if created_from:
+        query = query.where(Ticket.created_at >= _local_midnight(created_from))
+    if created_to:
+        query = query.where(Ticket.created_at < _local_midnight(created_to + timedelta(days=1)))
+    wanted = sla.Light(light) if light else None
+    items = [
+        work_item(t, now)
+        for t in session.scalars(query.order_by(Ticket.deadline, Ticket.id))
+    ]
+    if wanted is not None:
+        items = [item for item in items if item.light == wanted.value]
+    return items[offset : offset + limit]
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=sla.TZ)
+
+
+def take_ticket(
+    session: Session, number: str, *, actor: str, now: datetime | None = None,
+    note: str | None = None,
+) -> Ticket:
+    """签收: the department starts on the ticket."""
+    ticket = by_number(session, number)
+    lifecycle.take(session, ticket, actor=actor, now=now, note=note)
+    return ticket
+
+
+def set_status(
+    session: Session, number: str, to: str, *, actor: str, now: datetime | None = None,
+    note: str | None = None, department_id: int | None = None,
+) -> Ticket:
+    """Change a ticket's status with a note (see :func:`lifecycle.change_status`)."""
+    ticket = by_number(session, number)
+    department = None
+    if department_id is not None:
+        department = session.get(Department, department_id)
+        if department is None:
+            raise DepartmentNotFound(department_id)
+    lifecycle.change_status(session, ticket, to, actor=actor, now=now, note=note,
+                            department=department)
+    return ticket
+
+
+def write_reply(
+    session: Session, number: str, reply: str, *, actor: str, now: datetime | None = None,
+) -> Ticket:
+    """办结 with the written reply; the enterprise is asked to rate it."""
+    ticket = by_number(session, number)
+    lifecycle.resolve(session, ticket, reply, actor=actor, now=now)
+    return ticket

@@ -82,10 +82,10 @@ if [ ! -f "$model" ]; then
   mkdir -p "$CACHE/models"
   start=$(date +%s)
   PYTHONPATH="$ROOT" "$ROOT/.venv-rasa/bin/rasa" train --config config.yml --domain domain \
-    --data nlu --out "$CACHE/models" --fixed-model-name "$model_hash.partial" \
+    --data nlu --out "$CACHE/models" --fixed-model-name "partial-$model_hash" \
     > "$CACHE/models/train-$model_hash.log" 2>&1 \
     || { tail -n 30 "$CACHE/models/train-$model_hash.log" >&2; die "model training failed: see $CACHE/models/train-$model_hash.log"; }
-  mv "$CACHE/models/$model_hash.partial.tar.gz" "$model"
+  mv "$CACHE/models/partial-$model_hash.tar.gz" "$model"
   say "model trained in $(( $(date +%s) - start )) s"
 fi
 mkdir -p "$ROOT/models"

@@ -3,7 +3,6 @@ gateway; the enterprise's phone is the fake Bot API server (polling mode)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +16,7 @@ from hotline.stack import Ports, Stack
 from tests.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.stack
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 OWNER, STRANGER = 7001, 7002
 
 
@@ -29,6 +29,18 @@ class Running:
     def say(self, chat: int, text: str, timeout: float = 30):
         self.fake.user_says(chat, text)
         return self.fake.wait_for_reply(chat, timeout=timeout)
+
+    def transcript(self, chat: int, name: str) -> str:
+        """The chat as the enterprise saw it, saved under test-artifacts/transcripts/."""
+        events = [(a.seq, f"企业：{a.summary}") for a in self.fake.actions if a.chat_id == chat]
+        events += [(m.seq, "热线：" + (m.plain_text or m.text or "") +
+                    ("".join(f" [{b}]" for row in m.buttons for b in row)))
+                   for m in self.fake.sent(chat)]
+        text = "\n".join(line for _, line in sorted(events))
+        out = ARTIFACTS / "transcripts" / f"{name}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        return text
 
     def parse(self, text: str) -> dict:
         return httpx.post(f"{self.rasa_url}/model/parse", json={"text": text}, timeout=30).json()
@@ -45,11 +57,9 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             "TELEGRAM_TOKEN": fake.token,
             "HOTLINE_TELEGRAM_BASE_URL": fake.base_url,
             "HOTLINE_TELEGRAM_MODE": "polling",
-            "HOTLINE_DATABASE_URL": "",
-            "REDIS_URL": "",
+            "HOTLINE_DATABASE_URL": f"sqlite:///{var_dir / 'hotline.db'}",
         },
     )
-    os.environ.pop("REDIS_URL", None)
     stack.start(log=lambda line: print(line, flush=True))
     try:
         yield Running(stack, fake)
@@ -156,6 +166,7 @@ def test_appeal_to_ticket_through_the_form(running: Running) -> None:
     assert "水电气网" in nxt.text and "华兴精密" in nxt.text
     fake.user_presses(FORM_CHAT, "/affirm")
     assert "诉求已受理" in fake.wait_for_reply(FORM_CHAT, timeout=30).text
+    running.transcript(FORM_CHAT, "ticket_form")
 
 
 def test_cancel_the_form_leaves_no_ticket(running: Running) -> None:
@@ -167,3 +178,35 @@ def test_cancel_the_form_leaves_no_ticket(running: Running) -> None:
         assert tickets.open_tickets_for(s, f"tg:{CANCEL_CHAT}") == []
     assert "企业服务热线" in running.say(CANCEL_CHAT, "你好").text
     fake.assert_no_reply(CANCEL_CHAT, within=1.0)
+
+
+KB_CHAT, LAW_CHAT, UNSURE_CHAT = 7005, 7006, 7007
+
+
+def test_materials_question_is_answered_at_once_with_source(running: Running) -> None:
+    answer = running.say(KB_CHAT, "想开个小饭馆，要办什么证，需要带哪些材料")
+    assert answer.parse_mode == "HTML"
+    assert "食品经营许可" in answer.text and "来源" in answer.plain_text
+    assert "1." in answer.plain_text  # materials as a numbered list
+    last = answer
+    while not last.buttons:
+        last = running.fake.wait_for_reply(KB_CHAT, timeout=30)
+    assert [b for row in last.buttons for b in row] == ["有用", "没解决，提交诉求", "转人工"]
+    running.transcript(KB_CHAT, "kb_materials")
+
+
+def test_statute_question_cites_the_article(running: Running) -> None:
+    answer = running.say(LAW_CHAT, "机关单位拖欠我们小企业的货款，法律上规定多长时间内必须付款？")
+    text = answer.plain_text or ""
+    while "来源" not in text:
+        text += running.fake.wait_for_reply(LAW_CHAT, timeout=30).plain_text or ""
+    assert "保障中小企业款项支付条例" in text
+    running.transcript(LAW_CHAT, "kb_statute")
+
+
+def test_no_good_answer_says_so_and_offers_a_ticket(running: Running) -> None:
+    answer = running.say(UNSURE_CHAT, "请问申请火星基地入驻补贴需要满足什么条件？")
+    assert "没有找到" in answer.text or "找不到" in answer.text
+    offer = running.fake.wait_for_reply(UNSURE_CHAT, timeout=30)
+    assert "/open_ticket" in offer.callback_data and "/request_human" in offer.callback_data
+    running.transcript(UNSURE_CHAT, "kb_not_sure")

@@ -1,0 +1,300 @@
+"""Delivery of the notification outbox (:mod:`hotline.outbox`) to the enterprises' chats.
+
+Why this module exists: ticket changes are made by the action server and the console,
+which cannot talk to Telegram or to a browser; they only write outbox rows. The gateway
+owns the channels, so it sends the rows:
+
+- :class:`OutboxDelivery` — a loop started with the Telegram application: it claims due
+  ``tg:`` rows (a lease, so two gateway processes never send the same row at once), sends
+  each with the PTB ``Bot``, marks it delivered, and on failure puts it back with
+  exponential backoff — or exactly the ``retry_after`` Telegram asked for, pausing the
+  whole loop meanwhile, since flood control applies to the bot, not to one chat.
+  Stopping it hands unsent claims back; a crash leaves them leased only until the lease
+  runs out. Either way a restarted loop sends every undelivered row.
+- :func:`deliver_web` / :func:`pump_web` — web-chat rows stay pending until the page of
+  that conversation is connected; the websocket handler then pumps them to the page.
+
+Delivery is at-least-once: a crash between Telegram's "ok" and the database's commit
+sends that one message again after the lease, which beats losing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from redis.asyncio import Redis
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import RetryAfter, TelegramError
+
+from hotline import outbox
+from hotline.db import session_scope
+from hotline.outbox import Claimed, RetryPolicy
+from hotline.textnorm import to_traditional
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+SendFrame = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def worker_name() -> str:
+    """Unique per loop: host, process and a random tag (two loops may share a process)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _retry_after(exc: RetryAfter) -> timedelta:
+    with warnings.catch_warnings():  # PTB 22 warns that the int form is deprecated
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+
+
+def _markup(buttons: list[dict[str, str]]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    keys = [InlineKeyboardButton(b["title"], callback_data=b["payload"]) for b in buttons]
+    rows = [keys] if len(keys) <= 3 else [[key] for key in keys]  # 满意 | 基本满意 | 不满意
+    return InlineKeyboardMarkup(rows)
+
+
+class OutboxDelivery:
+    """The gateway's Telegram sender for outbox rows (see the module docstring).
+
+    ``clock`` decides which rows are due and is injectable so tests can step time;
+    ``redis`` (optional) lets a notice follow the script, Simplified or Traditional, the
+    enterprise last wrote in (the relay records it).
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        db_url: str,
+        *,
+        worker: str | None = None,
+        poll_interval: float = 1.0,
+        batch_size: int = 20,
+        lease: timedelta = timedelta(minutes=2),
+        policy: RetryPolicy = outbox.DEFAULT_RETRY,
+        clock: Clock = utcnow,
+        redis: Redis | None = None,
+    ) -> None:
+        self.bot = bot
+        self.db_url = db_url
+        self.worker = worker or worker_name()
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.lease = lease
+        self.policy = policy
+        self.clock = clock
+        self.redis = redis
+        self.delivered = 0
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._paused_until: datetime | None = None
+
+    # --- one pass -------------------------------------------------------------------
+
+    def _claim(self, now: datetime) -> list[Claimed]:
+        with session_scope(self.db_url) as session:
+            return outbox.claim_due(session, channel="tg", worker=self.worker, now=now,
+                                    lease=self.lease, limit=self.batch_size)
+
+    def _delivered(self, row: Claimed, now: datetime) -> bool:
+        with session_scope(self.db_url) as session:
+            return outbox.mark_delivered(session, row.id, worker=self.worker, now=now)
+
+    def _failed(self, row: Claimed, now: datetime, error: str,
+                retry_after: timedelta | None = None) -> None:
+        with session_scope(self.db_url) as session:
+            status = outbox.mark_failed_attempt(
+                session, row.id, worker=self.worker, now=now, error=error,
+                retry_after=retry_after, policy=self.policy,
+            )
+        log = logger.error if status is outbox.OutboxStatus.FAILED else logger.warning
+        log("outbox row %s to %s: %s (%s)", row.id, row.conversation_id, error, status.value)
+
+    def _release(self, rows: list[Claimed], not_before: datetime | None = None) -> None:
+        with session_scope(self.db_url) as session:
+            outbox.release(session, [r.id for r in rows], worker=self.worker,
+                           not_before=not_before)
+
+    async def _traditional(self, conversation_id: str) -> bool:
+        if self.redis is None:
+            return False
+        try:
+            return await self.redis.get(f"hotline:script:{conversation_id}") == b"t"
+        except Exception:  # noqa: BLE001 - the script is a nicety; Redis down must not block
+            logger.warning("script of %s unknown (Redis)", conversation_id, exc_info=True)
+            return False
+
+    async def _send(self, row: Claimed) -> None:
+        chat_id = int(row.conversation_id.removeprefix("tg:"))
+        text, buttons = row.text, row.buttons
+        if await self._traditional(row.conversation_id):
+            text = to_traditional(text)
+            buttons = [{**b, "title": to_traditional(b["title"])} for b in buttons]
+        chunks = [text[i : i + outbox.TEXT_LIMIT] for i in range(0, len(text), outbox.TEXT_LIMIT)]
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            await self.bot.send_message(chat_id, chunk, reply_markup=_markup(buttons) if last else None)
+
+    async def deliver_due(self) -> int:
+        """Send the rows due now; returns how many were delivered. Safe to call anytime."""
+        now = self.clock()
+        if self._paused_until is not None and now < self._paused_until:
+            return 0
+        claimed = await asyncio.to_thread(self._claim, now)
+        done = 0
+        for i, row in enumerate(claimed):
+            if self._stopping.is_set():
+                await asyncio.to_thread(self._release, claimed[i:])
+                break
+            try:
+                await self._send(row)
+            except RetryAfter as exc:
+                wait = _retry_after(exc)
+                now = self.clock()
+                self._paused_until = now + wait
+                await asyncio.to_thread(self._failed, row, now, str(exc), wait)
+                await asyncio.to_thread(self._release, claimed[i + 1 :], now + wait)
+                break
+            except (TelegramError, ValueError) as exc:  # network, 5xx, blocked, bad chat id
+                await asyncio.to_thread(self._failed, row, self.clock(), f"{type(exc).__name__}: {exc}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the other rows
+                logger.exception("outbox row %s: unexpected error", row.id)
+                await asyncio.to_thread(self._failed, row, self.clock(), f"{type(exc).__name__}: {exc}")
+                continue
+            if await asyncio.to_thread(self._delivered, row, self.clock()):
+                done += 1
+        self.delivered += done
+        return done
+
+    # --- the loop -------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look for rows now rather than at the next poll (e.g. right after a change)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until :meth:`stop`; polls every ``poll_interval`` seconds."""
+        while not self._stopping.is_set():
+            try:
+                sent = await self.deliver_due()
+            except Exception:  # noqa: BLE001 - e.g. the database is briefly unavailable
+                logger.exception("outbox delivery pass failed; retrying")
+                sent = 0
+            if sent and not self._stopping.is_set():
+                continue  # there may be more due right away
+            self._wake.clear()
+            stop = asyncio.ensure_future(self._stopping.wait())
+            wake = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait({stop, wake}, timeout=self.poll_interval,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for waiter in (stop, wake):
+                waiter.cancel()
+
+    def start(self) -> asyncio.Task[None]:
+        """Run the loop as a task of the running event loop."""
+        if self._task is None or self._task.done():
+            self._stopping.clear()
+            self._task = asyncio.create_task(self.run(), name=f"outbox-{self.worker}")
+        return self._task
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Finish the message being sent, hand the other claims back, end the loop."""
+        self._stopping.set()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except asyncio.TimeoutError:
+            self._task.cancel()  # claims left behind come back when their lease expires
+        self._task = None
+
+
+# --- web chat ---------------------------------------------------------------------------
+
+
+def _claim_web(db_url: str, conversation_id: str, worker: str, now: datetime) -> list[Claimed]:
+    with session_scope(db_url) as session:
+        return outbox.claim_for_conversation(session, conversation_id, worker=worker, now=now)
+
+
+def _delivered_web(db_url: str, row: Claimed, worker: str, now: datetime) -> None:
+    with session_scope(db_url) as session:
+        outbox.mark_delivered(session, row.id, worker=worker, now=now)
+
+
+def web_frame(row: Claimed) -> dict[str, Any]:
+    """The web chat's frame shape (``{"messages": [BotMessage…]}``), marked as a notification."""
+    return {
+        "messages": [
+            {"text": row.text, "buttons": row.buttons, "image": None,
+             "custom": {"notification": row.kind}}
+        ]
+    }
+
+
+async def deliver_web(
+    db_url: str,
+    conversation_id: str,
+    send: SendFrame,
+    *,
+    worker: str | None = None,
+    clock: Clock = utcnow,
+) -> int:
+    """Send a connected web-chat page its pending notices, in order; returns how many."""
+    worker = worker or worker_name()
+    rows = await asyncio.to_thread(_claim_web, db_url, conversation_id, worker, clock())
+    done = 0
+    for i, row in enumerate(rows):
+        try:
+            await send(web_frame(row))
+        except Exception:  # noqa: BLE001 - the page went away: they wait for its return
+            await asyncio.to_thread(_release_web, db_url, rows[i:], worker)
+            break
+        await asyncio.to_thread(_delivered_web, db_url, row, worker, clock())
+        done += 1
+    return done
+
+
+def _release_web(db_url: str, rows: list[Claimed], worker: str) -> None:
+    with session_scope(db_url) as session:
+        outbox.release(session, [r.id for r in rows], worker=worker)
+
+
+async def pump_web(
+    db_url: str,
+    conversation_id: str,
+    send: SendFrame,
+    *,
+    interval: float = 2.0,
+    clock: Clock = utcnow,
+) -> None:
+    """While a page is connected: deliver its notices now and every ``interval`` seconds.
+
+    Run it as a task next to the websocket's receive loop and cancel it on disconnect.
+    """
+    worker = worker_name()
+    while True:
+        try:
+            await deliver_web(db_url, conversation_id, send, worker=worker, clock=clock)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep the page's chat alive; try again later
+            logger.exception("web outbox pump for %s failed", conversation_id)
+        await asyncio.sleep(interval)
