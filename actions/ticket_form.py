@@ -228,7 +228,8 @@ class ActionSubmitTicket(Action):
                 session, topic=slot("ticket_topic"), description=slot("ticket_description"),
                 conversation_id=tracker.sender_id, enterprise_id=company.id,
                 contact_name=slot("contact_name"), contact_phone=slot("contact_phone"),
-                act=slot("act") or "appeal",
+                act=slot("act") or "appeal", actor=f"enterprise:{tracker.sender_id}",
+                notify=False,  # told right here in the chat
             )
             dispatcher.utter_message(
                 response="utter_ticket_created", ticket_id=ticket.number,

@@ -75,6 +75,7 @@ def rate_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, number: str)
             outcome = lifecycle.rate(
                 session, ticket, level, actor=f"enterprise:{tracker.sender_id}",
                 conversation_id=tracker.sender_id, round_=round_,
+                notify=False,  # answered right here in the chat
             )
         except (tickets.TicketNotFound, tickets.TicketNotVisible):
             session.rollback()

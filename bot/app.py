@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import webchat
+from bot.outbox_delivery import OutboxDelivery
 from bot.rasa_client import RasaClient
 from bot.relay import Relay
 from bot.telegram import TelegramChannel
@@ -29,6 +30,7 @@ class Runtime:
     rasa: RasaClient
     relay: Relay
     telegram: Application | None = None
+    outbox: OutboxDelivery | None = None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,16 +47,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state["rt"] = runtime
         if settings.telegram_token:
             runtime.telegram = await _start_telegram(settings, runtime)
+            # Ticket progress and results written by actions and the console reach the chat.
+            runtime.outbox = OutboxDelivery(runtime.telegram.bot, settings.db_url(), redis=redis)
+            runtime.outbox.start()
         try:
             yield
         finally:
+            if runtime.outbox is not None:
+                await runtime.outbox.stop()
             if runtime.telegram is not None:
                 await _stop_telegram(runtime.telegram)
             await rasa.aclose()
             await redis.aclose()
 
     app = FastAPI(title="企业服务热线 gateway", lifespan=lifespan)
-    app.include_router(webchat.router(lambda: state["rt"].relay))
+    app.include_router(webchat.router(lambda: state["rt"].relay, settings.db_url()))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -11,6 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 
+from bot.outbox_delivery import pump_web
 from bot.relay import Relay
 
 logger = logging.getLogger(__name__)
@@ -18,8 +20,9 @@ PAGE = Path(__file__).with_name("static") / "webchat.html"
 MAX_FRAME_CHARS = 20_000
 
 
-def router(relay_of) -> APIRouter:  # type: ignore[no-untyped-def]
-    """``relay_of()`` returns the running :class:`Relay` (built at start-up, not import)."""
+def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
+    """``relay_of()`` returns the running :class:`Relay` (built at start-up, not import);
+    notifications for the conversation are pumped to the page while it is connected."""
     api = APIRouter()
 
     @api.get("/", response_class=HTMLResponse)
@@ -36,6 +39,10 @@ def router(relay_of) -> APIRouter:  # type: ignore[no-untyped-def]
         await websocket.accept()
         relay: Relay = relay_of()
         conversation = f"web:{session_id}"
+        pump = asyncio.create_task(pump_web(
+            db_url, conversation,
+            lambda frame: websocket.send_text(json.dumps(frame, ensure_ascii=False)),
+        ))
         try:
             while True:
                 raw = await websocket.receive_text()
@@ -53,5 +60,7 @@ def router(relay_of) -> APIRouter:  # type: ignore[no-untyped-def]
                 )
         except WebSocketDisconnect:
             return
+        finally:
+            pump.cancel()
 
     return api

@@ -138,8 +138,13 @@ def _move(
     actor: str,
     now: datetime,
     note: str | None,
+    notify: bool = True,
 ) -> TicketEvent:
-    """Check, move, record the event and queue the notification (no commit)."""
+    """Check, move, record the event and queue the notification (no commit).
+
+    ``notify=False`` when the enterprise caused the change in its own chat and is told
+    there at once: the same news twice is noise.
+    """
     current = S(ticket.status)
     if current not in ALLOWED_FROM[action]:
         raise _refusal(action, ticket)
@@ -150,7 +155,8 @@ def _move(
     )
     session.add(event)
     session.flush()
-    outbox.notify_ticket(session, ticket, event, now=now)
+    if notify:
+        outbox.notify_ticket(session, ticket, event, now=now)
     return event
 
 
@@ -162,6 +168,7 @@ def dispatch(
     actor: str = "system:routing",
     now: datetime | None = None,
     note: str | None = None,
+    notify: bool = True,
 ) -> TicketEvent:
     """Send the ticket to ``department`` (即分); also 改派 of a dispatched or reopened one."""
     now = _now(now)
@@ -174,7 +181,7 @@ def dispatch(
     ticket.department = department
     default = f"{'改派' if redispatch else '分派'}至{department.name}"
     return _move(session, ticket, "dispatch", S.DISPATCHED, actor=actor, now=now,
-                 note=f"{default}：{note}" if note else default)
+                 note=f"{default}：{note}" if note else default, notify=notify)
 
 
 def take(
@@ -208,13 +215,13 @@ def resolve(
     The reply is also kept in the event's note, so a later reopen does not erase it.
     """
     now = _now(now)
+    if S(ticket.status) not in ALLOWED_FROM["resolve"]:
+        raise _refusal("resolve", ticket)
     text = (reply or "").strip()
     if not text:
         raise InvalidInput("办结须填写书面答复意见，答复内容不能为空。")
     if len(text) > REPLY_MAX_CHARS:
         raise InvalidInput(f"答复内容过长（{len(text)}字），请精简到{REPLY_MAX_CHARS}字以内。")
-    if S(ticket.status) not in ALLOWED_FROM["resolve"]:
-        raise _refusal("resolve", ticket)
     ticket.reply = text
     ticket.resolved_at = now
     if ticket.first_resolved_at is None:
@@ -229,6 +236,7 @@ def reopen(
     actor: str,
     now: datetime | None = None,
     reason: str | None = None,
+    notify: bool = True,
 ) -> TicketEvent:
     """重办: back to the department with a fresh deadline, escalated (督办)."""
     now = _now(now)
@@ -242,7 +250,8 @@ def reopen(
     ticket.reply = None
     ticket.resolved_at = None
     note = f"第{ticket.reopen_count}次重办" + (f"：{reason}" if reason else "")
-    return _move(session, ticket, "reopen", S.REOPENED, actor=actor, now=now, note=note)
+    return _move(session, ticket, "reopen", S.REOPENED, actor=actor, now=now, note=note,
+                 notify=notify)
 
 
 def _topic_days(ticket: Ticket) -> int:
@@ -310,6 +319,7 @@ def rate(
     conversation_id: str | None = None,
     round_: int | None = None,
     now: datetime | None = None,
+    notify: bool = True,
 ) -> RatingOutcome:
     """The enterprise rates the latest answer; 不满意 reopens the ticket.
 
@@ -345,9 +355,9 @@ def rate(
         raise AlreadyRated(ALREADY_RATED) from None
     note = f"评价：{chosen.zh}" + (f"；意见：{text}" if text else "")
     if chosen is RatingLevel.DISSATISFIED:
-        event = reopen(session, ticket, actor=actor, now=now, reason=f"企业{note}")
+        event = reopen(session, ticket, actor=actor, now=now, reason=f"企业{note}", notify=notify)
         return RatingOutcome(rating=rating, event=event, reopened=True)
-    event = _move(session, ticket, "rate", S.RATED, actor=actor, now=now, note=note)
+    event = _move(session, ticket, "rate", S.RATED, actor=actor, now=now, note=note, notify=notify)
     return RatingOutcome(rating=rating, event=event, reopened=False)
 
 

@@ -60,8 +60,10 @@ CALLBACK_LIMIT_BYTES = 64
 TEXT_LIMIT = 4096
 """Telegram's message limit; longer texts are split by the delivery loop."""
 
-RATE_INTENT = "rate"
-"""Rasa intent of the rating buttons: ``/rate{"ticket_id":"T…","rating":"s","round":0}``."""
+RATE_INTENT = "inform"
+"""Rasa intent of the rating buttons: the taxonomy's ``inform`` (no new intent), carrying
+the entities ``ticket_id``, ``rating`` and ``round``; the action tells a rating from a bare
+ticket number by the ``rating`` entity."""
 
 NOTIFY_AUTHOR = "bot:notify"
 """Transcript author of a delivered notification (the enterprise saw it, operators too)."""
@@ -71,7 +73,7 @@ NOTIFY_AUTHOR = "bot:notify"
 
 
 def rating_payload(number: str, level: RatingLevel, round_: int) -> str:
-    """``/rate{"ticket_id":"T20261122-0042","rating":"s","round":0}`` (≤ 64 bytes).
+    """``/inform{"ticket_id":"T20261122-0042","rating":"s","round":0}`` (≤ 64 bytes).
 
     ``ticket_id`` is the NLU's existing entity (it fills the slot); ``rating`` is the
     level's one-letter code (s 满意, b 基本满意, d 不满意); ``round`` is the resolution

@@ -74,8 +74,11 @@ def create_ticket(
     act: str = "appeal",
     actor: str = "enterprise",
     now: datetime | None = None,
+    notify: bool = True,
 ) -> Ticket:
     """Receive a ticket and dispatch it at once to the topic's department (即收即分).
+
+    ``notify=False`` when the chat that opened it tells the receipt itself.
 
     The dispatch is a lifecycle transition, so the enterprise's conversation gets the
     receipt (number, department, deadline) through the outbox in this transaction.
@@ -107,7 +110,7 @@ def create_ticket(
             to_status=TicketStatus.RECEIVED.value, note="受理",
         )
     )
-    lifecycle.dispatch(session, ticket, dept, actor="system:routing", now=now)
+    lifecycle.dispatch(session, ticket, dept, actor="system:routing", now=now, notify=notify)
     session.refresh(ticket, ["events"])
     return ticket
 
@@ -266,7 +269,7 @@ def rate_from_chat(
     comment: str | None = None,
     now: datetime | None = None,
 ) -> lifecycle.RatingOutcome:
-    """The enterprise pressed a rating button (``/rate{"ticket_id":…,"rating":…,"round":…}``).
+    """The enterprise pressed a rating button (``/inform{"ticket_id":…,"rating":…,"round":…}``).
 
     Only the ticket's own conversation or enterprise may rate it. Raises TicketNotFound,
     TicketNotVisible, or a :class:`lifecycle.LifecycleError` whose ``message`` is for the user.

@@ -56,6 +56,9 @@ def _stats(args: argparse.Namespace) -> int:
 def _seed(args: argparse.Namespace) -> int:
     from hotline import seed
 
+    if args.count < 0:
+        print("--count 不能为负数。", file=sys.stderr)
+        return 2
     with session_scope() as session:
         result = seed.seed_demo(session, count=args.count, seed=args.seed)
     print(

@@ -85,8 +85,8 @@ def test_happy_path_records_every_step_and_notifies_each(session: Session) -> No
     for button, code in zip(answer.buttons, "sbd"):
         payload = button["payload"]
         assert len(payload.encode()) <= 64
-        assert payload.startswith("/rate{")
-        assert json.loads(payload[len("/rate"):]) == {
+        assert payload.startswith("/inform{")
+        assert json.loads(payload[len("/inform"):]) == {
             "ticket_id": ticket.number, "rating": code, "round": 0
         }
     assert "满意" in rows[3].text and rows[3].buttons is None
@@ -118,7 +118,7 @@ def test_dissatisfied_reopens_with_new_deadline_and_a_new_round(session: Session
     lifecycle.resolve(session, ticket, "已协调追加额度，并开通电子发票。", actor=STAFF,
                       now=rated_at + DAY)
     answer = outbox_rows(session, ticket)[-1]
-    assert json.loads(answer.buttons[0]["payload"][5:])["round"] == 1
+    assert json.loads(answer.buttons[0]["payload"][len("/inform"):])["round"] == 1
     # A stale button of the first answer does not rate the second one.
     with pytest.raises(AlreadyRated):
         lifecycle.rate(session, ticket, "s", round_=0, now=rated_at + 2 * DAY)

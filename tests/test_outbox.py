@@ -32,12 +32,12 @@ def test_channel_of_and_rows_only_for_deliverable_chats(session: Session) -> Non
         outbox.enqueue(session, "tg:1", "test", "  ", now=T0)
     with pytest.raises(ValueError, match="64 bytes"):
         outbox.enqueue(session, "tg:1", "test", "x", now=T0,
-                       buttons=[{"title": "长", "payload": "/rate" + "x" * 60}])
+                       buttons=[{"title": "长", "payload": "/inform" + "x" * 58}])
 
 
 def test_rating_payload_fits_telegram_callback_data() -> None:
     payload = outbox.rating_payload("T20261122-0042", RatingLevel.BASICALLY_SATISFIED, 12)
-    assert payload == '/rate{"ticket_id":"T20261122-0042","rating":"b","round":12}'
+    assert payload == '/inform{"ticket_id":"T20261122-0042","rating":"b","round":12}'
     assert len(payload.encode()) <= 64
 
 

@@ -8,13 +8,15 @@ import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 from sqlalchemy import func, select
-from telegram import Bot
+from telegram import Bot, LinkPreviewOptions
+from telegram.ext import Application, Defaults
 
-from bot.outbox_delivery import OutboxDelivery, deliver_web
+from bot.outbox_delivery import OutboxDelivery, deliver_web, pump_web
 from hotline import lifecycle, outbox, tickets
 from hotline.db import session_scope
 from hotline.models import NotificationOutbox, TranscriptMessage
@@ -40,10 +42,16 @@ class StepClock:
 
 @pytest.fixture
 async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
-    tg_bot = Bot(fake_telegram.token, base_url=fake_telegram.base_url)
-    await tg_bot.initialize()
-    yield tg_bot
-    await tg_bot.shutdown()
+    """The bot of a PTB Application built like the gateway's (defaults, no updater)."""
+    app = (
+        Application.builder().token(fake_telegram.token).base_url(fake_telegram.base_url)
+        .defaults(Defaults(tzinfo=ZoneInfo("Asia/Shanghai"),
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .updater(None).build()
+    )
+    await app.initialize()
+    yield app.bot
+    await app.shutdown()
 
 
 def open_ticket(db_url: str, conversation_id: str, *, resolve: bool = False) -> str:
@@ -83,7 +91,7 @@ async def test_delivers_notices_in_order_with_rating_buttons(
     assert "已协调供电公司完成线路改造" in answer.text
     assert answer.buttons == [["满意", "基本满意", "不满意"]]
     payloads = answer.callback_data
-    assert json.loads(payloads[2][len("/rate"):]) == {"ticket_id": number, "rating": "d", "round": 0}
+    assert json.loads(payloads[2][len("/inform"):]) == {"ticket_id": number, "rating": "d", "round": 0}
     assert statuses(db_url) == ["delivered"] * 3
     with session_scope(db_url) as s:
         said = s.scalar(select(func.count()).select_from(TranscriptMessage)
@@ -300,3 +308,24 @@ async def test_notice_follows_the_script_the_enterprise_writes(
     texts = [m.text or "" for m in fake_telegram.sent(6001)]
     assert "辦理" in texts[1] and "办理" not in texts[1]
     assert fake_telegram.sent(6001)[2].buttons == [["滿意", "基本滿意", "不滿意"]]
+
+
+async def test_pump_web_delivers_while_the_page_is_open(db_url: str) -> None:
+    conversation = "web:0b6f7c7e-2f7e-4a43-9d55-0c1f4f0f8e21"
+    frames: list[dict[str, Any]] = []
+
+    async def page(frame: dict[str, Any]) -> None:
+        frames.append(frame)
+
+    pump = asyncio.create_task(pump_web(db_url, conversation, page, interval=0.02))
+    try:
+        await asyncio.sleep(0.05)
+        assert frames == []
+        open_ticket(db_url, conversation)  # a notice appears while the page is open
+        await wait_until(lambda: len(frames) == 1)
+    finally:
+        pump.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pump
+    assert "已受理" in frames[0]["messages"][0]["text"]
+    assert statuses(db_url) == ["delivered"]

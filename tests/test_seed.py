@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -28,10 +28,27 @@ NOW = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
 COUNT = 120
 
 
+@pytest.fixture(scope="module")
+def seeded_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One seeded database for the read-only tests (seeding takes about half a second)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('seed') / 'demo.db'}"
+    upgrade(url)
+    with session_scope(url) as session:
+        result = seed.seed_demo(session, count=COUNT, seed=7, now=NOW)
+        assert (result.created, result.skipped) == (COUNT, 0)
+    return url
+
+
 @pytest.fixture
-def seeded(session: Session) -> Session:
-    result = seed.seed_demo(session, count=COUNT, seed=7, now=NOW)
-    assert (result.created, result.skipped) == (COUNT, 0)
+def seeded(seeded_url: str) -> Iterator[Session]:
+    with session_scope(seeded_url) as session:
+        yield session
+        session.rollback()  # read-only: leave the shared database as it was
+
+
+@pytest.fixture
+def fresh(session: Session) -> Session:
+    seed.seed_demo(session, count=COUNT, seed=7, now=NOW)
     return session
 
 
@@ -101,21 +118,19 @@ def test_statistics_over_the_seed_are_consistent(seeded: Session) -> None:
     assert sum(g.red for g in report.groups) == total.red
 
 
-def test_rerunning_adds_nothing_and_more_adds_only_the_rest(seeded: Session) -> None:
-    numbers = set(seeded.scalars(select(Ticket.number)))
-    again = seed.seed_demo(seeded, count=COUNT, seed=7, now=NOW + timedelta(days=3))
+def test_rerunning_adds_nothing_and_more_adds_only_the_rest(fresh: Session) -> None:
+    numbers = set(fresh.scalars(select(Ticket.number)))
+    again = seed.seed_demo(fresh, count=COUNT, seed=7, now=NOW + timedelta(days=3))
     assert (again.created, again.skipped) == (0, COUNT)
-    assert seeded.scalar(select(func.count()).select_from(Enterprise)) == seed.ENTERPRISE_COUNT
-    assert set(seeded.scalars(select(Ticket.number))) == numbers
-    more = seed.seed_demo(seeded, count=COUNT + 5, seed=7, now=NOW)
+    assert fresh.scalar(select(func.count()).select_from(Enterprise)) == seed.ENTERPRISE_COUNT
+    assert set(fresh.scalars(select(Ticket.number))) == numbers
+    more = seed.seed_demo(fresh, count=COUNT + 5, seed=7, now=NOW)
     assert (more.created, more.skipped) == (5, COUNT)
-    assert seeded.scalar(select(func.count()).select_from(Ticket)) == COUNT + 5
+    assert fresh.scalar(select(func.count()).select_from(Ticket)) == COUNT + 5
 
 
-def test_same_seed_same_data(seeded: Session, tmp_path: Path) -> None:
-    other_url = f"sqlite:///{tmp_path / 'other.db'}"
-    upgrade(other_url)
-    with session_scope(other_url) as other:
+def test_same_seed_same_data(seeded: Session, db_url: str) -> None:
+    with session_scope(db_url) as other:
         seed.seed_demo(other, count=COUNT, seed=7, now=NOW)
         theirs = [(t.number, t.topic, t.description, t.status)
                   for t in other.scalars(select(Ticket).order_by(Ticket.number))]

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hotline import tickets
+from hotline import lifecycle, tickets
 from hotline.db import session_scope
 from hotline.stack import Ports, Stack
 from tests.fake_telegram import FakeTelegram
@@ -166,7 +166,28 @@ def test_appeal_to_ticket_through_the_form(running: Running) -> None:
     assert "水电气网" in nxt.text and "华兴精密" in nxt.text
     fake.user_presses(FORM_CHAT, "/affirm")
     assert "诉求已受理" in fake.wait_for_reply(FORM_CHAT, timeout=30).text
-    running.transcript(FORM_CHAT, "ticket_form")
+
+    # The department signs for the first ticket and answers; the result reaches the chat
+    # through the outbox at once, with the rating buttons (一事一评).
+    with session_scope(running.db_url) as s:
+        ticket = tickets.ticket_for(s, number, f"tg:{FORM_CHAT}")
+        lifecycle.take(s, ticket, actor="staff:住建局王科长")
+    assert "办理中" in fake.wait_for_reply(FORM_CHAT, timeout=30).text
+    with session_scope(running.db_url) as s:
+        ticket = tickets.ticket_for(s, number, f"tg:{FORM_CHAT}")
+        lifecycle.resolve(s, ticket, "经核查，补正材料清单已于今日一次性告知贵司，许可已于当日核发。",
+                          actor="staff:住建局王科长")
+    result = fake.wait_for_reply(FORM_CHAT, timeout=30)
+    assert "一次性告知贵司" in result.text
+    assert [b for row in result.buttons for b in row] == ["满意", "基本满意", "不满意"]
+    satisfied = next(d for d in result.callback_data if '"rating":"s"' in d)
+    fake.user_presses(FORM_CHAT, satisfied)
+    assert "感谢您对工单" in fake.wait_for_reply(FORM_CHAT, timeout=30).text
+    fake.user_presses(FORM_CHAT, satisfied, message_id=result.message_id, strict=False)
+    assert "已评价" in fake.wait_for_reply(FORM_CHAT, timeout=30).text
+    with session_scope(running.db_url) as s:
+        assert tickets.ticket_for(s, number, f"tg:{FORM_CHAT}").status == "rated"
+    running.transcript(FORM_CHAT, "ticket_form_to_rating")
 
 
 def test_cancel_the_form_leaves_no_ticket(running: Running) -> None:

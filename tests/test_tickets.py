@@ -86,3 +86,90 @@ def test_deadline_survives_a_database_round_trip(db_url: str) -> None:
         assert loaded.deadline == deadline
         local = tickets.sla.as_local(loaded.deadline)
         assert (local.hour, local.minute) == (23, 59)
+
+
+def test_the_receipt_is_written_in_the_same_transaction(db_url: str) -> None:
+    """A ticket and its notification commit together, or neither does."""
+    from sqlalchemy import func, select
+
+    from hotline.db import session_scope
+    from hotline.models import NotificationOutbox, Ticket
+
+    with pytest.raises(RuntimeError):
+        with session_scope(db_url) as s:
+            tickets.create_ticket(s, topic="tax", description="发票问题", conversation_id="tg:5",
+                                  now=NOON)
+            assert s.scalar(select(func.count()).select_from(NotificationOutbox)) == 1
+            raise RuntimeError("the action server crashed before the commit")
+    with session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 0
+        assert s.scalar(select(func.count()).select_from(NotificationOutbox)) == 0
+    with session_scope(db_url) as s:
+        made = tickets.create_ticket(s, topic="tax", description="发票问题",
+                                     conversation_id="tg:5", now=NOON)
+        number = made.number
+    with session_scope(db_url) as s:
+        row = s.scalars(select(NotificationOutbox)).one()
+        assert row.conversation_id == "tg:5" and number in row.text and row.status == "pending"
+
+
+def test_migrations_upgrade_downgrade_and_match_the_models(db_url: str) -> None:
+    """0002 applies and reverts on SQLite, and the models have no change without a migration."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from hotline.db import make_engine
+    from hotline.db_cli import alembic_config
+    from hotline.models import Base
+
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert {"ratings", "notification_outbox", "kb_feedback"} <= set(inspect(conn).get_table_names())
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        command.downgrade(alembic_config(db_url), "0001")
+        with engine.connect() as conn:
+            names = set(inspect(conn).get_table_names())
+            assert "ratings" not in names and "tickets" in names
+            assert "first_resolved_at" not in {c["name"] for c in inspect(conn).get_columns("tickets")}
+        command.downgrade(alembic_config(db_url), "base")
+        command.upgrade(alembic_config(db_url), "head")
+        with engine.connect() as conn:
+            assert "notification_outbox" in set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_fills_first_resolution_from_the_audit_trail(db_url: str) -> None:
+    """Tickets resolved before 0002 get ``first_resolved_at`` from their first resolve event."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from hotline.db import make_engine
+    from hotline.db_cli import alembic_config
+
+    command.downgrade(alembic_config(db_url), "0001")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO tickets (id, number, topic, act, description, status, limit_days,"
+                " created_at, deadline, resolved_at, escalated, reopen_count) VALUES"
+                " (1, 'T20261101-0001', 'tax', 'appeal', 'x', 'resolved', 5,"
+                " '2026-11-01 02:00:00', '2026-11-06 15:59:59', '2026-11-05 02:00:00', 1, 1),"
+                " (2, 'T20261101-0002', 'tax', 'appeal', 'y', 'dispatched', 5,"
+                " '2026-11-01 02:00:00', '2026-11-06 15:59:59', NULL, 0, 0)"))
+            conn.execute(text(
+                "INSERT INTO ticket_events (ticket_id, at, actor, from_status, to_status) VALUES"
+                " (1, '2026-11-02 02:00:00', 's', 'in_progress', 'resolved'),"
+                " (1, '2026-11-05 02:00:00', 's', 'in_progress', 'resolved')"))
+        command.upgrade(alembic_config(db_url), "head")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, first_resolved_at FROM tickets ORDER BY id")).all()
+        assert [(r[0], str(r[1])[:19] if r[1] else None) for r in rows] == [
+            (1, "2026-11-02 02:00:00"), (2, None)
+        ]
+    finally:
+        engine.dispose()

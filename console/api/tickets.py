@@ -58,6 +58,10 @@ def acting_staff(x_staff: Annotated[str | None, Header(alias="X-Staff")] = None)
     return f"staff:{name[:80]}"
 
 
+Staff = Annotated[str, Depends(acting_staff)]
+"""The acting staff member (module level: FastAPI resolves string annotations here)."""
+
+
 def _detail(session: Session, ticket: Ticket, now: datetime) -> dict[str, Any]:
     data = tickets.work_item(ticket, now).as_dict()
     data["department"] = ticket.department.name if ticket.department else None
@@ -80,7 +84,6 @@ def _detail(session: Session, ticket: Ticket, now: datetime) -> dict[str, Any]:
 def router(db_url_provider: Callable[[], str], *, clock: Clock = utcnow) -> APIRouter:
     """The ``/api`` routes for departments; ``clock`` is injectable for tests."""
     api = APIRouter(prefix="/api", tags=["tickets"])
-    Staff = Annotated[str, Depends(acting_staff)]
 
     def run(work: Callable[[Session, datetime], Any]) -> Any:
         now = clock()
