@@ -16,14 +16,12 @@ from actions.topics import record_kb_feedback
 from hotline import enterprises, routing, sla, tickets
 from hotline.db import session_scope
 from hotline.settings import get_settings
-from hotline.textnorm import normalize
 
 FORM_SLOTS = (
     "ticket_topic", "ticket_description", "company_name", "uscc", "contact_name",
     "contact_phone", "ticket_confirm", "known_enterprise",
 )
 MIN_TOPIC_CONFIDENCE = 0.6
-MAX_DESCRIPTION = 2000
 
 
 def taxonomy() -> routing.Taxonomy:
@@ -35,17 +33,6 @@ def topic_of_message(tracker: Tracker) -> str | None:
     if intent.get("name") in taxonomy().topics and intent.get("confidence", 0) >= MIN_TOPIC_CONFIDENCE:
         return str(intent["name"])
     return None
-
-
-def check_description(text: str) -> tuple[str | None, str | None]:
-    """The enterprise's own words, kept whole; refused only when there is nothing to act on."""
-    clean = normalize(text)
-    letters = [ch for ch in clean if ch.isalnum()]
-    if len(letters) < 4:
-        return None, "描述太简短了，请具体说说：什么事项、卡在哪个环节、涉及哪个部门。"
-    if len(text) > MAX_DESCRIPTION:
-        return text[:MAX_DESCRIPTION], None
-    return text.strip(), None
 
 
 class ActionStartTicket(Action):
@@ -89,17 +76,16 @@ class ValidateTicketForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value is None:  # cleared by action_start_ticket, not typed
             return {"ticket_description": None}
-        text, problem = check_description(str(value or ""))
-        if problem:
-            dispatcher.utter_message(text=problem)
-            return {"ticket_description": None}
+        text, issue = tickets.validate_description(str(value))
+        if issue is not None:
+            dispatcher.utter_message(text=issue.message)
+            if issue.blocking:
+                return {"ticket_description": None}
         slots: dict[str, Any] = {"ticket_description": text}
         if not tracker.get_slot("ticket_topic"):
             topic = topic_of_message(tracker)
             if topic:
                 slots["ticket_topic"] = topic
-        if len(str(value)) > MAX_DESCRIPTION:
-            dispatcher.utter_message(text=f"描述较长，已保留前{MAX_DESCRIPTION}字，完整原文已存入对话记录。")
         return slots
 
     def validate_ticket_topic(

@@ -12,6 +12,7 @@ import pytest
 
 from hotline import lifecycle, tickets
 from hotline.db import session_scope
+from hotline.kb import feedback
 from hotline.stack import Ports, Stack
 from tests.fake_telegram import FakeTelegram
 
@@ -213,6 +214,10 @@ def test_materials_question_is_answered_at_once_with_source(running: Running) ->
     while not last.buttons:
         last = running.fake.wait_for_reply(KB_CHAT, timeout=30)
     assert [b for row in last.buttons for b in row] == ["有用", "没解决，提交诉求", "转人工"]
+    running.fake.user_presses(KB_CHAT, "/thank")
+    assert "不客气" in running.fake.wait_for_reply(KB_CHAT, timeout=30).text
+    with session_scope(running.db_url) as s:
+        assert feedback.summary(s) == {"curated:food_business_license": (1, 0)}
     running.transcript(KB_CHAT, "kb_materials")
 
 
