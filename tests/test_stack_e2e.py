@@ -217,7 +217,7 @@ def test_materials_question_is_answered_at_once_with_source(running: Running) ->
     running.fake.user_presses(KB_CHAT, "/thank")
     assert "不客气" in running.fake.wait_for_reply(KB_CHAT, timeout=30).text
     with session_scope(running.db_url) as s:
-        assert feedback.summary(s) == {"curated:food_business_license": (1, 0)}
+        assert feedback.summary(s).get("curated:food_business_license") == (1, 0)
     running.transcript(KB_CHAT, "kb_materials")
 
 
