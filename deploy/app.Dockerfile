@@ -2,7 +2,8 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY requirements/app.lock requirements/app.lock
-RUN pip install --no-cache-dir -r requirements/app.lock "psycopg[binary]>=3.2"
+# The PostgreSQL driver is only needed in deployment (development uses SQLite).
+RUN pip install --no-cache-dir -r requirements/app.lock "psycopg[binary]==3.3.9"
 COPY hotline hotline
 COPY bot bot
 COPY actions actions
