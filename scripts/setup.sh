@@ -89,5 +89,8 @@ if [ ! -f "$model" ]; then
   say "model trained in $(( $(date +%s) - start )) s"
 fi
 mkdir -p "$ROOT/models"
-ln -sfn "$model" "$ROOT/models/current.tar.gz"
+# A copy, not a link: `docker build` (deploy/rasa.Dockerfile) cannot follow a link out of the repo.
+if [ -L "$ROOT/models/current.tar.gz" ] || ! cmp -s "$model" "$ROOT/models/current.tar.gz"; then
+  cp --remove-destination "$model" "$ROOT/models/current.tar.gz"
+fi
 say "ready: environments .venv-rasa and .venv, model models/current.tar.gz ($model_hash)"
