@@ -5,6 +5,7 @@ Validation replies say exactly what is wrong; a slot returned as None is asked a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -67,6 +68,27 @@ class ActionStartTicket(Action):
         return events
 
 
+Cleaner = Callable[[str], tuple[str | None, str | None]]
+
+
+def _cleaned(slot: str, clean: Cleaner) -> Callable[..., dict[str, Any]]:
+    """A slot validator from a ``hotline.enterprises`` cleaner: the canonical value, or
+    None plus the cleaner's Chinese reason so the form asks again."""
+
+    def validate(
+        self: FormValidationAction, value: Any, dispatcher: CollectingDispatcher,
+        tracker: Tracker, domain: DomainDict,
+    ) -> dict[str, Any]:
+        if value is None:  # cleared by action_start_ticket, not typed
+            return {slot: None}
+        cleaned, problem = clean(str(value))
+        if problem:
+            dispatcher.utter_message(text=problem)
+        return {slot: cleaned}
+
+    return validate
+
+
 class ValidateTicketForm(FormValidationAction):
     def name(self) -> str:
         return "validate_ticket_form"
@@ -98,45 +120,10 @@ class ValidateTicketForm(FormValidationAction):
         dispatcher.utter_message(text="请点击下方按钮选择诉求类别。")
         return {"ticket_topic": None}
 
-    def validate_company_name(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value is None:  # cleared by action_start_ticket, not typed
-            return {"company_name": None}
-        name, problem = enterprises.clean_company(str(value or ""))
-        if problem:
-            dispatcher.utter_message(text=problem)
-        return {"company_name": name}
-
-    def validate_uscc(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value is None:  # cleared by action_start_ticket, not typed
-            return {"uscc": None}
-        code, problem = enterprises.clean_uscc(str(value or ""))
-        if problem:
-            dispatcher.utter_message(text=problem)
-        return {"uscc": code}
-
-    def validate_contact_name(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value is None:  # cleared by action_start_ticket, not typed
-            return {"contact_name": None}
-        name, problem = enterprises.clean_person(str(value or ""))
-        if problem:
-            dispatcher.utter_message(text=problem)
-        return {"contact_name": name}
-
-    def validate_contact_phone(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if value is None:  # cleared by action_start_ticket, not typed
-            return {"contact_phone": None}
-        phone, problem = enterprises.clean_phone(str(value or ""))
-        if problem:
-            dispatcher.utter_message(text=problem)
-        return {"contact_phone": phone}
+    validate_company_name = _cleaned("company_name", enterprises.clean_company)
+    validate_uscc = _cleaned("uscc", enterprises.clean_uscc)
+    validate_contact_name = _cleaned("contact_name", enterprises.clean_person)
+    validate_contact_phone = _cleaned("contact_phone", enterprises.clean_phone)
 
     def validate_ticket_confirm(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
