@@ -1,0 +1,62 @@
+"""The README's run command: everything comes up, the web chat answers, Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+import websockets
+
+from hotline.stack import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.stack
+
+
+async def _chat(port: int, text: str) -> list[dict]:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/chat/{uuid.uuid4()}") as ws:
+        await ws.send(json.dumps({"text": text}, ensure_ascii=False))
+        return json.loads(await asyncio.wait_for(ws.recv(), 60))["messages"]
+
+
+def test_run_serves_the_web_chat_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("REDIS", "RASA", "ACTIONS", "GATEWAY")}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "TELEGRAM_TOKEN")}
+    env.update({f"HOTLINE_{name}_PORT": str(port) for name, port in ports.items()})
+    env.update(HOTLINE_VAR_DIR=str(tmp_path), HOTLINE_DATABASE_URL="")
+    proc = subprocess.Popen([sys.executable, "-m", "hotline", "run"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 480
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        assert f"网页聊天 (web chat): http://127.0.0.1:{ports['GATEWAY']}/" in output, output
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 4  # redis, rasa, actions, gateway
+        replies = asyncio.run(_chat(ports["GATEWAY"], "你好"))
+        assert "企业服务热线" in replies[0]["text"]
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0
+        assert "stopped." in rest
+        assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
