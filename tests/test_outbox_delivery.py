@@ -323,6 +323,8 @@ async def test_pump_web_delivers_while_the_page_is_open(db_url: str) -> None:
         assert frames == []
         open_ticket(db_url, conversation)  # a notice appears while the page is open
         await wait_until(lambda: len(frames) == 1)
+        # Marked delivered only after the page has it (at-least-once): wait for the mark.
+        await wait_until(lambda: statuses(db_url) == ["delivered"])
     finally:
         pump.cancel()
         with pytest.raises(asyncio.CancelledError):

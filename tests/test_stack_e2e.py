@@ -236,3 +236,9 @@ def test_no_good_answer_says_so_and_offers_a_ticket(running: Running) -> None:
     offer = running.fake.wait_for_reply(UNSURE_CHAT, timeout=30)
     assert "/open_ticket" in offer.callback_data and "/request_human" in offer.callback_data
     running.transcript(UNSURE_CHAT, "kb_not_sure")
+
+
+def test_asking_for_a_person_is_answered_honestly_with_a_way_forward(running: Running) -> None:
+    reply = running.say(7008, "转人工")
+    assert "12345" in reply.text
+    assert reply.callback_data == ["/open_ticket"]
