@@ -10,12 +10,11 @@ import asyncio
 import logging
 
 from redis.asyncio import Redis
-from sqlalchemy.orm import Session
 
 from bot import messages
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
+from hotline import transcripts
 from hotline.db import session_scope
-from hotline.models import TranscriptMessage
 from hotline.textnorm import is_traditional, to_traditional
 
 logger = logging.getLogger(__name__)
@@ -26,21 +25,7 @@ def _record(
     db_url: str, conversation_id: str, channel: str, direction: str, author: str, text: str
 ) -> None:
     with session_scope(db_url) as session:
-        _add(session, conversation_id, channel, direction, author, text)
-
-
-def _add(
-    session: Session, conversation_id: str, channel: str, direction: str, author: str, text: str
-) -> None:
-    session.add(
-        TranscriptMessage(
-            conversation_id=conversation_id,
-            channel=channel,
-            direction=direction,
-            author=author,
-            text=text,
-        )
-    )
+        transcripts.add(session, conversation_id, channel, direction, author, text)
 
 
 def localize(message: BotMessage, traditional: bool) -> BotMessage:

@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from hotline import routing, sla
+from hotline import routing, sla, transcripts
 from hotline.models import (
     OPEN_STATUSES,
     NotificationOutbox,
@@ -45,7 +45,6 @@ from hotline.models import (
     Ticket,
     TicketEvent,
     TicketStatus,
-    TranscriptMessage,
 )
 
 S = TicketStatus
@@ -366,10 +365,8 @@ def mark_delivered(session: Session, row_id: int, *, worker: str, now: datetime)
         return False
     row = session.get(O, row_id, populate_existing=True)
     assert row is not None
-    session.add(
-        TranscriptMessage(conversation_id=row.conversation_id, channel=CHANNELS[row.channel],
-                          direction="out", author=NOTIFY_AUTHOR, text=row.text, at=now)
-    )
+    transcripts.add(session, row.conversation_id, CHANNELS[row.channel], "out", NOTIFY_AUTHOR,
+                    row.text, at=now)
     return True
 
 
