@@ -7,8 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from telegram import Update
 from telegram.ext import Application
@@ -18,6 +20,8 @@ from bot.outbox_delivery import OutboxDelivery
 from bot.rasa_client import RasaClient
 from bot.relay import Relay
 from bot.telegram import TelegramChannel
+from console import web as console_web
+from console.context import ConsoleContext
 from hotline.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -35,7 +39,7 @@ class Runtime:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    state: dict[str, Runtime] = {}
+    state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +49,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         runtime = Runtime(redis=redis, rasa=rasa, relay=Relay(rasa, redis, settings.db_url()))
         state["rt"] = runtime
+        state["console"] = ConsoleContext(
+            settings=settings, db_url=settings.db_url(),
+            redis=SyncRedis.from_url(settings.redis_url), aredis=redis,
+            deliver=lambda conversation: _deliver_now(runtime, conversation),
+        )
         if settings.telegram_token:
             runtime.telegram = await _start_telegram(settings, runtime)
             # Ticket progress and results written by actions and the console reach the chat.
@@ -58,10 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if runtime.telegram is not None:
                 await _stop_telegram(runtime.telegram)
             await rasa.aclose()
+            state["console"].redis.close()
             await redis.aclose()
 
     app = FastAPI(title="企业服务热线 gateway", lifespan=lifespan)
     app.include_router(webchat.router(lambda: state["rt"].relay, settings.db_url()))
+    console_web.install(app, lambda: state["console"])
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
@@ -85,6 +96,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(status_code=200)
 
     return app
+
+
+def _deliver_now(runtime: Runtime, conversation: str) -> None:
+    """Send a conversation's pending outbox rows now instead of at the next poll."""
+    if conversation.startswith("tg:") and runtime.outbox is not None:
+        runtime.outbox.wake()
+    elif conversation.startswith("web:"):
+        webchat.wake(conversation)
 
 
 async def _start_telegram(settings: Settings, runtime: Runtime) -> Application:

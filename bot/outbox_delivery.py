@@ -284,10 +284,12 @@ async def pump_web(
     *,
     interval: float = 2.0,
     clock: Clock = utcnow,
+    wake: asyncio.Event | None = None,
 ) -> None:
     """While a page is connected: deliver its notices now and every ``interval`` seconds.
 
-    Run it as a task next to the websocket's receive loop and cancel it on disconnect.
+    Run it as a task next to the websocket's receive loop and cancel it on disconnect;
+    setting ``wake`` delivers at once (an operator's reply need not wait for the poll).
     """
     worker = worker_name()
     while True:
@@ -297,4 +299,11 @@ async def pump_web(
             raise
         except Exception:  # noqa: BLE001 - keep the page's chat alive; try again later
             logger.exception("web outbox pump for %s failed", conversation_id)
-        await asyncio.sleep(interval)
+        if wake is None:
+            await asyncio.sleep(interval)
+            continue
+        try:
+            await asyncio.wait_for(wake.wait(), interval)
+        except asyncio.TimeoutError:
+            pass
+        wake.clear()

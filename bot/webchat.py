@@ -18,6 +18,14 @@ from bot.relay import Relay
 logger = logging.getLogger(__name__)
 PAGE = Path(__file__).with_name("static") / "webchat.html"
 MAX_FRAME_CHARS = 20_000
+_WAKERS: dict[str, asyncio.Event] = {}  # conversation → "deliver its outbox rows now"
+
+
+def wake(conversation: str) -> None:
+    """Deliver the conversation's pending rows now if its page is connected here."""
+    event = _WAKERS.get(conversation)
+    if event is not None:
+        event.set()
 
 
 def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
@@ -39,9 +47,11 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
         await websocket.accept()
         relay: Relay = relay_of()
         conversation = f"web:{session_id}"
+        waker = _WAKERS.setdefault(conversation, asyncio.Event())
         pump = asyncio.create_task(pump_web(
             db_url, conversation,
             lambda frame: websocket.send_text(json.dumps(frame, ensure_ascii=False)),
+            wake=waker,
         ))
         try:
             while True:
@@ -62,5 +72,7 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
             return
         finally:
             pump.cancel()
+            if _WAKERS.get(conversation) is waker:
+                del _WAKERS[conversation]
 
     return api

@@ -1,0 +1,1 @@
+"""The operators' and departments' web console (server-rendered FastAPI pages)."""

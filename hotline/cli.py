@@ -17,6 +17,8 @@ GROUPS: tuple[str, ...] = (
     "hotline.nlu_cli",
     "hotline.kb.cli",
     "hotline.tickets_cli",
+    "hotline.staff_cli",
+    "hotline.transcripts_cli",
 )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -192,6 +193,7 @@ class TranscriptMessage(Base):
     author: Mapped[str] = mapped_column(String(100))  # enterprise | bot | operator:<name>
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
 
 
 class RatingLevel(str, enum.Enum):
@@ -278,6 +280,7 @@ class NotificationOutbox(Base):
     claimed_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
 
 
 class KbFeedback(Base):
@@ -291,3 +294,52 @@ class KbFeedback(Base):
     useful: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attachment(Base):
+    """A photo or document sent in a chat (by the enterprise or an operator).
+
+    Kept in the database next to the transcript, so a conversation's history is one backup;
+    the size is capped by :mod:`hotline.attachments`.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(100), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(100))  # enterprise | operator:<name>
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffRole(str, enum.Enum):
+    OPERATOR = "operator"  # 话务员: takes escalated chats
+    DEPARTMENT = "department"  # 承办部门工作人员: its department's tickets only
+    SUPERVISOR = "supervisor"  # 督办: everything, read and figures
+    ADMIN = "admin"  # 管理员: accounts
+
+    @property
+    def zh(self) -> str:
+        return {"operator": "话务员", "department": "部门工作人员", "supervisor": "督办人员",
+                "admin": "管理员"}[self.value]
+
+
+class Staff(Base):
+    """A console account; the password is an argon2 hash (never the password)."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+    department: Mapped[Department | None] = relationship()

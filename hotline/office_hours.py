@@ -1,6 +1,6 @@
 """Office hours of the human operators (人工服务时间), Asia/Shanghai.
 
-A spec string configures them: ``"Mon-Fri 09:00-18:00"``, or with a lunch break
+A spec string configures them: ``"always"`` (round the clock), ``"Mon-Fri 09:00-18:00"``, or with a lunch break
 ``"Mon-Fri 09:00-12:00,13:30-17:30"``, or single days ``"Mon,Wed,Sat 09:00-12:00"``. The
 environment variable ``HOTLINE_OFFICE_HOURS`` overrides the default (see
 :func:`load_office_hours`).
@@ -29,6 +29,7 @@ from hotline import sla
 from hotline.sla import TZ, WorkCalendar
 
 DEFAULT_SPEC = "Mon-Fri 09:00-18:00"
+ALWAYS = ("always", "24x7")  # specs for a round-the-clock service
 ENV_VAR = "HOTLINE_OFFICE_HOURS"
 _SEARCH_DAYS = 400  # how far next_opening looks ahead
 
@@ -59,6 +60,8 @@ class OfficeHours:
     def parse(cls, spec: str, *, use_calendar: bool = True,
               calendar: WorkCalendar | None = None) -> OfficeHours:
         """From ``"Mon-Fri 09:00-18:00"`` (days: ranges/lists of Mon…Sun; sessions: commas)."""
+        if spec.strip().lower() in ALWAYS:
+            return cls(frozenset(range(7)), ((time(0), time.max),), False, calendar)
         parts = spec.split()
         if len(parts) != 2:
             raise ValueError(f"office hours spec {spec!r}: expected '<days> <HH:MM-HH:MM,...>'")

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     telegram_mode: str = "polling"  # polling | webhook
     timezone: str = "Asia/Shanghai"
     routing_file: Path | None = None
+    # Operators (issue 6): when humans answer, how long a console login lasts, transcripts.
+    office_hours: str = "Mon-Fri 09:00-18:00"  # or "always"; see hotline.office_hours
+    console_session_idle_min: int = 480  # a console login ends after this long unused
+    console_secure_cookie: bool | None = None  # None: Secure when the request is https
+    transcript_retention_days: int = 730  # `hotline transcripts purge` deletes older ones
+    avg_handle_s: float = 300.0  # a chat's typical handling time, for the queue's wait guess
+    operator_chat_id: int | None = None  # Telegram group announcing escalations (optional)
+    attachment_max_mb: int = 10
 
     def db_url(self) -> str:
         if self.database_url:

@@ -6,11 +6,12 @@ operators and supervisors read one history.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from hotline.models import TranscriptMessage, utcnow
+from hotline.models import Attachment, NotificationOutbox, TranscriptMessage, utcnow
 
 
 def add(
@@ -21,9 +22,40 @@ def add(
     author: str,
     text: str,
     at: datetime | None = None,
+    attachment_id: int | None = None,
 ) -> TranscriptMessage:
     """Add one message (``direction`` is ``in`` or ``out``) to the caller's transaction."""
     message = TranscriptMessage(conversation_id=conversation_id, channel=channel,
-                                direction=direction, author=author, text=text, at=at or utcnow())
+                                direction=direction, author=author, text=text, at=at or utcnow(),
+                                attachment_id=attachment_id)
     session.add(message)
     return message
+
+
+def history(session: Session, conversation_id: str, *, after_id: int = 0,
+            limit: int = 500) -> list[TranscriptMessage]:
+    """The conversation's messages after ``after_id``, oldest first (the last ``limit``)."""
+    rows = session.scalars(
+        select(TranscriptMessage)
+        .where(TranscriptMessage.conversation_id == conversation_id,
+               TranscriptMessage.id > after_id)
+        .order_by(TranscriptMessage.id.desc()).limit(limit)
+    ).all()
+    return list(reversed(rows))
+
+
+def purge(session: Session, older_than_days: int, now: datetime | None = None) -> int:
+    """Delete messages (and their attachments) older than the retention; returns how many."""
+    if older_than_days < 1:
+        raise ValueError("retention must be at least one day")
+    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
+    old = select(TranscriptMessage.id).where(TranscriptMessage.at < cutoff)
+    attachment_ids = [a for a in session.scalars(
+        select(TranscriptMessage.attachment_id).where(TranscriptMessage.at < cutoff,
+                                                      TranscriptMessage.attachment_id.is_not(None)))]
+    count = session.execute(delete(TranscriptMessage).where(TranscriptMessage.id.in_(old))).rowcount
+    if attachment_ids:
+        session.execute(update(NotificationOutbox).where(
+            NotificationOutbox.attachment_id.in_(attachment_ids)).values(attachment_id=None))
+        session.execute(delete(Attachment).where(Attachment.id.in_(attachment_ids)))
+    return int(count or 0)

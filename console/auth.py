@@ -1,0 +1,220 @@
+"""Console login: argon2 passwords, server-side sessions in Redis, CSRF, login rate limits.
+
+- The session cookie holds a random token; Redis holds the session under the token's
+  SHA-256 (a leaked Redis dump does not give usable cookies). Cookies are HttpOnly,
+  SameSite=Strict, and Secure on https (or when ``HOTLINE_CONSOLE_SECURE_COOKIE`` says so).
+- A session ends after ``console_session_idle_min`` minutes without use, at logout, and as
+  soon as the account is deactivated or its role changes.
+- Every state-changing request carries the session's CSRF token (form field ``csrf_token``
+  or header ``X-CSRF-Token``); a cross-site Origin is refused as well.
+- Failed logins are counted per username and per client address; over the limit the form
+  refuses for a quarter of an hour, before any password is checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from urllib.parse import quote, urlsplit
+
+from fastapi import Depends, Request
+
+from console.context import ConsoleContext, get_ctx
+from hotline.db import session_scope
+from hotline.models import Staff, StaffRole
+
+COOKIE = "hotline_console"
+LOGIN_CSRF_COOKIE = "hotline_login_csrf"
+SESSION_PREFIX = "hotline:console:session:"
+FAIL_PREFIX = "hotline:console:loginfail:"
+FAIL_WINDOW_S = 15 * 60
+MAX_FAILS_USER = 5
+MAX_FAILS_IP = 20
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The logged-in staff member of a request."""
+
+    staff_id: int
+    username: str
+    display_name: str
+    role: StaffRole
+    department_id: int | None
+    department: str | None
+    csrf: str
+    token_hash: str
+
+    @property
+    def who(self) -> str:
+        """How ticket events and transcripts name this person."""
+        return f"staff:{self.display_name}"
+
+    def can(self, *roles: StaffRole) -> bool:
+        return self.role in roles
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_url: str, expired: bool) -> None:
+        super().__init__("login required")
+        self.next_url = next_url
+        self.expired = expired
+
+
+class Forbidden(Exception):
+    def __init__(self, message: str = "您没有权限访问该页面。") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def secure_cookie(ctx: ConsoleContext, request: Request) -> bool:
+    if ctx.settings.console_secure_cookie is not None:
+        return ctx.settings.console_secure_cookie
+    return request.url.scheme == "https"
+
+
+# --- sessions -------------------------------------------------------------------------
+
+
+def start_session(ctx: ConsoleContext, staff: Staff) -> str:
+    token = secrets.token_urlsafe(32)
+    data = {
+        "staff_id": staff.id, "username": staff.username, "display_name": staff.display_name,
+        "role": staff.role, "department_id": staff.department_id,
+        "department": staff.department.name if staff.department else None,
+        "csrf": secrets.token_urlsafe(24), "created": time.time(),
+    }
+    ctx.redis.set(SESSION_PREFIX + _hash(token), json.dumps(data, ensure_ascii=False),
+                  ex=ctx.settings.console_session_idle_min * 60)
+    return token
+
+
+def end_session(ctx: ConsoleContext, token_hash: str) -> None:
+    ctx.redis.delete(SESSION_PREFIX + token_hash)
+
+
+def _still_valid(ctx: ConsoleContext, data: dict[str, object]) -> bool:
+    with session_scope(ctx.db_url) as session:
+        staff = session.get(Staff, data["staff_id"])
+        return bool(staff and staff.active and staff.role == data["role"]
+                    and staff.department_id == data["department_id"])
+
+
+def actor_of(request: Request) -> Actor | None:
+    """The request's logged-in staff member (refreshing the idle timeout), else None."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    ctx = get_ctx(request)
+    key = SESSION_PREFIX + _hash(token)
+    raw = ctx.redis.get(key)
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    if not _still_valid(ctx, data):
+        ctx.redis.delete(key)
+        return None
+    ctx.redis.expire(key, ctx.settings.console_session_idle_min * 60)
+    return Actor(int(data["staff_id"]), data["username"], data["display_name"],
+                 StaffRole(data["role"]), data["department_id"], data["department"],
+                 data["csrf"], _hash(token))
+
+
+def _next_url(request: Request) -> str:
+    path = request.url.path
+    if request.url.query:
+        path += "?" + request.url.query
+    return path
+
+
+def current_actor(request: Request) -> Actor:
+    actor = actor_of(request)
+    if actor is None:
+        raise LoginRequired(_next_url(request), expired=COOKIE in request.cookies)
+    request.state.actor = actor
+    return actor
+
+
+def require_roles(*roles: StaffRole):  # type: ignore[no-untyped-def]
+    """Dependency: the actor, if their role is one of ``roles`` (else 403)."""
+
+    def dependency(actor: Actor = Depends(current_actor)) -> Actor:
+        if actor.role not in roles:
+            raise Forbidden()
+        return actor
+
+    return dependency
+
+
+ANY_STAFF = tuple(StaffRole)
+
+
+# --- CSRF -----------------------------------------------------------------------------
+
+
+def same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.url.netloc
+
+
+async def require_csrf(request: Request, actor: Actor = Depends(current_actor)) -> Actor:
+    """Dependency for every POST: the session's token must come back, from our origin."""
+    given = request.headers.get("x-csrf-token")
+    if given is None:
+        form = await request.form()
+        value = form.get("csrf_token")
+        given = value if isinstance(value, str) else None
+    if not given or not hmac.compare_digest(given, actor.csrf) or not same_origin(request):
+        raise Forbidden("请求已失效（安全校验未通过），请刷新页面后重试。")
+    return actor
+
+
+# --- login rate limit -----------------------------------------------------------------
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def login_blocked(ctx: ConsoleContext, username: str, ip: str) -> bool:
+    user_fails = int(ctx.redis.get(FAIL_PREFIX + "u:" + username.lower()) or 0)
+    ip_fails = int(ctx.redis.get(FAIL_PREFIX + "ip:" + ip) or 0)
+    return user_fails >= MAX_FAILS_USER or ip_fails >= MAX_FAILS_IP
+
+
+def note_failure(ctx: ConsoleContext, username: str, ip: str) -> None:
+    with ctx.redis.pipeline() as pipe:
+        for key in (FAIL_PREFIX + "u:" + username.lower(), FAIL_PREFIX + "ip:" + ip):
+            pipe.incr(key)
+            pipe.expire(key, FAIL_WINDOW_S)
+        pipe.execute()
+
+
+def clear_failures(ctx: ConsoleContext, username: str) -> None:
+    ctx.redis.delete(FAIL_PREFIX + "u:" + username.lower())
+
+
+def login_redirect(next_url: str, expired: bool) -> str:
+    url = "/console/login?next=" + quote(next_url, safe="")
+    return url + ("&expired=1" if expired else "")
+
+
+def safe_next(next_url: str | None) -> str:
+    """Only same-site paths under /console (no open redirect)."""
+    if not next_url or not next_url.startswith("/console") or next_url.startswith("//"):
+        return "/console/"
+    return next_url
+
+
+def session_dict(actor: Actor) -> dict[str, object]:
+    return asdict(actor)

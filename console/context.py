@@ -1,0 +1,35 @@
+"""What every console page needs at run time, built by the process that serves the console.
+
+The gateway builds one :class:`ConsoleContext` at start-up (the console runs inside the
+gateway process, next to the channels it relays to) and tests build their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import redis
+import redis.asyncio as aioredis
+from fastapi import Request
+
+from hotline.settings import Settings
+
+Deliver = Callable[[str], None]  # "send this conversation's pending outbox rows now"
+HandBack = Callable[[str], Awaitable[None]]  # tell the dialogue engine a chat is the bot's again
+
+
+@dataclass
+class ConsoleContext:
+    settings: Settings
+    db_url: str
+    redis: redis.Redis  # sync client: pages run in the thread pool
+    aredis: aioredis.Redis  # async client: live updates (server-sent events)
+    deliver: Deliver = lambda _conversation: None
+    hand_back_to_bot: HandBack | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def get_ctx(request: Request) -> ConsoleContext:
+    provider = request.app.state.console_ctx
+    return provider() if callable(provider) else provider

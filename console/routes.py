@@ -1,0 +1,16 @@
+"""The console's routers, in one place (:func:`console.web.install` includes them)."""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter
+
+# Modules that define ``router: APIRouter``; a missing optional page module is an error.
+PAGES: tuple[str, ...] = (
+    "console.login",
+)
+
+
+def routers() -> list[APIRouter]:
+    return [importlib.import_module(name).router for name in PAGES]

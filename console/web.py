@@ -1,0 +1,120 @@
+"""Templates, the console's installation into an app, and its error pages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from console.auth import Actor, Forbidden, LoginRequired, login_redirect
+from hotline.models import StaffRole
+from hotline.sla import as_local
+
+HERE = Path(__file__).parent
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,  # every value is escaped unless a template says otherwise (it never does)
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return as_local(value).strftime(fmt)
+
+
+def duration_zh(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} 秒"
+    if seconds < 3600:
+        return f"{seconds // 60} 分 {seconds % 60} 秒"
+    return f"{seconds // 3600} 小时 {seconds % 3600 // 60} 分"
+
+
+_env.filters["local"] = local_time
+_env.filters["duration"] = duration_zh
+templates = Jinja2Templates(env=_env)
+
+# (path, label, roles) of the navigation bar
+NAV: tuple[tuple[str, str, tuple[StaffRole, ...]], ...] = (
+    ("/console/queue", "会话", (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN)),
+    ("/console/tickets", "工单", tuple(StaffRole)),
+    ("/console/kb", "知识库", tuple(StaffRole)),
+    ("/console/dashboard", "看板", (StaffRole.SUPERVISOR, StaffRole.ADMIN)),
+    ("/console/users", "账号", (StaffRole.ADMIN,)),
+)
+HOME = {
+    StaffRole.OPERATOR: "/console/queue",
+    StaffRole.DEPARTMENT: "/console/tickets",
+    StaffRole.SUPERVISOR: "/console/dashboard",
+    StaffRole.ADMIN: "/console/dashboard",
+}
+
+
+def render(request: Request, template: str, actor: Actor | None, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    nav = [(p, label) for p, label, roles in NAV if actor is not None and actor.role in roles]
+    return templates.TemplateResponse(
+        request, template,
+        {"actor": actor, "nav": nav, "path": request.url.path, "flash": None, **context},
+        status_code=status_code,
+    )
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "") or request.method == "GET"
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        if request.url.path.startswith("/console"):
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            if "cache-control" not in response.headers:
+                response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def install(app: FastAPI, ctx_provider: Any) -> None:
+    """Serve the console under /console on ``app``; ``ctx_provider()`` gives the context."""
+    from console import routes  # the page modules (imported here: no work at import time)
+
+    app.state.console_ctx = ctx_provider
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    for router in routes.routers():
+        app.include_router(router)
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if _wants_html(request):
+            return RedirectResponse(login_redirect(exc.next_url, exc.expired), status_code=303)
+        return JSONResponse({"detail": "登录已过期，请重新登录。"}, status_code=401)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        if request.headers.get("x-csrf-token") or "application/json" in request.headers.get(
+                "accept", ""):
+            return JSONResponse({"detail": exc.message}, status_code=403)
+        actor = getattr(request.state, "actor", None)
+        return render(request, "error.html", actor, status_code=403, title="无权访问",
+                      message=exc.message)

@@ -1,0 +1,25 @@
+"""Live updates for the console: one Redis stream of "something changed in a chat".
+
+The gateway appends an entry when an enterprise writes (or the bot answers) and the console
+when an operator does; console pages follow the stream over server-sent events together
+with the handoff events stream (:data:`hotline.handoff.EVENTS_KEY`). Entries only say
+*which* conversation changed: the pages read the messages from the database.
+"""
+
+from __future__ import annotations
+
+import redis
+import redis.asyncio as aioredis
+
+STREAM = "hotline:live"
+MAXLEN = 50_000
+
+
+def publish(r: redis.Redis, conversation_id: str, kind: str = "message") -> None:
+    r.xadd(STREAM, {"conversation": conversation_id, "kind": kind}, maxlen=MAXLEN,
+           approximate=True)
+
+
+async def apublish(r: aioredis.Redis, conversation_id: str, kind: str = "message") -> None:
+    await r.xadd(STREAM, {"conversation": conversation_id, "kind": kind}, maxlen=MAXLEN,
+                 approximate=True)
