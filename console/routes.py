@@ -9,6 +9,11 @@ from fastapi import APIRouter
 # Modules that define ``router: APIRouter``; a missing optional page module is an error.
 PAGES: tuple[str, ...] = (
     "console.login",
+    "console.chats",  # queue, my chats, one chat, live updates
+    "console.tickets_pages",  # ticket list, detail, department work
+    "console.dashboard",  # figures, charts, export
+    "console.kb_pages",  # knowledge base search and curated entries
+    "console.users_pages",  # staff accounts (admin)
 )
 
 

@@ -1,0 +1,5 @@
+"""Placeholder: replaced by the page module's real implementation."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/console")
