@@ -47,12 +47,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("REDIS_URL is not set: the gateway needs Redis")
         redis = Redis.from_url(settings.redis_url)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
-        runtime = Runtime(redis=redis, rasa=rasa, relay=Relay(rasa, redis, settings.db_url()))
+        runtime = Runtime(redis=redis, rasa=rasa, relay=Relay(
+            rasa, redis, settings.db_url(), avg_handle_s=settings.avg_handle_s,
+            attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024))
         state["rt"] = runtime
         state["console"] = ConsoleContext(
             settings=settings, db_url=settings.db_url(),
             redis=SyncRedis.from_url(settings.redis_url), aredis=redis,
             deliver=lambda conversation: _deliver_now(runtime, conversation),
+            hand_back_to_bot=lambda conversation: _resume_bot(runtime, conversation),
         )
         if settings.telegram_token:
             runtime.telegram = await _start_telegram(settings, runtime)
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if runtime.telegram is not None:
                 await _stop_telegram(runtime.telegram)
             await rasa.aclose()
+            runtime.relay.close()
             state["console"].redis.close()
             await redis.aclose()
 
@@ -104,6 +108,19 @@ def _deliver_now(runtime: Runtime, conversation: str) -> None:
         runtime.outbox.wake()
     elif conversation.startswith("web:"):
         webchat.wake(conversation)
+
+
+# Told to Rasa when an operator hands a chat back: no form half-filled by the enterprise's
+# messages to the operator, and the dialogue waits for the next message.
+RESUME_EVENTS: list[dict[str, Any]] = [
+    {"event": "active_loop", "name": None},
+    {"event": "slot", "name": "requested_slot", "value": None},
+    {"event": "action", "name": "action_listen"},
+]
+
+
+async def _resume_bot(runtime: Runtime, conversation: str) -> None:
+    await runtime.rasa.append_events(conversation, RESUME_EVENTS)
 
 
 async def _start_telegram(settings: Settings, runtime: Runtime) -> Application:

@@ -31,11 +31,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from redis.asyncio import Redis
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import RetryAfter, TelegramError
 
-from hotline import outbox
+from hotline import attachments, live, outbox
 from hotline.db import session_scope
+from hotline.models import Attachment
 from hotline.outbox import Claimed, RetryPolicy
 from hotline.textnorm import to_traditional
 
@@ -150,6 +151,23 @@ class OutboxDelivery:
         for i, chunk in enumerate(chunks):
             last = i == len(chunks) - 1
             await self.bot.send_message(chat_id, chunk, reply_markup=_markup(buttons) if last else None)
+        if row.attachment_id is not None:
+            data = await asyncio.to_thread(_attachment_bytes, self.db_url, row.attachment_id)
+            if data is None:
+                raise ValueError(f"attachment {row.attachment_id} is gone")
+            upload = InputFile(data, filename=row.attachment_name or "附件")
+            if row.attachment_mime in attachments.IMAGES and row.attachment_mime != "image/gif":
+                await self.bot.send_photo(chat_id, upload)
+            else:
+                await self.bot.send_document(chat_id, upload)
+
+    async def _tell_console(self, conversation_id: str) -> None:
+        if self.redis is None:
+            return
+        try:
+            await live.apublish(self.redis, conversation_id, "delivered")
+        except Exception:  # noqa: BLE001 - the console refreshes anyway; never stop delivery
+            logger.warning("could not publish delivery of %s", conversation_id, exc_info=True)
 
     async def deliver_due(self) -> int:
         """Send the rows due now; returns how many were delivered. Safe to call anytime."""
@@ -173,6 +191,7 @@ class OutboxDelivery:
                 break
             except (TelegramError, ValueError) as exc:  # network, 5xx, blocked, bad chat id
                 await asyncio.to_thread(self._failed, row, self.clock(), f"{type(exc).__name__}: {exc}")
+                await self._tell_console(row.conversation_id)
                 continue
             except Exception as exc:  # noqa: BLE001 - a bug must not stop the other rows
                 logger.exception("outbox row %s: unexpected error", row.id)
@@ -180,6 +199,7 @@ class OutboxDelivery:
                 continue
             if await asyncio.to_thread(self._delivered, row, self.clock()):
                 done += 1
+                await self._tell_console(row.conversation_id)
         self.delivered += done
         return done
 
@@ -239,14 +259,22 @@ def _delivered_web(db_url: str, row: Claimed, worker: str, now: datetime) -> Non
         outbox.mark_delivered(session, row.id, worker=worker, now=now)
 
 
+def _attachment_bytes(db_url: str, attachment_id: int) -> bytes | None:
+    with session_scope(db_url) as session:
+        row = session.get(Attachment, attachment_id)
+        return bytes(row.data) if row is not None else None
+
+
 def web_frame(row: Claimed) -> dict[str, Any]:
-    """The web chat's frame shape (``{"messages": [BotMessage…]}``), marked as a notification."""
-    return {
-        "messages": [
-            {"text": row.text, "buttons": row.buttons, "image": None,
-             "custom": {"notification": row.kind}}
-        ]
-    }
+    """The web chat's frame shape (``{"messages": [BotMessage…]}``), marked as a notification;
+    a file is a link the page of that conversation may open (see :mod:`bot.webchat`)."""
+    custom: dict[str, Any] = {"notification": row.kind}
+    if row.attachment_id is not None:
+        custom["attachment"] = {
+            "url": f"/chat/files/{row.attachment_id}?c={row.conversation_id.removeprefix('web:')}",
+            "name": row.attachment_name, "image": row.attachment_mime in attachments.IMAGES}
+    return {"messages": [{"text": row.text, "buttons": row.buttons, "image": None,
+                          "custom": custom}]}
 
 
 async def deliver_web(

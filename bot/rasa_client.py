@@ -50,6 +50,16 @@ class RasaClient:
             raise RasaUnavailable(str(exc)) from exc
         return [BotMessage.from_rasa(item) for item in response.json()]
 
+    async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        """Add events to a conversation's tracker (the REST API, ``--enable-api``)."""
+        try:
+            response = await self._http.post(
+                f"/conversations/{sender}/tracker/events", json=events,
+                params={"include_events": "NONE"})
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(str(exc)) from exc
+
     async def status(self) -> dict[str, Any]:
         response = await self._http.get("/status")
         response.raise_for_status()

@@ -1,7 +1,14 @@
-"""Channel-neutral relay: enterprise message → transcript → Rasa → transcript → replies.
+"""Channel-neutral relay: enterprise message → transcript → (bot | queue | operator) → replies.
 
 Telegram and the web chat both call :class:`Relay`; nothing is lost when Rasa is down:
-the inbound message is in the transcript before Rasa is asked.
+the inbound message is in the transcript before anything else happens. The conversation's
+handoff mode (:mod:`hotline.handoff`) decides who answers:
+
+- ``bot``: Rasa answers (an action there may queue the chat for a person);
+- ``queued``: the enterprise is told its place; "取消" or the 取消排队 button leaves the queue;
+- ``human``: the bot is silent; the message is in the transcript and the console is told
+  (:mod:`hotline.live`), the operator answers from there;
+- ``closed``: the next message reopens the conversation with the bot.
 """
 
 from __future__ import annotations
@@ -9,16 +16,20 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import redis as sync_redis
 from redis.asyncio import Redis
 
 from bot import messages
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
-from hotline import transcripts
+from hotline import attachments, handoff, live, transcripts
 from hotline.db import session_scope
+from hotline.handoff import Mode
 from hotline.textnorm import is_traditional, to_traditional
 
 logger = logging.getLogger(__name__)
-MAX_CHARS = 2000  # what is sent to Rasa; the transcript keeps everything
+MAX_CHARS = 2000
+_SYNC_KEYS = ("host", "port", "db", "username", "password", "path", "socket_timeout")
+PRESENCE_PREFIX = "hotline:presence:"  # count of open web-chat pages of a conversation  # what is sent to Rasa; the transcript keeps everything
 
 
 def _record(
@@ -26,6 +37,21 @@ def _record(
 ) -> None:
     with session_scope(db_url) as session:
         transcripts.add(session, conversation_id, channel, direction, author, text)
+
+
+def _record_file(
+    db_url: str, conversation_id: str, channel: str, filename: str | None, mime: str | None,
+    data: bytes, caption: str | None, max_bytes: int,
+) -> str:
+    """Keep the file and a transcript line pointing at it; returns the shown file name."""
+    with session_scope(db_url) as session:
+        row = attachments.save(session, conversation_id, filename, mime, data, "enterprise",
+                               max_bytes=max_bytes)
+        label = "[图片]" if attachments.is_image(row.mime) else "[文件]"
+        text = f"{label} {row.filename}" + (f"\n{caption}" if caption else "")
+        transcripts.add(session, conversation_id, channel, "in", "enterprise", text,
+                        attachment_id=row.id)
+        return row.filename
 
 
 def localize(message: BotMessage, traditional: bool) -> BotMessage:
@@ -46,10 +72,93 @@ def localize(message: BotMessage, traditional: bool) -> BotMessage:
 
 
 class Relay:
-    def __init__(self, rasa: RasaClient, redis: Redis, db_url: str) -> None:
+    def __init__(self, rasa: RasaClient, redis: Redis, db_url: str, *,
+                 avg_handle_s: float = handoff.DEFAULT_AVG_HANDLE_S,
+                 attachment_max_bytes: int = attachments.DEFAULT_MAX_BYTES) -> None:
         self._rasa = rasa
         self._redis = redis
+        # handoff's transitions are sync Redis calls (run in a thread): same server, own pool
+        kwargs = redis.connection_pool.connection_kwargs
+        self._sync = sync_redis.Redis(**{k: kwargs[k] for k in _SYNC_KEYS if k in kwargs})
         self._db_url = db_url
+        self._avg_handle_s = avg_handle_s
+        self._max_bytes = attachment_max_bytes
+
+    def close(self) -> None:
+        self._sync.close()
+
+    async def set_present(self, conversation_id: str, present: bool) -> None:
+        """Whether the enterprise's web page is open (the console shows 在线/离线)."""
+        key = f"{PRESENCE_PREFIX}{conversation_id}"
+        if present:
+            await self._redis.incr(key)
+            await self._redis.expire(key, 86400)
+        elif await self._redis.decr(key) <= 0:
+            await self._redis.delete(key)
+        await live.apublish(self._redis, conversation_id, "presence")
+
+    async def mode(self, conversation_id: str) -> Mode:
+        return await asyncio.to_thread(handoff.mode_of, self._sync, conversation_id)
+
+    def _queue_reply(self, conversation_id: str) -> BotMessage:
+        text = handoff.queue_notice_zh(self._sync, conversation_id,
+                                       avg_handle_s=self._avg_handle_s, first=False)
+        return BotMessage(text=text, buttons=[handoff.CANCEL_BUTTON])
+
+    def _cancel(self, conversation_id: str) -> BotMessage:
+        try:
+            handoff.cancel(self._sync, conversation_id)
+        except handoff.InvalidHandoff as exc:
+            return BotMessage(text=exc.message)
+        return BotMessage(text=messages.QUEUE_CANCELLED)
+
+    async def _out(self, conversation_id: str, channel: str, replies: list[BotMessage],
+                   traditional: bool) -> list[BotMessage]:
+        replies = [localize(r, traditional) for r in replies]
+        for reply in replies:
+            shown = reply.text or (reply.custom or {}).get("html", "")
+            if shown:
+                await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "out",
+                                        "bot", shown)
+        return replies
+
+    async def _before_bot(self, conversation_id: str, channel: str, text: str,
+                          is_payload: bool) -> list[BotMessage] | None:
+        """Answers of the handoff modes; None when the bot should answer."""
+        mode = await self.mode(conversation_id)
+        if text == handoff.CANCEL_PAYLOAD or (mode is Mode.QUEUED and text in handoff.CANCEL_WORDS):
+            return [await asyncio.to_thread(self._cancel, conversation_id)]
+        if mode is Mode.QUEUED:
+            return [await asyncio.to_thread(self._queue_reply, conversation_id)]
+        if mode is Mode.HUMAN:
+            return []  # the operator answers from the console
+        if mode is Mode.CLOSED:
+            await asyncio.to_thread(handoff.reopen, self._sync, conversation_id)
+        return None
+
+    async def handle_file(
+        self, conversation_id: str, channel: str, filename: str | None, mime: str | None,
+        data: bytes, caption: str | None = None,
+    ) -> list[BotMessage]:
+        """A photo or document: kept for the operator while queued or with a person."""
+        mode = await self.mode(conversation_id)
+        traditional = await self._redis.get(f"hotline:script:{conversation_id}") == b"t"
+        if mode not in (Mode.QUEUED, Mode.HUMAN):
+            return await self._out(conversation_id, channel,
+                                   [BotMessage(text=messages.NON_TEXT_FILE)], traditional)
+        try:
+            name = await asyncio.to_thread(_record_file, self._db_url, conversation_id, channel,
+                                           filename, mime, data, caption, self._max_bytes)
+        except attachments.AttachmentError as exc:
+            return await self._out(conversation_id, channel,
+                                   [BotMessage(text=messages.FILE_REFUSED.format(reason=exc))],
+                                   traditional)
+        await live.apublish(self._redis, conversation_id)
+        if mode is Mode.HUMAN:
+            return []
+        return await self._out(conversation_id, channel,
+                               [BotMessage(text=messages.FILE_KEPT.format(name=name))],
+                               traditional)
 
     async def _traditional(self, conversation_id: str, text: str, is_payload: bool) -> bool:
         """The script of the enterprise's last typed message (a button press has none)."""
@@ -67,6 +176,11 @@ class Relay:
         if not text:
             return [BotMessage(text=messages.EMPTY)]
         await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "in", "enterprise", text)
+        await live.apublish(self._redis, conversation_id)
+        handled = await self._before_bot(conversation_id, channel, text, is_payload)
+        if handled is not None:
+            traditional = await self._traditional(conversation_id, text, is_payload)
+            return await self._out(conversation_id, channel, handled, traditional)
         replies: list[BotMessage] = []
         to_rasa = text
         if not is_payload and len(text) > MAX_CHARS:
@@ -78,9 +192,4 @@ class Relay:
             logger.error("Rasa unavailable for %s: %s", conversation_id, exc)
             replies = [BotMessage(text=messages.RASA_BUSY)]
         traditional = await self._traditional(conversation_id, text, is_payload)
-        replies = [localize(r, traditional) for r in replies]
-        for reply in replies:
-            shown = reply.text or (reply.custom or {}).get("html", "")
-            if shown:
-                await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "out", "bot", shown)
-        return replies
+        return await self._out(conversation_id, channel, replies, traditional)

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 CALLBACK_LIMIT = 64  # bytes Telegram allows in callback_data
 CALLBACK_TTL_S = 7 * 86400
 TELEGRAM_TEXT_LIMIT = 4096
+ATTACHMENT_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # bots may download at most 20 MB
 
 
 def conversation_id(chat_id: int) -> str:
@@ -155,10 +156,30 @@ class TelegramChannel:
         await self.send(context.bot, chat_id, replies)
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Stickers, photos, locations, voice …: a polite reply instead of a crash."""
+        """Photos and documents go to the operator (queued or human mode); stickers,
+        locations, voice …: a polite reply instead of a crash."""
+        message = update.effective_message
         if update.effective_chat is None or not await self._first_time(update, context.bot.id):
             return
-        await context.bot.send_message(update.effective_chat.id, messages.NON_TEXT)
+        chat_id = update.effective_chat.id
+        conversation = conversation_id(chat_id)
+        if message is not None and (message.photo or message.document):
+            if message.photo:
+                media, name, mime = message.photo[-1], f"photo_{message.message_id}.jpg", "image/jpeg"
+            else:
+                doc = message.document
+                media, name, mime = doc, doc.file_name, doc.mime_type
+            if (media.file_size or 0) > ATTACHMENT_DOWNLOAD_LIMIT:
+                reason = "文件超过 20 MB，请压缩后再发送。"
+                await context.bot.send_message(chat_id, messages.FILE_REFUSED.format(reason=reason))
+                return
+            file = await media.get_file()
+            data = bytes(await file.download_as_bytearray())
+            replies = await self._relay.handle_file(conversation, "telegram", name, mime, data,
+                                                    message.caption)
+            await self.send(context.bot, chat_id, replies)
+            return
+        await context.bot.send_message(chat_id, messages.NON_TEXT)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         logger.error("Telegram handler failed for %r", update, exc_info=context.error)

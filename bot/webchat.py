@@ -8,16 +8,30 @@ import logging
 import uuid
 from dataclasses import asdict
 from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Response, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from bot.outbox_delivery import pump_web
 from bot.relay import Relay
+from hotline import attachments
+from hotline.db import session_scope
+from hotline.models import Attachment
 
 logger = logging.getLogger(__name__)
 PAGE = Path(__file__).with_name("static") / "webchat.html"
 MAX_FRAME_CHARS = 20_000
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # read at most this much; the relay's cap says the rest
+
+
+def _attachment(db_url: str, attachment_id: int, conversation: str
+                ) -> tuple[str, str, bytes] | None:
+    with session_scope(db_url) as session:
+        row = session.get(Attachment, attachment_id)
+        if row is None or row.conversation_id != conversation:
+            return None
+        return row.filename, row.mime, bytes(row.data)
 _WAKERS: dict[str, asyncio.Event] = {}  # conversation → "deliver its outbox rows now"
 
 
@@ -37,6 +51,34 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
     async def page() -> str:
         return PAGE.read_text(encoding="utf-8")
 
+    @api.get("/chat/files/{attachment_id}")
+    async def file(attachment_id: int, c: str = "") -> Response:
+        """A file of this conversation (the session id is the page's secret)."""
+        try:
+            uuid.UUID(c)
+        except ValueError:
+            return Response(status_code=404)
+        found = await asyncio.to_thread(_attachment, db_url, attachment_id, f"web:{c}")
+        if found is None:
+            return Response(status_code=404)
+        name, mime, data = found
+        disposition = "inline" if mime in attachments.IMAGES else "attachment"
+        return Response(data, media_type=mime, headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
+            "X-Content-Type-Options": "nosniff"})
+
+    @api.post("/chat/upload/{session_id}")
+    async def upload(session_id: str, file: UploadFile) -> JSONResponse:
+        try:
+            uuid.UUID(session_id)
+        except ValueError:
+            return JSONResponse({"detail": "bad session id"}, status_code=400)
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
+        relay: Relay = relay_of()
+        replies = await relay.handle_file(f"web:{session_id}", "web", file.filename,
+                                          file.content_type, data)
+        return JSONResponse({"messages": [asdict(r) for r in replies]})
+
     @api.websocket("/ws/chat/{session_id}")
     async def chat(websocket: WebSocket, session_id: str) -> None:
         try:
@@ -47,6 +89,7 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
         await websocket.accept()
         relay: Relay = relay_of()
         conversation = f"web:{session_id}"
+        await relay.set_present(conversation, True)
         waker = _WAKERS.setdefault(conversation, asyncio.Event())
         pump = asyncio.create_task(pump_web(
             db_url, conversation,
@@ -72,6 +115,7 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
             return
         finally:
             pump.cancel()
+            await relay.set_present(conversation, False)
             if _WAKERS.get(conversation) is waker:
                 del _WAKERS[conversation]
 

@@ -1,5 +1,260 @@
-"""Placeholder: replaced by the page module's real implementation."""
+"""Operators' pages: the queue, my chats, one chat (history, reply, ticket, hand back, close),
+files, and live updates over server-sent events."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import yaml
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from console import chat_service as svc
+from console.auth import ANY_STAFF, Actor, require_csrf, require_roles
+from console.context import get_ctx
+from console.web import render
+from hotline import handoff, live, routing
+from hotline.db import session_scope
+from hotline.handoff import Mode
+from hotline.models import Attachment, StaffRole
 
 router = APIRouter(prefix="/console")
+CHAT_ROLES = (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN)
+CANNED = Path(__file__).with_name("canned_replies.yml")
+SSE_BLOCK_MS = 15_000
+
+
+def _canned() -> list[str]:
+    return [str(x) for x in yaml.safe_load(CANNED.read_text(encoding="utf-8")) or []]
+
+
+def _conversation(conversation: str) -> str:
+    if not svc.valid_conversation(conversation):
+        from console.auth import Forbidden
+
+        raise Forbidden("会话编号无效。")
+    return conversation
+
+
+def _queue_context(request: Request, actor: Actor) -> dict[str, object]:
+    ctx = get_ctx(request)
+    entries = handoff.queue(ctx.redis)
+    mine = handoff.owned_by(ctx.redis, actor.username)
+    with session_scope(ctx.db_url) as session:
+        queued = svc.summaries(session, ctx.redis, [e.conversation for e in entries])
+        owned = svc.summaries(session, ctx.redis, mine)
+        skip = {e.conversation for e in entries} | set(mine)
+        recent = svc.summaries(session, ctx.redis, [
+            c for c in svc.recent_conversations(session, 30) if c not in skip][:15])
+        names = svc.display_names(session)
+    return {"queued": queued, "mine": owned, "recent": recent, "names": names}
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(request: Request, actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
+    return render(request, "queue.html", actor, title="会话", **_queue_context(request, actor))
+
+
+@router.get("/queue/lists", response_class=HTMLResponse)
+def queue_lists(request: Request, actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
+    return render(request, "queue_lists.html", actor, **_queue_context(request, actor))
+
+
+def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str, object]:
+    ctx = get_ctx(request)
+    state = handoff.state_of(ctx.redis, conversation)
+    with session_scope(ctx.db_url) as session:
+        history = svc.lines(session, conversation)
+        waiting = svc.pending(session, conversation)
+        draft = svc.draft_for(session, conversation)
+        from hotline.enterprises import card_for
+
+        card = card_for(session, conversation)
+        its_tickets = [(t.number, t.topic, t.status, t.deadline)
+                       for t in svc.open_tickets_of(session, conversation)]
+        names = svc.display_names(session)
+    taxonomy = routing.load_taxonomy()
+    return {
+        "conversation": conversation, "state": state, "mode_zh": svc.MODE_ZH[state.mode],
+        "reason_zh": svc.REASON_ZH.get(state.reason or "", ""),
+        "owner_name": names.get(state.operator or "", state.operator or ""),
+        "mine": state.mode is Mode.HUMAN and state.operator == actor.username,
+        "history": history, "pending": waiting, "draft": draft, "card": card,
+        "tickets": its_tickets, "canned": _canned(),
+        "topics": [(name, t.zh) for name, t in taxonomy.topics.items()],
+        "topic_zh": {name: t.zh for name, t in taxonomy.topics.items()},
+        "present": svc.present(ctx.redis, conversation),
+        "channel_zh": svc.CHANNEL_ZH.get(svc.channel_of(conversation), ""),
+        "last_id": history[-1].id if history else 0, "error": None,
+        "max_mb": ctx.settings.attachment_max_mb,
+    }
+
+
+def _chat_page(request: Request, actor: Actor, conversation: str, *, status_code: int = 200,
+               flash: str | None = None, error: str | None = None) -> Response:
+    context = _chat_context(request, actor, conversation)
+    context["error"] = error
+    return render(request, "chat.html", actor, status_code=status_code, title="会话详情",
+                  flash=flash, **context)
+
+
+def _after(request: Request, conversation: str, flash: str) -> Response:
+    return RedirectResponse(f"/console/chats/{quote(conversation)}?done={quote(flash)}",
+                            status_code=303)
+
+
+@router.get("/chats/{conversation}", response_class=HTMLResponse)
+def chat_page(request: Request, conversation: str, done: str | None = None,
+              actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
+    return _chat_page(request, actor, _conversation(conversation), flash=done[:100] if done else None)
+
+
+@router.get("/chats/{conversation}/messages", response_class=HTMLResponse)
+def chat_messages(request: Request, conversation: str, after: int = 0,
+                  actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
+    """New lines after ``after`` plus the undelivered ones (for live refresh)."""
+    ctx = get_ctx(request)
+    conversation = _conversation(conversation)
+    with session_scope(ctx.db_url) as session:
+        history = svc.lines(session, conversation, after_id=after)
+        waiting = svc.pending(session, conversation)
+    state = handoff.state_of(ctx.redis, conversation)
+    response = render(request, "chat_messages.html", actor, history=history, pending=waiting)
+    response.headers["X-Last-Id"] = str(history[-1].id if history else after)
+    response.headers["X-Mode"] = state.mode.value
+    return response
+
+
+def _act(request: Request, actor: Actor, conversation: str, action, flash: str) -> Response:  # type: ignore[no-untyped-def]
+    ctx = get_ctx(request)
+    conversation = _conversation(conversation)
+    try:
+        with session_scope(ctx.db_url) as session:
+            action(session, ctx)
+    except svc.ChatError as exc:
+        return _chat_page(request, actor, conversation, status_code=409, error=str(exc))
+    ctx.deliver(conversation)
+    live.publish(ctx.redis, conversation, "console")
+    return _after(request, conversation, flash)
+
+
+@router.post("/chats/{conversation}/take")
+def take(request: Request, conversation: str,
+         actor: Actor = Depends(require_csrf)) -> Response:
+    _must_chat(actor)
+    return _act(request, actor, conversation, lambda s, c: svc.take(
+        s, c.redis, conversation, actor.username, actor.display_name), "已接入该会话。")
+
+
+@router.post("/chats/{conversation}/reply")
+async def reply(request: Request, conversation: str, text: str = Form(""),
+                file: UploadFile | None = File(None),
+                actor: Actor = Depends(require_csrf)) -> Response:
+    _must_chat(actor)
+    ctx = get_ctx(request)
+    max_bytes = ctx.settings.attachment_max_mb * 1024 * 1024
+    upload = None
+    if file is not None and file.filename:
+        upload = (file.filename, file.content_type, await file.read(max_bytes + 1))
+    return await asyncio.to_thread(
+        _act, request, actor, conversation, lambda s, c: svc.reply(
+            s, c.redis, conversation, actor.username, actor.display_name, text[:20000], upload,
+            max_bytes), "已发送。")
+
+
+@router.post("/chats/{conversation}/handback")
+async def hand_back(request: Request, conversation: str,
+                    actor: Actor = Depends(require_csrf)) -> Response:
+    _must_chat(actor)
+    response = await asyncio.to_thread(_act, request, actor, conversation, lambda s, c: svc.hand_back(
+        s, c.redis, conversation, actor.username), "已交回智能客服。")
+    ctx = get_ctx(request)
+    if response.status_code == 303 and ctx.hand_back_to_bot is not None:
+        try:
+            await ctx.hand_back_to_bot(conversation)
+        except Exception:  # noqa: BLE001 - the chat is the bot's again either way
+            import logging
+
+            logging.getLogger(__name__).warning("Rasa not told of hand-back of %s",
+                                                conversation, exc_info=True)
+    return response
+
+
+@router.post("/chats/{conversation}/close")
+def close(request: Request, conversation: str,
+          actor: Actor = Depends(require_csrf)) -> Response:
+    _must_chat(actor)
+    return _act(request, actor, conversation, lambda s, c: svc.close(
+        s, c.redis, conversation, actor.username), "会话已结束。")
+
+
+@router.post("/chats/{conversation}/ticket")
+def open_ticket(request: Request, conversation: str, topic: str = Form(""),
+                description: str = Form(""), company: str = Form(""), uscc: str = Form(""),
+                contact: str = Form(""), phone: str = Form(""),
+                actor: Actor = Depends(require_csrf)) -> Response:
+    _must_chat(actor)
+    draft = svc.TicketDraft(topic, description[:20000], company[:200], uscc[:40], contact[:50],
+                            phone[:40])
+    numbers: list[str] = []
+
+    def action(session, ctx) -> None:  # type: ignore[no-untyped-def]
+        numbers.append(svc.open_ticket(session, conversation, draft, actor.who).number)
+
+    response = _act(request, actor, conversation, action, "工单已登记")
+    if response.status_code == 303:
+        return _after(request, conversation, f"工单 {numbers[0]} 已登记并分派，受理回执已发给企业。")
+    return response
+
+
+def _must_chat(actor: Actor) -> None:
+    if actor.role not in CHAT_ROLES:
+        from console.auth import Forbidden
+
+        raise Forbidden()
+
+
+@router.get("/attachments/{attachment_id}")
+def attachment(request: Request, attachment_id: int,
+               actor: Actor = Depends(require_roles(*ANY_STAFF))) -> Response:
+    ctx = get_ctx(request)
+    with session_scope(ctx.db_url) as session:
+        row = session.get(Attachment, attachment_id)
+        if row is None:
+            return Response("文件不存在或已过保存期限。", status_code=404,
+                            media_type="text/plain; charset=utf-8")
+        data, mime, name = bytes(row.data), row.mime, row.filename
+    from hotline.attachments import IMAGES
+
+    disposition = "inline" if mime in IMAGES else "attachment"
+    return Response(data, media_type=mime, headers={
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}"})
+
+
+@router.get("/events")
+async def events(request: Request, actor: Actor = Depends(require_roles(*ANY_STAFF))) -> Response:
+    """Server-sent events: ``change`` with the conversation whenever a chat or its mode moves."""
+    ctx = get_ctx(request)
+
+    async def stream():  # type: ignore[no-untyped-def]
+        ids = {live.STREAM: "$", handoff.EVENTS_KEY: "$"}
+        yield "retry: 3000\n\n"
+        while not await request.is_disconnected():
+            found = await ctx.aredis.xread(ids, block=SSE_BLOCK_MS, count=100)
+            if not found:
+                yield ": keep-alive\n\n"
+                continue
+            for key, entries in found:
+                name = key.decode() if isinstance(key, bytes) else key
+                for entry_id, fields in entries:
+                    ids[name] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                    data = {k.decode(): v.decode() for k, v in fields.items()}
+                    payload = {"conversation": data.get("conversation"),
+                               "kind": data.get("kind") or data.get("to")}
+                    yield f"event: change\ndata: {json.dumps(payload)}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

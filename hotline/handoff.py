@@ -433,3 +433,31 @@ def reset_fallbacks(r: redis.Redis, conversation: str) -> None:
 def fallbacks(r: redis.Redis, conversation: str) -> int:
     raw = r.get(FALLBACK_PREFIX + conversation)
     return int(raw) if raw is not None else 0
+
+
+# --- what the enterprise is told ------------------------------------------------------------
+
+CANCEL_PAYLOAD = "/cancel_handoff"  # the 取消排队 button; the gateway handles it in every mode
+CANCEL_BUTTON = {"title": "取消排队", "payload": CANCEL_PAYLOAD}
+CANCEL_WORDS = frozenset({"取消", "取消排队", "不等了", "取消人工", "取消转人工"})
+
+
+def operators_busy(r: redis.Redis) -> int:
+    """How many operators own at least one chat now (at least 1, for the wait guess)."""
+    busy = sum(1 for key in r.scan_iter(match=OPERATOR_PREFIX + "*", count=500) if r.scard(key))
+    return max(1, busy)
+
+
+def queue_notice_zh(r: redis.Redis, conversation: str, *, avg_handle_s: float,
+                    first: bool) -> str:
+    """``"已为您转接人工客服，您前面还有 2 位，预计等待约 10 分钟……"``."""
+    position = queue_position(r, conversation)
+    if position is None:
+        return "您当前没有在排队等待人工客服。"
+    wait = estimated_wait(r, conversation, avg_handle_s=avg_handle_s,
+                          operators=operators_busy(r))
+    minutes = max(1, int((wait or timedelta()).total_seconds() // 60))
+    ahead = f"您前面还有 {position - 1} 位" if position > 1 else "您是下一位"
+    head = "已为您转接人工客服" if first else "您正在排队等待人工客服"
+    return (f"{head}，{ahead}，预计等待约 {minutes} 分钟。排队期间您可以继续留言或发送图片、"
+            f"文件，客服接入后会一并看到。发送“取消”可退出排队。")

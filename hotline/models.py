@@ -281,6 +281,7 @@ class NotificationOutbox(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
     attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
+    author: Mapped[str | None] = mapped_column(String(100))  # transcript author; None: bot:notify
 
 
 class KbFeedback(Base):

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, aliased
 from hotline import routing, sla, transcripts
 from hotline.models import (
     OPEN_STATUSES,
+    Attachment,
     NotificationOutbox,
     OutboxStatus,
     RatingLevel,
@@ -188,6 +189,8 @@ def enqueue(
     ticket_id: int | None = None,
     buttons: list[dict[str, str]] | None = None,
     now: datetime | None = None,
+    attachment_id: int | None = None,
+    author: str | None = None,
 ) -> NotificationOutbox | None:
     """Queue a message for a conversation in the caller's transaction (no commit).
 
@@ -205,7 +208,7 @@ def enqueue(
     row = NotificationOutbox(
         conversation_id=conversation_id, channel=channel, ticket_id=ticket_id, kind=kind,
         text=text, buttons=buttons or None, status=OutboxStatus.PENDING.value, attempts=0,
-        next_attempt_at=now, created_at=now,
+        next_attempt_at=now, created_at=now, attachment_id=attachment_id, author=author,
     )
     session.add(row)
     session.flush()
@@ -256,6 +259,9 @@ class Claimed:
     text: str
     buttons: list[dict[str, str]]
     attempts: int
+    attachment_id: int | None = None
+    attachment_name: str | None = None
+    attachment_mime: str | None = None
 
 
 def _lease_free(now: datetime) -> Any:
@@ -275,10 +281,13 @@ def _claim(session: Session, ids: list[int], *, worker: str, now: datetime,
         if result.rowcount == 1:  # type: ignore[attr-defined]
             row = session.get(O, row_id, populate_existing=True)
             assert row is not None
+            file = session.get(Attachment, row.attachment_id) if row.attachment_id else None
             claimed.append(
                 Claimed(id=row.id, conversation_id=row.conversation_id, channel=row.channel,
                         kind=row.kind, text=row.text, buttons=list(row.buttons or []),
-                        attempts=row.attempts)
+                        attempts=row.attempts, attachment_id=row.attachment_id,
+                        attachment_name=file.filename if file else None,
+                        attachment_mime=file.mime if file else None)
             )
         elif in_order:  # another sender got it: the rest would arrive out of order
             break
@@ -365,8 +374,8 @@ def mark_delivered(session: Session, row_id: int, *, worker: str, now: datetime)
         return False
     row = session.get(O, row_id, populate_existing=True)
     assert row is not None
-    transcripts.add(session, row.conversation_id, CHANNELS[row.channel], "out", NOTIFY_AUTHOR,
-                    row.text, at=now)
+    transcripts.add(session, row.conversation_id, CHANNELS[row.channel], "out",
+                    row.author or NOTIFY_AUTHOR, row.text, at=now, attachment_id=row.attachment_id)
     return True
 
 

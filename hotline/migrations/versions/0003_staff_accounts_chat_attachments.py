@@ -53,6 +53,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('notification_outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attachment_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('author', sa.String(length=100), nullable=True))
         batch_op.create_foreign_key('fk_outbox_attachment', 'attachments', ['attachment_id'], ['id'])
 
     with op.batch_alter_table('transcript_messages', schema=None) as batch_op:
@@ -70,6 +71,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('notification_outbox', schema=None) as batch_op:
         batch_op.drop_constraint('fk_outbox_attachment', type_='foreignkey')
+        batch_op.drop_column('author')
         batch_op.drop_column('attachment_id')
 
     op.drop_table('staff')
