@@ -8,6 +8,9 @@ export RASA_TELEMETRY_ENABLED=false
 # System tools some tests use; installed when we may (root, apt), reported when we may not.
 need_pkgs=()
 command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose)
+# The console's browser tests: Debian's Chromium, and a CJK font so screenshots show Chinese.
+command -v chromium >/dev/null 2>&1 || [ -n "${HOTLINE_CHROMIUM:-}" ] || need_pkgs+=(chromium)
+fc-list :lang=zh 2>/dev/null | grep -q . || need_pkgs+=(fonts-wqy-zenhei)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "[test] installing ${need_pkgs[*]} (apt) …"

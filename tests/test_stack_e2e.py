@@ -3,70 +3,17 @@ gateway; the enterprise's phone is the fake Bot API server (polling mode)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 
-import httpx
 import pytest
 
 from hotline import lifecycle, tickets
 from hotline.db import session_scope
 from hotline.kb import feedback
-from hotline.stack import Ports, Stack
-from tests.fake_telegram import FakeTelegram
+from tests.stack_helpers import Running
 
 pytestmark = pytest.mark.stack
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 OWNER, STRANGER = 7001, 7002
-
-
-class Running:
-    def __init__(self, stack: Stack, fake: FakeTelegram) -> None:
-        self.stack, self.fake = stack, fake
-        self.db_url = f"sqlite:///{stack.var_dir / 'hotline.db'}"
-        self.rasa_url = f"http://127.0.0.1:{stack.ports.rasa}"
-
-    def say(self, chat: int, text: str, timeout: float = 30):
-        self.fake.user_says(chat, text)
-        return self.fake.wait_for_reply(chat, timeout=timeout)
-
-    def transcript(self, chat: int, name: str) -> str:
-        """The chat as the enterprise saw it, saved under test-artifacts/transcripts/."""
-        events = [(a.seq, f"企业：{a.summary}") for a in self.fake.actions if a.chat_id == chat]
-        events += [(m.seq, "热线：" + (m.plain_text or m.text or "") +
-                    ("".join(f" [{b}]" for row in m.buttons for b in row)))
-                   for m in self.fake.sent(chat)]
-        text = "\n".join(line for _, line in sorted(events))
-        out = ARTIFACTS / "transcripts" / f"{name}.txt"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n", encoding="utf-8")
-        return text
-
-    def parse(self, text: str) -> dict:
-        return httpx.post(f"{self.rasa_url}/model/parse", json={"text": text}, timeout=30).json()
-
-
-@pytest.fixture(scope="session")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    fake = FakeTelegram().start()
-    var_dir: Path = tmp_path_factory.mktemp("stack-var")
-    stack = Stack(
-        var_dir=var_dir,
-        ports=Ports.free(),
-        extra_env={
-            "TELEGRAM_TOKEN": fake.token,
-            "HOTLINE_TELEGRAM_BASE_URL": fake.base_url,
-            "HOTLINE_TELEGRAM_MODE": "polling",
-            "HOTLINE_DATABASE_URL": f"sqlite:///{var_dir / 'hotline.db'}",
-        },
-    )
-    stack.start(log=lambda line: print(line, flush=True))
-    try:
-        yield Running(stack, fake)
-    finally:
-        stack.stop()
-        fake.stop()
 
 
 def test_greeting_gets_the_welcome(running: Running) -> None:
@@ -238,7 +185,3 @@ def test_no_good_answer_says_so_and_offers_a_ticket(running: Running) -> None:
     running.transcript(UNSURE_CHAT, "kb_not_sure")
 
 
-def test_asking_for_a_person_is_answered_honestly_with_a_way_forward(running: Running) -> None:
-    reply = running.say(7008, "转人工")
-    assert "12345" in reply.text
-    assert reply.callback_data == ["/open_ticket"]
