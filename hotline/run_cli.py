@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import signal
 import sys
 import threading
@@ -14,6 +15,23 @@ from hotline.stack import Ports, Stack, StackError
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("run", help="run Redis, Rasa, the action server and the gateway")
     parser.set_defaults(func=run)
+
+
+def first_admin(db_url: str) -> str | None:
+    """On a database with no console account, create ``admin`` with a random password
+    (printed once), so the console of a fresh install can be opened at all."""
+    from sqlalchemy import func, select
+
+    from hotline.db import session_scope
+    from hotline.models import Staff
+    from hotline.staff import create_staff
+
+    with session_scope(db_url) as session:
+        if session.scalar(select(func.count()).select_from(Staff)):
+            return None
+        password = "Hl-" + secrets.token_urlsafe(12)
+        create_staff(session, "admin", "系统管理员", password, "admin")
+        return password
 
 
 def run(_args: argparse.Namespace) -> int:
@@ -30,6 +48,11 @@ def run(_args: argparse.Namespace) -> int:
         return 1
     url = f"http://127.0.0.1:{stack.ports.gateway}/"
     print(f"\n网页聊天 (web chat): {url}", flush=True)
+    print(f"控制台 (console):    {url}console/", flush=True)
+    first = first_admin(settings.db_url())
+    if first is not None:
+        print(f"  首个管理员账号已创建：admin / {first}（请登录后在“我的账号”中修改密码）", flush=True)
+    print(f"人工服务时间 (office hours): {settings.office_hours} (HOTLINE_OFFICE_HOURS)", flush=True)
     if settings.telegram_token:
         print(f"Telegram: {settings.telegram_mode} is on for the bot of TELEGRAM_TOKEN", flush=True)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 import websockets
@@ -52,6 +54,16 @@ def test_run_serves_the_web_chat_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         assert len(children) >= 4  # redis, rasa, actions, gateway
         replies = asyncio.run(_chat(ports["GATEWAY"], "你好"))
         assert "企业服务热线" in replies[0]["text"]
+        # A fresh install prints its first admin's password; the console accepts it.
+        found = re.search(r"首个管理员账号已创建：admin / (\S+?)（", output)
+        assert found, output
+        console = f"http://127.0.0.1:{ports['GATEWAY']}/console"
+        with httpx.Client(follow_redirects=False) as web:
+            form = web.get(f"{console}/login").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+            done = web.post(f"{console}/login", data={
+                "username": "admin", "password": found.group(1), "csrf_token": token})
+            assert done.status_code == 303 and done.headers["location"] == "/console/dashboard"
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0
