@@ -1,39 +1,123 @@
-"""Department side of tickets (承办部门): work list, 签收, status changes, written replies.
+"""Department side of tickets (承办部门) as JSON: work list, 签收, status changes, replies.
 
-Why a router factory: the console app decides at start-up which database to use, so the
-router gets a ``db_url_provider`` instead of reading settings at import. All the rules
-live in :mod:`hotline.tickets` / :mod:`hotline.lifecycle`; this module only maps them to
-HTTP: unknown ticket or department → 404, a step the ticket's status does not allow →
-409, bad input (empty reply, unknown status) → 422, each with a Chinese ``detail`` the
-console shows as is.
+Mounted by :mod:`console.tickets_pages` under ``/console/api`` and served behind the
+console's login: the acting staff member is the session's :class:`~console.auth.Actor`
+(events are recorded as ``staff:<display name>``), every POST must carry the session's
+CSRF token in the ``X-CSRF-Token`` header, and a ``department`` account reaches only its
+own department's tickets (403). All the rules live in :mod:`hotline.tickets` /
+:mod:`hotline.lifecycle`; this module only maps them to HTTP, always as JSON with a
+Chinese ``detail``: no session → 401, another department → 403, unknown ticket or
+department → 404, a step the ticket's status does not allow → 409, bad input (empty reply,
+unknown status) → 422.
 
-Who is acting: until the console issue adds login and roles, the staff member's name
-comes from the ``X-Staff`` header (percent-encoded UTF-8, since HTTP headers are not
-Unicode), and events are recorded as ``staff:<name>``. The console will replace
-:func:`acting_staff` with its session's user and check the ticket's department.
+The clock is ``ctx.extra["clock"]`` when the console's context gives one (tests), else
+the wall clock; the pages use the same :func:`request_now`.
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Annotated, Any
-from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline import lifecycle, routing, sla, tickets
+from console import auth
+from console.auth import Actor
+from console.context import get_ctx
+from hotline import lifecycle, outbox, routing, sla, tickets
 from hotline.db import session_scope
-from hotline.models import Department, Rating, Ticket, TicketEvent, TicketStatus
+from hotline.models import Department, Rating, StaffRole, Ticket, TicketEvent, TicketStatus
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+OTHER_DEPARTMENT = "该工单不属于您的部门，无权查看或办理。"
+OTHER_DEPARTMENT_LIST = "只能查看本部门的工单。"
+NO_DEPARTMENT = "您的账号未设置所属部门，请联系管理员。"
+ONLY_DISPATCHERS = "只有话务员、督办人员或管理员可以改派工单。"
+CSRF_FAILED = "请求已失效（安全校验未通过），请刷新页面后重试。"
+LOGIN_EXPIRED = "登录已过期，请重新登录。"
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def request_now(request: Request) -> datetime:
+    """Now, from the console context's ``extra["clock"]`` if it has one."""
+    clock = get_ctx(request).extra.get("clock")
+    return clock() if callable(clock) else utcnow()
+
+
+# --- who may do what (shared with the pages) ---------------------------------------------
+
+
+def own_department(actor: Actor) -> int | None:
+    """The only department ``actor`` may see, or None for roles that see every ticket.
+
+    A department account without a department would otherwise match the tickets that
+    have none; it is refused instead (the caller turns the PermissionError into a 403).
+    """
+    if actor.role is not StaffRole.DEPARTMENT:
+        return None
+    if actor.department_id is None:
+        raise PermissionError(NO_DEPARTMENT)
+    return actor.department_id
+
+
+def may_handle(actor: Actor, ticket: Ticket) -> bool:
+    """Whether ``actor`` may see and act on ``ticket`` (departments: their own only)."""
+    if actor.role is not StaffRole.DEPARTMENT:
+        return True
+    return actor.department_id is not None and ticket.department_id == actor.department_id
+
+
+def may_redispatch(actor: Actor) -> bool:
+    """改派 is the dispatchers' decision, never the department's."""
+    return actor.role in (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN)
+
+
+def deliver_now(request: Request, conversation_id: str | None) -> None:
+    """Send the outbox rows a change queued for its conversation at once (after commit).
+
+    A failure here is only logged: the change is committed and the outbox retries.
+    """
+    if outbox.channel_of(conversation_id) is None or conversation_id is None:
+        return
+    try:
+        get_ctx(request).deliver(conversation_id)
+    except Exception:  # the gateway's delivery loop will send them later
+        log.exception("immediate delivery to %s failed", conversation_id)
+
+
+# --- session auth, as JSON ---------------------------------------------------------------
+
+
+def api_actor(request: Request) -> Actor:
+    actor = auth.actor_of(request)
+    if actor is None:
+        raise HTTPException(status_code=401, detail=LOGIN_EXPIRED)
+    request.state.actor = actor
+    return actor
+
+
+def api_csrf(request: Request, actor: Annotated[Actor, Depends(api_actor)]) -> Actor:
+    """POSTs: the session's CSRF token in ``X-CSRF-Token``, from our own origin."""
+    given = request.headers.get("x-csrf-token") or ""
+    if not given or not hmac.compare_digest(given, actor.csrf) or not auth.same_origin(request):
+        raise HTTPException(status_code=403, detail=CSRF_FAILED)
+    return actor
+
+
+Reader = Annotated[Actor, Depends(api_actor)]
+Writer = Annotated[Actor, Depends(api_csrf)]
 
 
 class TakeBody(BaseModel):
@@ -48,18 +132,6 @@ class StatusBody(BaseModel):
 
 class ReplyBody(BaseModel):
     reply: str = Field(max_length=20000)  # the lifecycle's own limit gives the Chinese message
-
-
-def acting_staff(x_staff: Annotated[str | None, Header(alias="X-Staff")] = None) -> str:
-    """``staff:<name>`` from the X-Staff header (temporary; see the module docstring)."""
-    name = unquote(x_staff or "").strip()
-    if not name:
-        raise HTTPException(status_code=401, detail="缺少办理人信息（请求头 X-Staff）。")
-    return f"staff:{name[:80]}"
-
-
-Staff = Annotated[str, Depends(acting_staff)]
-"""The acting staff member (module level: FastAPI resolves string annotations here)."""
 
 
 def _detail(session: Session, ticket: Ticket, now: datetime) -> dict[str, Any]:
@@ -81,81 +153,118 @@ def _detail(session: Session, ticket: Ticket, now: datetime) -> dict[str, Any]:
     return data
 
 
-def router(db_url_provider: Callable[[], str], *, clock: Clock = utcnow) -> APIRouter:
-    """The ``/api`` routes for departments; ``clock`` is injectable for tests."""
-    api = APIRouter(prefix="/api", tags=["tickets"])
+def _ticket_for(session: Session, number: str, actor: Actor) -> Ticket:
+    ticket = tickets.by_number(session, number)
+    if not may_handle(actor, ticket):
+        raise HTTPException(status_code=403, detail=OTHER_DEPARTMENT)
+    return ticket
 
-    def run(work: Callable[[Session, datetime], Any]) -> Any:
-        now = clock()
-        try:
-            with session_scope(db_url_provider()) as session:
-                return work(session, now)
-        except tickets.TicketNotFound as exc:
-            raise HTTPException(status_code=404, detail=f"工单 {exc.args[0]} 不存在，请核对工单号。") from None
-        except tickets.DepartmentNotFound as exc:
-            raise HTTPException(status_code=404, detail=f"部门 {exc.args[0]} 不存在。") from None
-        except lifecycle.InvalidTransition as exc:
-            raise HTTPException(status_code=409, detail=exc.message) from None
-        except lifecycle.InvalidInput as exc:
-            raise HTTPException(status_code=422, detail=exc.message) from None
 
-    @api.get("/departments/{department_id}/tickets")
-    def department_tickets(
-        department_id: int,
-        status: TicketStatus | None = None,
-        topic: str | None = None,
-        light: sla.Light | None = None,
-        created_from: Annotated[date | None, Query(alias="from")] = None,
-        created_to: Annotated[date | None, Query(alias="to")] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> dict[str, Any]:
-        """The department's tickets, most urgent deadline first (dates: local, inclusive)."""
-        if topic is not None and topic not in routing.load_taxonomy().topics:
-            raise HTTPException(status_code=422, detail=f"未知的诉求类别：{topic}")
+def _run(request: Request, work: Callable[[Session, datetime], Any]) -> Any:
+    now = request_now(request)
+    try:
+        with session_scope(get_ctx(request).db_url) as session:
+            return work(session, now)
+    except tickets.TicketNotFound as exc:
+        raise HTTPException(status_code=404, detail=f"工单 {exc.args[0]} 不存在，请核对工单号。") from None
+    except tickets.DepartmentNotFound as exc:
+        raise HTTPException(status_code=404, detail=f"部门 {exc.args[0]} 不存在。") from None
+    except lifecycle.InvalidTransition as exc:
+        raise HTTPException(status_code=409, detail=exc.message) from None
+    except lifecycle.InvalidInput as exc:
+        raise HTTPException(status_code=422, detail=exc.message) from None
 
-        def work(session: Session, now: datetime) -> dict[str, Any]:
-            items = tickets.list_department_tickets(
-                session, department_id, status=status.value if status else None, topic=topic,
-                light=light.value if light else None, created_from=created_from,
-                created_to=created_to, now=now, limit=limit, offset=offset,
-            )
-            dept = session.get(Department, department_id)
-            assert dept is not None  # list_department_tickets checked it
-            return {"department": {"id": dept.id, "name": dept.name},
-                    "count": len(items), "tickets": [i.as_dict() for i in items]}
 
-        return run(work)
+def _change(request: Request, work: Callable[[Session, datetime], Ticket]) -> dict[str, Any]:
+    """Run a change; its detail as the answer, its notices sent once committed."""
 
-    @api.get("/tickets/{number}")
-    def ticket_detail(number: str) -> dict[str, Any]:
-        return run(lambda s, now: _detail(s, tickets.by_number(s, number), now))
+    def detail(session: Session, now: datetime) -> tuple[dict[str, Any], str | None]:
+        ticket = work(session, now)
+        return _detail(session, ticket, now), ticket.conversation_id
 
-    @api.post("/tickets/{number}/take")
-    def take(number: str, staff: Staff, body: TakeBody | None = None) -> dict[str, Any]:
-        note = body.note if body else None
+    result, conversation = _run(request, detail)
+    deliver_now(request, conversation)
+    return result
 
-        def work(session: Session, now: datetime) -> dict[str, Any]:
-            ticket = tickets.take_ticket(session, number, actor=staff, now=now, note=note)
-            return _detail(session, ticket, now)
 
-        return run(work)
+router = APIRouter(tags=["tickets"])
+"""The JSON routes; :mod:`console.tickets_pages` includes them with prefix ``/api``."""
 
-    @api.post("/tickets/{number}/status")
-    def set_status(number: str, body: StatusBody, staff: Staff) -> dict[str, Any]:
-        def work(session: Session, now: datetime) -> dict[str, Any]:
-            ticket = tickets.set_status(session, number, body.to, actor=staff, now=now,
-                                        note=body.note, department_id=body.department_id)
-            return _detail(session, ticket, now)
 
-        return run(work)
+@router.get("/departments/{department_id}/tickets")
+def department_tickets(
+    request: Request,
+    department_id: int,
+    actor: Reader,
+    status: TicketStatus | None = None,
+    topic: str | None = None,
+    light: sla.Light | None = None,
+    created_from: Annotated[date | None, Query(alias="from")] = None,
+    created_to: Annotated[date | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """The department's tickets, most urgent deadline first (dates: local, inclusive)."""
+    try:
+        own = own_department(actor)
+    except PermissionError as exc:
+        raise HTTPException(status_code=403, detail=str(exc)) from None
+    if own is not None and own != department_id:
+        raise HTTPException(status_code=403, detail=OTHER_DEPARTMENT_LIST)
+    if topic is not None and topic not in routing.load_taxonomy().topics:
+        raise HTTPException(status_code=422, detail=f"未知的诉求类别：{topic}")
 
-    @api.post("/tickets/{number}/reply")
-    def reply(number: str, body: ReplyBody, staff: Staff) -> dict[str, Any]:
-        def work(session: Session, now: datetime) -> dict[str, Any]:
-            ticket = tickets.write_reply(session, number, body.reply, actor=staff, now=now)
-            return _detail(session, ticket, now)
+    def work(session: Session, now: datetime) -> dict[str, Any]:
+        items = tickets.list_department_tickets(
+            session, department_id, status=status.value if status else None, topic=topic,
+            light=light.value if light else None, created_from=created_from,
+            created_to=created_to, now=now, limit=limit, offset=offset,
+        )
+        dept = session.get(Department, department_id)
+        assert dept is not None  # list_department_tickets checked it
+        return {"department": {"id": dept.id, "name": dept.name},
+                "count": len(items), "tickets": [i.as_dict() for i in items]}
 
-        return run(work)
+    return _run(request, work)
 
-    return api
+
+@router.get("/tickets/{number}")
+def ticket_detail(request: Request, number: str, actor: Reader) -> dict[str, Any]:
+    return _run(request, lambda s, now: _detail(s, _ticket_for(s, number, actor), now))
+
+
+@router.post("/tickets/{number}/take")
+def take(request: Request, number: str, actor: Writer,
+         body: TakeBody | None = None) -> dict[str, Any]:
+    note = body.note if body else None
+
+    def work(session: Session, now: datetime) -> Ticket:
+        ticket = _ticket_for(session, number, actor)
+        lifecycle.take(session, ticket, actor=actor.who, now=now, note=note)
+        return ticket
+
+    return _change(request, work)
+
+
+@router.post("/tickets/{number}/status")
+def set_status(request: Request, number: str, body: StatusBody,
+               actor: Writer) -> dict[str, Any]:
+    if body.to == TicketStatus.DISPATCHED.value and not may_redispatch(actor):
+        raise HTTPException(status_code=403, detail=ONLY_DISPATCHERS)
+
+    def work(session: Session, now: datetime) -> Ticket:
+        ticket = _ticket_for(session, number, actor)
+        return tickets.set_status(session, ticket.number, body.to, actor=actor.who, now=now,
+                                  note=body.note, department_id=body.department_id)
+
+    return _change(request, work)
+
+
+@router.post("/tickets/{number}/reply")
+def reply(request: Request, number: str, body: ReplyBody, actor: Writer) -> dict[str, Any]:
+    def work(session: Session, now: datetime) -> Ticket:
+        ticket = _ticket_for(session, number, actor)
+        lifecycle.resolve(session, ticket, body.reply, actor=actor.who, now=now)
+        return ticket
+
+    return _change(request, work)
