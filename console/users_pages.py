@@ -1,5 +1,170 @@
-"""Placeholder: replaced by the page module's real implementation."""
+"""Staff accounts (admin only): list, create, reset a password, deactivate / reactivate.
 
-from fastapi import APIRouter
+All rules live in :mod:`hotline.staff` (username and password policy, department users
+need a department, the last admin stays active); this module shows its Chinese errors
+with the typed values kept (never the password). Successful posts redirect back to the
+list with a fixed message code (``?done=created&id=7``), so a reload does not post again
+and no free text travels in the URL.
 
+A password reset ends the account's open console sessions (except the admin's own
+current one); deactivation ends them through the session check in :mod:`console.auth`.
+An admin cannot deactivate their own account here (another admin must do it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from console import auth
+from console.auth import Actor, Forbidden, require_csrf, require_roles
+from console.context import ConsoleContext, get_ctx
+from console.web import render
+from hotline.db import session_scope
+from hotline.models import Department, Staff, StaffRole
+from hotline.staff import (
+    MIN_PASSWORD,
+    StaffError,
+    all_staff,
+    create_staff,
+    set_active,
+    set_password,
+    view,
+)
+
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
+
+DONE = {
+    "created": "已创建账号 {username}（{name}），请把初始密码当面或电话告知本人。",
+    "password": "已重置 {username}（{name}）的密码，其已登录的会话已退出。",
+    "deactivated": "已停用 {username}（{name}），其会话已失效。",
+    "activated": "已启用 {username}（{name}）。",
+}
+EMPTY_FORM = {"username": "", "display_name": "", "role": "", "department_id": ""}
+
+
+def admin_post(actor: Actor = Depends(require_csrf)) -> Actor:
+    if actor.role is not StaffRole.ADMIN:
+        raise Forbidden()
+    return actor
+
+
+def _page(request: Request, actor: Actor, *, form: dict[str, str] | None = None,
+          flash: str | None = None, flash_kind: str = "ok", status_code: int = 200,
+          focus: int | None = None) -> Response:
+    ctx = get_ctx(request)
+    with session_scope(ctx.db_url) as session:
+        staff = [view(s) for s in all_staff(session)]
+        departments = [(d.id, d.name) for d in
+                       session.scalars(select(Department).order_by(Department.id))]
+    return render(
+        request, "users.html", actor, status_code=status_code, title="账号管理",
+        staff=staff, departments=departments, roles=[(r.value, r.zh) for r in StaffRole],
+        form=form or dict(EMPTY_FORM), flash=flash, flash_kind=flash_kind, focus=focus,
+        min_password=MIN_PASSWORD,
+    )
+
+
+def _done(staff_id: int, code: str) -> Response:
+    return RedirectResponse(f"/console/users?done={code}&id={staff_id}", status_code=303)
+
+
+def end_sessions(ctx: ConsoleContext, staff_id: int, keep: str | None = None) -> int:
+    """Delete every console session of ``staff_id`` (but the one hashed ``keep``)."""
+    ended = 0
+    for key in ctx.redis.scan_iter(match=auth.SESSION_PREFIX + "*", count=500):
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        if keep and name == auth.SESSION_PREFIX + keep:
+            continue
+        raw = ctx.redis.get(key)
+        try:
+            owner = json.loads(raw)["staff_id"] if raw else None
+        except (ValueError, KeyError, TypeError):
+            continue
+        if owner == staff_id:
+            ctx.redis.delete(key)
+            ended += 1
+    return ended
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users(request: Request, done: str = "", id: int | None = None,
+          actor: Actor = Depends(require_roles(StaffRole.ADMIN))) -> Response:
+    flash = None
+    if done in DONE and id is not None:
+        with session_scope(get_ctx(request).db_url) as session:
+            staff = session.get(Staff, id)
+            if staff is not None:
+                flash = DONE[done].format(username=staff.username, name=staff.display_name)
+    return _page(request, actor, flash=flash, focus=id)
+
+
+@router.post("/users", response_class=HTMLResponse)
+def create_user(
+    request: Request,
+    username: str = Form(""),
+    display_name: str = Form(""),
+    role: str = Form(""),
+    department_id: str = Form(""),
+    password: str = Form(""),
+    actor: Actor = Depends(admin_post),
+) -> Response:
+    form = {"username": username.strip()[:50], "display_name": display_name.strip()[:50],
+            "role": role, "department_id": department_id}
+    try:
+        dept = int(department_id) if department_id.strip() else None
+    except ValueError:
+        dept = None
+    try:
+        if not role:
+            raise StaffError("请选择角色。")
+        with session_scope(get_ctx(request).db_url) as session:
+            staff = create_staff(session, username, display_name, password[:500], role, dept)
+            staff_id = staff.id
+    except StaffError as exc:
+        return _page(request, actor, form=form, flash=f"未创建账号：{exc}", flash_kind="error",
+                     status_code=400)
+    log.info("staff account %s created by %s", form["username"], actor.username)
+    return _done(staff_id, "created")
+
+
+@router.post("/users/{staff_id}/password", response_class=HTMLResponse)
+def reset_password(request: Request, staff_id: int, password: str = Form(""),
+                   actor: Actor = Depends(admin_post)) -> Response:
+    ctx = get_ctx(request)
+    try:
+        with session_scope(ctx.db_url) as session:
+            staff = set_password(session, staff_id, password[:500])
+            username = staff.username
+    except StaffError as exc:
+        return _page(request, actor, flash=f"未重置密码：{exc}", flash_kind="error",
+                     status_code=400, focus=staff_id)
+    end_sessions(ctx, staff_id, keep=actor.token_hash)
+    log.info("password of %s reset by %s", username, actor.username)
+    return _done(staff_id, "password")
+
+
+@router.post("/users/{staff_id}/active", response_class=HTMLResponse)
+def change_active(request: Request, staff_id: int, active: str = Form(""),
+                  actor: Actor = Depends(admin_post)) -> Response:
+    ctx = get_ctx(request)
+    want = active == "1"
+    try:
+        with session_scope(ctx.db_url) as session:
+            staff = set_active(session, staff_id, want)  # refuses the last admin
+            if not want and staff_id == actor.staff_id:  # (rolled back)
+                raise StaffError("不能停用自己正在使用的账号，请由另一位管理员操作。")
+            username = staff.username
+    except StaffError as exc:
+        return _page(request, actor, flash=f"操作未完成：{exc}", flash_kind="error",
+                     status_code=400, focus=staff_id)
+    if not want:
+        end_sessions(ctx, staff_id)
+    log.info("staff %s %s by %s", username, "activated" if want else "deactivated",
+             actor.username)
+    return _done(staff_id, "activated" if want else "deactivated")
