@@ -218,14 +218,24 @@ def load(kb: Path | None = None, out_root: Path | None = None, rebuild: bool = F
 
 _lock = threading.Lock()
 _cached: KbIndex | None = None
+_checked_at = 0.0
+STALE_CHECK_S = 10.0  # how often a long-running process looks for edited sources
 
 
 def get_index() -> KbIndex:
-    """The process-wide index, loaded on first use (never at import time)."""
-    global _cached
+    """The process-wide index, loaded on first use (never at import time) and reloaded when
+    the sources changed (e.g. a curated entry edited in the console), checked every
+    :data:`STALE_CHECK_S` seconds."""
+    global _cached, _checked_at
     with _lock:
+        now = time.monotonic()
+        if _cached is not None and now - _checked_at >= STALE_CHECK_S:
+            _checked_at = now
+            if fingerprint(paths.kb_dir()) != _cached.fingerprint:
+                _cached = None
         if _cached is None:
             _cached = load()
+            _checked_at = now
         return _cached
 
 
