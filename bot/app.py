@@ -16,6 +16,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import webchat
+from bot.operator_group import OperatorGroup
 from bot.outbox_delivery import OutboxDelivery
 from bot.rasa_client import RasaClient
 from bot.relay import Relay
@@ -35,6 +36,7 @@ class Runtime:
     relay: Relay
     telegram: Application | None = None
     outbox: OutboxDelivery | None = None
+    operator_group: OperatorGroup | None = None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,17 +60,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hand_back_to_bot=lambda conversation: _resume_bot(runtime, conversation),
         )
         if settings.telegram_token:
+            if settings.operator_chat_id is not None:
+                # Escalations announced in the operators' Telegram group (a second console).
+                runtime.operator_group = OperatorGroup(
+                    settings.operator_chat_id, settings.redis_url, settings.db_url(),
+                    deliver=lambda conversation: _deliver_now(runtime, conversation),
+                    resume_bot=lambda conversation: _resume_bot(runtime, conversation),
+                    attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024)
             runtime.telegram = await _start_telegram(settings, runtime)
             # Ticket progress and results written by actions and the console reach the chat.
             runtime.outbox = OutboxDelivery(runtime.telegram.bot, settings.db_url(), redis=redis)
             runtime.outbox.start()
+            if runtime.operator_group is not None:
+                await runtime.operator_group.start(runtime.telegram.bot)
         try:
             yield
         finally:
+            if runtime.operator_group is not None:
+                await runtime.operator_group.stop()
             if runtime.outbox is not None:
                 await runtime.outbox.stop()
             if runtime.telegram is not None:
                 await _stop_telegram(runtime.telegram)
+            if runtime.operator_group is not None:
+                await runtime.operator_group.aclose()
             await rasa.aclose()
             runtime.relay.close()
             state["console"].redis.close()
@@ -125,7 +140,8 @@ async def _resume_bot(runtime: Runtime, conversation: str) -> None:
 
 async def _start_telegram(settings: Settings, runtime: Runtime) -> Application:
     polling = settings.telegram_mode != "webhook"
-    channel = TelegramChannel(runtime.relay, runtime.redis)
+    channel = TelegramChannel(runtime.relay, runtime.redis,
+                              operator_group=runtime.operator_group)
     base = settings.telegram_base_url
     file_base = base.replace("/bot", "/file/bot") if base.endswith("/bot") else None
     app = channel.build(settings.telegram_token or "", base, polling=polling,

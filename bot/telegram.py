@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
@@ -26,6 +27,9 @@ from bot import messages
 from bot.rasa_client import BotMessage
 from bot.relay import Relay
 
+if TYPE_CHECKING:
+    from bot.operator_group import OperatorGroup
+
 logger = logging.getLogger(__name__)
 CALLBACK_LIMIT = 64  # bytes Telegram allows in callback_data
 CALLBACK_TTL_S = 7 * 86400
@@ -40,9 +44,11 @@ def conversation_id(chat_id: int) -> str:
 class TelegramChannel:
     """Builds and feeds the PTB Application; the relay does the thinking."""
 
-    def __init__(self, relay: Relay, redis: Redis) -> None:
+    def __init__(self, relay: Relay, redis: Redis, *,
+                 operator_group: OperatorGroup | None = None) -> None:
         self._relay = relay
         self._redis = redis
+        self._operator_group = operator_group
 
     def build(
         self, token: str, base_url: str, *, polling: bool, base_file_url: str | None = None
@@ -59,10 +65,18 @@ class TelegramChannel:
         if not polling:
             builder = builder.updater(None)
         app = builder.build()
-        app.add_handler(CommandHandler("start", self.on_start))
-        app.add_handler(MessageHandler(filters.TEXT, self.on_text))  # after /start: other commands are text
+        enterprises: filters.BaseFilter = filters.ALL
+        if self._operator_group is not None:
+            # The operators' group first (handler group -1, stops its own updates); the
+            # enterprise handlers below never take an update from that chat.
+            self._operator_group.register(app)
+            enterprises = ~filters.Chat(self._operator_group.chat_id)
+        app.add_handler(CommandHandler("start", self.on_start,
+                                       filters=filters.UpdateType.MESSAGES & enterprises))
+        app.add_handler(MessageHandler(filters.TEXT & enterprises, self.on_text))  # after /start: other commands are text
         app.add_handler(CallbackQueryHandler(self.on_button))
-        app.add_handler(MessageHandler(~filters.TEXT & ~filters.UpdateType.EDITED, self.on_other))
+        app.add_handler(MessageHandler(~filters.TEXT & ~filters.UpdateType.EDITED & enterprises,
+                                       self.on_other))
         app.add_error_handler(self.on_error)
         return app
 
@@ -136,6 +150,8 @@ class TelegramChannel:
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None or update.effective_chat is None:
+            return
+        if self._operator_group is not None and self._operator_group.is_group(update):
             return
         await query.answer()
         if not await self._first_time(update, context.bot.id):
