@@ -40,6 +40,11 @@ MODE_ZH = {Mode.BOT: "智能客服", Mode.QUEUED: "排队中", Mode.HUMAN: "人�
            Mode.CLOSED: "已结束"}
 
 
+# Messages that say nothing about the need (left out of a ticket drafted from the chat).
+NOT_A_NEED = frozenset({"转人工", "人工", "人工客服", "找人工", "我要转人工", "在吗", "你好",
+                        "您好", "取消", "谢谢"}) | handoff.CANCEL_WORDS
+
+
 class ChatError(ValueError):
     """An operator action refused; ``str()`` is Chinese for the console."""
 
@@ -305,7 +310,8 @@ class TicketDraft:
 def draft_for(session: Session, conversation: str) -> TicketDraft:
     """Pre-fill a ticket from the chat: the enterprise's own words and its file."""
     said = [m.text for m in transcripts.history(session, conversation, limit=200)
-            if m.author == "enterprise" and not m.text.startswith("/") and not m.attachment_id]
+            if m.author == "enterprise" and not m.text.startswith("/") and not m.attachment_id
+            and len(m.text.strip()) > 4 and m.text.strip() not in NOT_A_NEED]
     description = "\n".join(said[-6:])[: tickets.DESCRIPTION_MAX_CHARS]
     topic = "policy_benefit"
     from hotline.kb.topics import best_topic

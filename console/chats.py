@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote
 
+import redis
 import yaml
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -19,12 +21,12 @@ from console.web import render
 from hotline import handoff, live, routing
 from hotline.db import session_scope
 from hotline.handoff import Mode
-from hotline.models import Attachment, StaffRole
+from hotline.models import Attachment, StaffRole, TicketStatus
 
 router = APIRouter(prefix="/console")
 CHAT_ROLES = (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN)
 CANNED = Path(__file__).with_name("canned_replies.yml")
-SSE_BLOCK_MS = 15_000
+SSE_BLOCK_MS = 4_000  # below redis-py's default socket timeout; a keep-alive after each
 
 
 def _canned() -> list[str]:
@@ -39,8 +41,27 @@ def _conversation(conversation: str) -> str:
     return conversation
 
 
+def stream_position(r: redis.Redis) -> str:
+    """``"<live id>,<handoff id>"``: where a page's live updates start (nothing is missed
+    between rendering the page and its event stream connecting)."""
+    ids = []
+    for key in (live.STREAM, handoff.EVENTS_KEY):
+        last = r.xrevrange(key, count=1)
+        ids.append(last[0][0].decode() if last else "0-0")
+    return ",".join(ids)
+
+
+def _since(raw: str | None) -> dict[str, str]:
+    ids = {live.STREAM: "$", handoff.EVENTS_KEY: "$"}
+    parts = (raw or "").split(",")
+    if len(parts) == 2 and all(re.fullmatch(r"\d{1,20}-\d{1,20}", p) for p in parts):
+        ids = {live.STREAM: parts[0], handoff.EVENTS_KEY: parts[1]}
+    return ids
+
+
 def _queue_context(request: Request, actor: Actor) -> dict[str, object]:
     ctx = get_ctx(request)
+    since = stream_position(ctx.redis)
     entries = handoff.queue(ctx.redis)
     mine = handoff.owned_by(ctx.redis, actor.username)
     with session_scope(ctx.db_url) as session:
@@ -50,7 +71,7 @@ def _queue_context(request: Request, actor: Actor) -> dict[str, object]:
         recent = svc.summaries(session, ctx.redis, [
             c for c in svc.recent_conversations(session, 30) if c not in skip][:15])
         names = svc.display_names(session)
-    return {"queued": queued, "mine": owned, "recent": recent, "names": names}
+    return {"queued": queued, "mine": owned, "recent": recent, "names": names, "since": since}
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -65,6 +86,7 @@ def queue_lists(request: Request, actor: Actor = Depends(require_roles(*CHAT_ROL
 
 def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str, object]:
     ctx = get_ctx(request)
+    since = stream_position(ctx.redis)
     state = handoff.state_of(ctx.redis, conversation)
     with session_scope(ctx.db_url) as session:
         history = svc.lines(session, conversation)
@@ -73,7 +95,7 @@ def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str
         from hotline.enterprises import card_for
 
         card = card_for(session, conversation)
-        its_tickets = [(t.number, t.topic, t.status, t.deadline)
+        its_tickets = [(t.number, t.topic, TicketStatus(t.status).zh, t.deadline)
                        for t in svc.open_tickets_of(session, conversation)]
         names = svc.display_names(session)
     taxonomy = routing.load_taxonomy()
@@ -89,7 +111,7 @@ def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str
         "present": svc.present(ctx.redis, conversation),
         "channel_zh": svc.CHANNEL_ZH.get(svc.channel_of(conversation), ""),
         "last_id": history[-1].id if history else 0, "error": None,
-        "max_mb": ctx.settings.attachment_max_mb,
+        "max_mb": ctx.settings.attachment_max_mb, "since": since,
     }
 
 
@@ -102,7 +124,7 @@ def _chat_page(request: Request, actor: Actor, conversation: str, *, status_code
 
 
 def _after(request: Request, conversation: str, flash: str) -> Response:
-    return RedirectResponse(f"/console/chats/{quote(conversation)}?done={quote(flash)}",
+    return RedirectResponse(f"/console/chats/{quote(conversation, safe=':')}?done={quote(flash)}",
                             status_code=303)
 
 
@@ -235,15 +257,23 @@ def attachment(request: Request, attachment_id: int,
 
 
 @router.get("/events")
-async def events(request: Request, actor: Actor = Depends(require_roles(*ANY_STAFF))) -> Response:
-    """Server-sent events: ``change`` with the conversation whenever a chat or its mode moves."""
+async def events(request: Request, since: str | None = None,
+                 actor: Actor = Depends(require_roles(*ANY_STAFF))) -> Response:
+    """Server-sent events: ``change`` with the conversation whenever a chat or its mode moves.
+
+    Starts after ``since`` (the position the page was rendered at) or the browser's
+    ``Last-Event-ID`` on a reconnect, so no change is missed in between.
+    """
     ctx = get_ctx(request)
+    ids = _since(request.headers.get("last-event-id") or since)
 
     async def stream():  # type: ignore[no-untyped-def]
-        ids = {live.STREAM: "$", handoff.EVENTS_KEY: "$"}
         yield "retry: 3000\n\n"
-        while not await request.is_disconnected():
-            found = await ctx.aredis.xread(ids, block=SSE_BLOCK_MS, count=100)
+        while True:  # ends when the client goes: Starlette cancels the response
+            try:
+                found = await ctx.aredis.xread(ids, block=SSE_BLOCK_MS, count=100)
+            except (redis.TimeoutError, TimeoutError):  # the client's socket timeout
+                found = None
             if not found:
                 yield ": keep-alive\n\n"
                 continue
@@ -254,7 +284,8 @@ async def events(request: Request, actor: Actor = Depends(require_roles(*ANY_STA
                     data = {k.decode(): v.decode() for k, v in fields.items()}
                     payload = {"conversation": data.get("conversation"),
                                "kind": data.get("kind") or data.get("to")}
-                    yield f"event: change\ndata: {json.dumps(payload)}\n\n"
+                    position = f"{ids[live.STREAM]},{ids[handoff.EVENTS_KEY]}"
+                    yield f"id: {position}\nevent: change\ndata: {json.dumps(payload)}\n\n"
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,24 @@ def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
     return path
+
+
+class Phone:
+    """The fake Bot API's blocking helpers, run off the test thread: Playwright's sync API
+    keeps an event loop running there, and the fake refuses to block inside one."""
+
+    def __init__(self, running: Running) -> None:
+        self._running = running
+        self._pool = ThreadPoolExecutor(max_workers=1)
+
+    def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return self._pool.submit(fn, *args, **kwargs).result()
+
+    def say(self, chat: int, text: str, timeout: float = 30):  # type: ignore[no-untyped-def]
+        return self._call(self._running.say, chat, text, timeout)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        target = getattr(self._running.fake, name)
+        if not callable(target):
+            return target
+        return lambda *args, **kwargs: self._call(target, *args, **kwargs)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.browser_helpers import browser, login, shot, staff  # noqa: F401
+from tests.browser_helpers import Phone, browser, login, shot, staff  # noqa: F401
 from tests.stack_helpers import ARTIFACTS, Running
 
 pytestmark = pytest.mark.stack
@@ -20,8 +20,8 @@ PNG = bytes.fromhex(
 
 def test_operator_takes_over_a_telegram_chat(running: Running, browser, staff) -> None:  # noqa: F811
     chat, conv = 7401, "tg:7401"
-    fake = running.fake
-    assert "企业服务热线" in running.say(chat, "你好").text
+    fake = Phone(running)
+    assert "企业服务热线" in fake.say(chat, "你好").text
     fake.user_says(chat, "我们厂的施工许可证报上去三个月了还没批下来，一直说材料不全又不说缺什么")
     fake.wait_for_reply(chat, contains="转人工", timeout=30)
     started = time.monotonic()
@@ -29,6 +29,8 @@ def test_operator_takes_over_a_telegram_chat(running: Running, browser, staff) -
     fake.wait_for_reply(chat, contains="已为您转接人工客服", timeout=30)
 
     page = login(browser, running, "op1")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     assert page.url.endswith("/console/queue")
     row = page.locator(f"tr[data-conversation='{conv}']").first
     row.wait_for()
@@ -88,8 +90,9 @@ def test_operator_takes_over_a_telegram_chat(running: Running, browser, staff) -
     page.click("#handback")
     page.wait_for_load_state()
     fake.wait_for_reply(chat, contains="智能客服继续为您服务", timeout=30)
-    assert "企业服务热线" in running.say(chat, "你好").text
+    assert "企业服务热线" in fake.say(chat, "你好").text
     running.transcript(chat, "handoff_operator")
+    assert errors == []  # no script error on any console page
     page.context.close()
 
 

@@ -58,7 +58,8 @@
       if (again) { again = false; refresh(); }
     });
   }
-  var source = new EventSource("/console/events");
+  var live = queue || chat;
+  var source = new EventSource("/console/events?since=" + encodeURIComponent(live.getAttribute("data-since") || ""));
   source.addEventListener("change", function (ev) {
     var data = {};
     try { data = JSON.parse(ev.data); } catch (e) { return; }
