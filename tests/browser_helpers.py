@@ -36,8 +36,10 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in the test thread
+    while it is started, which async tests after the browser modules must not inherit."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

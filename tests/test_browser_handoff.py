@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 import pytest
 
-from tests.browser_helpers import Phone, browser, login, shot, staff  # noqa: F401
+from tests.browser_helpers import Phone, login, shot
 from tests.stack_helpers import ARTIFACTS, Running
 
 pytestmark = pytest.mark.stack
@@ -18,7 +19,7 @@ PNG = bytes.fromhex(
     "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d2b1a60000000049454e44ae426082")
 
 
-def test_operator_takes_over_a_telegram_chat(running: Running, browser, staff) -> None:  # noqa: F811
+def test_operator_takes_over_a_telegram_chat(running: Running, browser, staff) -> None:
     chat, conv = 7401, "tg:7401"
     fake = Phone(running)
     assert "企业服务热线" in fake.say(chat, "你好").text
@@ -74,8 +75,8 @@ def test_operator_takes_over_a_telegram_chat(running: Running, browser, staff) -
     form = page.locator("#ticket-form")
     assert "施工许可证报上去三个月" in form.locator("textarea").input_value()
     assert form.locator("select[name=topic]").input_value() == "construction_permit"
-    form.locator("input[name=company]").fill("深圳市华兴精密制造有限公司")
-    form.locator("input[name=uscc]").fill("91440300MA5FHX7K1T")
+    form.locator("input[name=company]").fill("深圳市鹏程新材料科技有限公司")
+    form.locator("input[name=uscc]").fill("91440300MA5G2B8K33")  # not another test's enterprise
     form.locator("input[name=contact]").fill("张经理")
     form.locator("input[name=phone]").fill("13800138000")
     page.click("#open-ticket")
@@ -90,13 +91,16 @@ def test_operator_takes_over_a_telegram_chat(running: Running, browser, staff) -
     page.click("#handback")
     page.wait_for_load_state()
     fake.wait_for_reply(chat, contains="智能客服继续为您服务", timeout=30)
+    tracker = httpx.get(f"{running.rasa_url}/conversations/{conv}/tracker", timeout=30).json()
+    resumed = [e for e in tracker["events"] if e["event"] == "active_loop" and e.get("name") is None]
+    assert resumed, "Rasa was not told of the hand-back"
     assert "企业服务热线" in fake.say(chat, "你好").text
     running.transcript(chat, "handoff_operator")
     assert errors == []  # no script error on any console page
     page.context.close()
 
 
-def test_web_enterprise_leaves_and_gets_the_reply_when_back(running: Running, browser, staff) -> None:  # noqa: F811
+def test_web_enterprise_leaves_and_gets_the_reply_when_back(running: Running, browser, staff) -> None:
     enterprise = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     chat_page = enterprise.new_page()
     chat_page.set_default_timeout(30_000)

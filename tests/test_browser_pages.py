@@ -17,7 +17,7 @@ from sqlalchemy import select
 from hotline.db import session_scope
 from hotline.models import Department, Ticket
 from hotline.sla import TZ
-from tests.browser_helpers import PASSWORD, browser, login, shot, staff  # noqa: F401
+from tests.browser_helpers import PASSWORD, login, shot
 from tests.stack_helpers import Running
 
 pytestmark = pytest.mark.stack
@@ -30,11 +30,11 @@ def _hotline(running: Running, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def seeded(running: Running, staff) -> None:  # noqa: F811
+def seeded(running: Running, staff) -> None:
     _hotline(running, "tickets", "seed-demo", "--count", "200", "--seed", "11")
 
 
-def test_department_sees_only_its_own_tickets(running: Running, browser, seeded) -> None:  # noqa: F811
+def test_department_sees_only_its_own_tickets(running: Running, browser, seeded) -> None:
     page = login(browser, running, "zhujian")
     assert page.url.endswith("/console/tickets")
     departments = page.locator("table.tickets tbody tr td:nth-child(5)").all_inner_texts()
@@ -56,7 +56,7 @@ def test_department_sees_only_its_own_tickets(running: Running, browser, seeded)
     page.context.close()
 
 
-def test_supervisor_dashboard_equals_the_statistics(running: Running, browser, seeded) -> None:  # noqa: F811
+def test_supervisor_dashboard_equals_the_statistics(running: Running, browser, seeded) -> None:
     today = datetime.now(TZ).date()
     first = today.replace(month=1, day=1)
     expected = json.loads(_hotline(running, "tickets", "stats", "--from", first.isoformat(),
@@ -84,7 +84,7 @@ def test_supervisor_dashboard_equals_the_statistics(running: Running, browser, s
     page.context.close()
 
 
-def test_knowledge_base_search(running: Running, browser, staff) -> None:  # noqa: F811
+def test_knowledge_base_search(running: Running, browser, staff) -> None:
     page = login(browser, running, "op1")
     page.goto(f"{running.gateway_url}/console/kb?q=注册公司需要什么材料")
     assert "营业执照" in page.locator("main").inner_text() or "登记" in page.locator("main").inner_text()
@@ -94,7 +94,7 @@ def test_knowledge_base_search(running: Running, browser, staff) -> None:  # noq
     page.context.close()
 
 
-def test_admin_creates_an_account_that_can_log_in(running: Running, browser, staff) -> None:  # noqa: F811
+def test_admin_creates_an_account_that_can_log_in(running: Running, browser, staff) -> None:
     page = login(browser, running, "admin")
     page.goto(f"{running.gateway_url}/console/users")
     form = page.locator("form", has=page.locator("input[name=username]")).first
@@ -113,7 +113,7 @@ def test_admin_creates_an_account_that_can_log_in(running: Running, browser, sta
     new.context.close()
 
 
-def test_wrong_passwords_are_rate_limited(running: Running, browser, staff) -> None:  # noqa: F811
+def test_wrong_passwords_are_rate_limited(running: Running, browser, staff) -> None:
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
     for _ in range(5):
@@ -131,7 +131,7 @@ def test_wrong_passwords_are_rate_limited(running: Running, browser, staff) -> N
     context.close()
 
 
-def test_console_fits_a_phone(running: Running, browser, staff) -> None:  # noqa: F811
+def test_console_fits_a_phone(running: Running, browser, staff) -> None:
     page = login(browser, running, "op1", viewport={"width": 390, "height": 844})
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, width  # no sideways scrolling of the page itself
