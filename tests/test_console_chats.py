@@ -199,3 +199,18 @@ def test_messages_fragment_returns_only_new_lines(console_app: ConsoleHarness) -
     _say(console_app, "还有一个问题：能不能加急")
     more = op.get(f"/console/chats/{CONV}/messages?after={last}")
     assert "能不能加急" in more.text and "施工许可证" not in more.text
+
+
+def test_a_reply_the_enterprise_can_no_longer_receive_is_shown_as_undelivered(
+        console_app: ConsoleHarness) -> None:
+    _queued(console_app)
+    op = console_app.login("op1")
+    _post(op, f"/console/chats/{CONV}/take")
+    _post(op, f"/console/chats/{CONV}/reply", text="请问还在吗？")
+    with session_scope(console_app.db_url) as session:
+        row = session.scalars(select(NotificationOutbox).where(
+            NotificationOutbox.kind == "operator.message")).one()
+        row.status = "failed"  # what delivery records once Telegram says the user blocked us
+        row.last_error = "Forbidden: bot was blocked by the user"
+    page = op.get(f"/console/chats/{CONV}").text
+    assert "未送达：企业已停用或屏蔽机器人，消息无法送达" in page
