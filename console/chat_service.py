@@ -49,6 +49,14 @@ class ChatError(ValueError):
     """An operator action refused; ``str()`` is Chinese for the console."""
 
 
+def label_of(conversation: str) -> str:
+    """A short name for a chat with no enterprise on file: 网页访客 33fdedbb / Telegram 用户 42."""
+    channel, _, ident = conversation.partition(":")
+    if channel == "web":
+        return f"网页访客 {ident[:8]}"
+    return f"Telegram 用户 {ident}"
+
+
 def valid_conversation(conversation: str) -> bool:
     return bool(CONVERSATION.match(conversation))
 

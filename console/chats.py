@@ -71,7 +71,8 @@ def _queue_context(request: Request, actor: Actor) -> dict[str, object]:
         recent = svc.summaries(session, ctx.redis, [
             c for c in svc.recent_conversations(session, 30) if c not in skip][:15])
         names = svc.display_names(session)
-    return {"queued": queued, "mine": owned, "recent": recent, "names": names, "since": since}
+    return {"queued": queued, "mine": owned, "recent": recent, "names": names, "since": since,
+            "label_of": svc.label_of}
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -112,6 +113,7 @@ def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str
         "channel_zh": svc.CHANNEL_ZH.get(svc.channel_of(conversation), ""),
         "last_id": history[-1].id if history else 0, "error": None,
         "max_mb": ctx.settings.attachment_max_mb, "since": since,
+        "label": svc.label_of(conversation),
     }
 
 
