@@ -30,7 +30,7 @@ class Running:
     def transcript(self, chat: int, name: str) -> str:
         """The chat as the enterprise saw it, saved under test-artifacts/transcripts/."""
         events = [(a.seq, f"企业：{a.summary}") for a in self.fake.actions if a.chat_id == chat]
-        events += [(m.seq, "热线：" + (m.plain_text or m.text or "") +
+        events += [(m.seq, "热线：" + (m.plain_text or m.text or f"<{m.kind}>") +
                     ("".join(f" [{b}]" for row in m.buttons for b in row)))
                    for m in self.fake.sent(chat)]
         text = "\n".join(line for _, line in sorted(events))
