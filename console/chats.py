@@ -260,7 +260,7 @@ def attachment(request: Request, attachment_id: int,
 
 @router.get("/events")
 async def events(request: Request, since: str | None = None,
-                 actor: Actor = Depends(require_roles(*ANY_STAFF))) -> Response:
+                 actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
     """Server-sent events: ``change`` with the conversation whenever a chat or its mode moves.
 
     Starts after ``since`` (the position the page was rendered at) or the browser's

@@ -1,4 +1,4 @@
-# Gateway, action server and (later) console: Python 3.11 with the locked dependencies.
+# Gateway (with the console) and action server: Python 3.11 with the locked dependencies.
 FROM python:3.11-slim
 WORKDIR /app
 COPY requirements/app.lock requirements/app.lock

@@ -182,6 +182,7 @@ def test_roles_and_bad_ids(console_app: ConsoleHarness) -> None:
     dept = console_app.login("zhujian")
     assert dept.get("/console/queue").status_code == 403
     assert _post(dept, f"/console/chats/{CONV}/take").status_code == 403
+    assert dept.get("/console/events").status_code == 403  # chat activity is not theirs
     op = console_app.login("op1")
     assert op.get("/console/chats/evil:<x>").status_code == 403
     forged = op.post(f"/console/chats/{CONV}/take", data={"csrf_token": "forged"})
