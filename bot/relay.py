@@ -29,6 +29,8 @@ from hotline.textnorm import is_traditional, to_traditional
 logger = logging.getLogger(__name__)
 MAX_CHARS = 2000
 _SYNC_KEYS = ("host", "port", "db", "username", "password", "path", "socket_timeout")
+# Button payloads the bot still handles while a person has the chat: ticket ratings.
+BOT_PAYLOADS = ("/inform{",)
 PRESENCE_PREFIX = "hotline:presence:"  # count of open web-chat pages of a conversation  # what is sent to Rasa; the transcript keeps everything
 
 
@@ -128,6 +130,10 @@ class Relay:
         mode = await self.mode(conversation_id)
         if text == handoff.CANCEL_PAYLOAD or (mode is Mode.QUEUED and text in handoff.CANCEL_WORDS):
             return [await asyncio.to_thread(self._cancel, conversation_id)]
+        if is_payload and text.startswith(BOT_PAYLOADS) and mode in (Mode.QUEUED, Mode.HUMAN):
+            return None  # a rating pressed while waiting or talking to a person still counts
+        if is_payload and mode is Mode.HUMAN:
+            return [BotMessage(text=messages.BUTTON_WITH_PERSON)]
         if mode is Mode.QUEUED:
             return [await asyncio.to_thread(self._queue_reply, conversation_id)]
         if mode is Mode.HUMAN:

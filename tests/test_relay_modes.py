@@ -123,3 +123,21 @@ def test_transcripts_older_than_the_retention_are_purged(db_url: str) -> None:
     with pytest.raises(ValueError):
         with session_scope(db_url) as session:
             transcripts.purge(session, 0)
+
+
+def test_buttons_while_a_person_has_the_chat(env) -> None:  # type: ignore[no-untyped-def]
+    _url, sync, _db = env
+    handoff.request_human(sync, "tg:7")
+    handoff.claim(sync, "tg:7", "op1")
+
+    async def steps(relay: Relay):  # type: ignore[no-untyped-def]
+        other = await relay.handle("tg:7", "telegram", "/open_ticket", is_payload=True)
+        rating = await relay.handle(
+            "tg:7", "telegram", '/inform{"ticket_id":"T20261122-0001","rating":"s","round":0}',
+            is_payload=True)
+        return other, rating
+
+    other, rating = _run(env, steps)
+    assert other[0].text == messages.BUTTON_WITH_PERSON
+    assert rating[0].text == messages.RASA_BUSY  # went on to the bot (down in this test)
+    assert handoff.mode_of(sync, "tg:7") is Mode.HUMAN
