@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from bot import messages
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
-from hotline import attachments, handoff, live, transcripts
+from hotline import attachments, handoff, live, service_ratings, transcripts
 from hotline.db import session_scope
 from hotline.handoff import Mode
 from hotline.textnorm import is_traditional, to_traditional
@@ -107,6 +107,10 @@ class Relay:
                                        avg_handle_s=self._avg_handle_s, first=False)
         return BotMessage(text=text, buttons=[handoff.CANCEL_BUTTON])
 
+    def _rate_service(self, conversation_id: str, payload: str) -> str:
+        with session_scope(self._db_url) as session:
+            return service_ratings.record(session, self._sync, conversation_id, payload)
+
     def _cancel(self, conversation_id: str) -> BotMessage:
         try:
             handoff.cancel(self._sync, conversation_id)
@@ -127,6 +131,9 @@ class Relay:
     async def _before_bot(self, conversation_id: str, channel: str, text: str,
                           is_payload: bool) -> list[BotMessage] | None:
         """Answers of the handoff modes; None when the bot should answer."""
+        if is_payload and service_ratings.is_payload(text):
+            answer = await asyncio.to_thread(self._rate_service, conversation_id, text)
+            return [BotMessage(text=answer)]
         mode = await self.mode(conversation_id)
         if text == handoff.CANCEL_PAYLOAD or (mode is Mode.QUEUED and text in handoff.CANCEL_WORDS):
             return [await asyncio.to_thread(self._cancel, conversation_id)]

@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hotline import attachments, handoff, outbox, routing, tickets, transcripts
+from hotline import attachments, handoff, outbox, routing, service_ratings, tickets, transcripts
 from hotline.enterprises import EnterpriseCard, card_for
 from hotline.handoff import Mode
 from hotline.models import (
@@ -225,8 +225,9 @@ def display_names(session: Session) -> dict[str, str]:
 # --- operator actions -------------------------------------------------------------------
 
 
-def _notice(session: Session, conversation: str, kind: str, text: str) -> None:
-    outbox.enqueue(session, conversation, kind, text)
+def _notice(session: Session, conversation: str, kind: str, text: str,
+            buttons: list[dict[str, str]] | None = None) -> None:
+    outbox.enqueue(session, conversation, kind, text, buttons=buttons)
 
 
 def take(session: Session, r: redis.Redis, conversation: str, username: str,
@@ -285,11 +286,12 @@ def reply(session: Session, r: redis.Redis, conversation: str, username: str,
 
 def hand_back(session: Session, r: redis.Redis, conversation: str, username: str) -> None:
     try:
-        handoff.hand_back(r, conversation, username)
+        event = handoff.hand_back(r, conversation, username)
     except handoff.InvalidHandoff as exc:
         raise ChatError(exc.message) from None
     _notice(session, conversation, "handoff.back",
-            "人工客服已结束本次服务，智能客服继续为您服务。如需再次转人工，请发送“转人工”。")
+            "人工客服已结束本次服务，智能客服继续为您服务。如需再次转人工，请发送“转人工”。\n"
+            + service_ratings.ASK, service_ratings.buttons(event.id))
 
 
 def close(session: Session, r: redis.Redis, conversation: str, username: str) -> None:
@@ -298,11 +300,14 @@ def close(session: Session, r: redis.Redis, conversation: str, username: str) ->
         owner = display_names(session).get(state.operator or "", state.operator)
         raise ChatError(f"该会话由客服 {owner} 接待，只有接待客服可以结束。")
     try:
-        handoff.close(r, conversation, username)
+        event = handoff.close(r, conversation, username)
     except handoff.InvalidHandoff as exc:
         raise ChatError(exc.message) from None
+    rate = event.from_mode is Mode.HUMAN
     _notice(session, conversation, "handoff.closed",
-            "本次人工服务已结束，感谢您的耐心。如有新的问题，直接发消息即可。")
+            "本次人工服务已结束，感谢您的耐心。如有新的问题，直接发消息即可。"
+            + ("\n" + service_ratings.ASK if rate else ""),
+            service_ratings.buttons(event.id) if rate else None)
 
 
 @dataclass(frozen=True)

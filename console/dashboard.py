@@ -44,7 +44,7 @@ from console import charts
 from console.auth import Actor, Forbidden, current_actor
 from console.context import get_ctx
 from console.web import render
-from hotline import sla, stats
+from hotline import service_ratings, sla, stats
 from hotline.db import session_scope
 from hotline.models import OPEN_STATUSES, StaffRole, Ticket, TicketStatus
 
@@ -246,6 +246,7 @@ class Dashboard:
     unit: str
     buckets: list[Bucket]
     lights: dict[sla.Light, int]
+    service: service_ratings.ServiceSummary  # ratings of human service in the period
 
 
 def build(session: Session, period: Period, now: datetime) -> Dashboard:
@@ -257,6 +258,7 @@ def build(session: Session, period: Period, now: datetime) -> Dashboard:
         period=period, now=now, total=topics.total, by_topic=topics.groups,
         by_department=departments.groups, sentence=topics.text().splitlines()[0],
         unit=unit, buckets=trend(session, period, unit), lights=current_lights(session, now),
+        service=service_ratings.summary(session, start, end),
     )
 
 

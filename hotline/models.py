@@ -344,3 +344,22 @@ class Staff(Base):
     last_login_at: Mapped[datetime | None] = mapped_column()
 
     department: Mapped[Department | None] = relationship()
+
+
+class ServiceRating(Base):
+    """The enterprise's verdict on one spell of human service (after hand-back or close).
+
+    ``session_key`` is the handoff event that ended the service, so each spell is rated
+    once however often the button is pressed.
+    """
+
+    __tablename__ = "service_ratings"
+    __table_args__ = (UniqueConstraint("conversation_id", "session_key",
+                                       name="uq_service_ratings_session"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(100), index=True)
+    session_key: Mapped[str] = mapped_column(String(40))
+    operator: Mapped[str] = mapped_column(String(100))  # the console username
+    level: Mapped[str] = mapped_column(String(20))  # RatingLevel value
+    at: Mapped[datetime] = mapped_column(default=utcnow)
