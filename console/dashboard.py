@@ -27,6 +27,7 @@ The clock is ``ctx.extra["clock"]`` when the console's context gives one (tests)
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from console import charts
 from console.auth import Actor, Forbidden, current_actor
 from console.context import get_ctx
 from console.web import render
-from hotline import service_ratings, sla, stats
+from hotline import handoff_stats, service_ratings, sla, stats
 from hotline.db import session_scope
 from hotline.models import OPEN_STATUSES, StaffRole, Ticket, TicketStatus
 
@@ -247,6 +248,7 @@ class Dashboard:
     buckets: list[Bucket]
     lights: dict[sla.Light, int]
     service: service_ratings.ServiceSummary  # ratings of human service in the period
+    handoff: handoff_stats.HandoffSummary | None = None  # escalations and waits (Redis)
 
 
 def build(session: Session, period: Period, now: datetime) -> Dashboard:
@@ -396,8 +398,10 @@ def _load(request: Request) -> tuple[Dashboard | None, str | None, datetime]:
         period = parse_period(params.get("from"), params.get("to"), today_of(now))
     except PeriodError as exc:
         return None, exc.message, now
-    with session_scope(get_ctx(request).db_url) as session:
-        return build(session, period, now), None, now
+    ctx = get_ctx(request)
+    with session_scope(ctx.db_url) as session:
+        d = build(session, period, now)
+    return dataclasses.replace(d, handoff=handoff_stats.summary(ctx.redis, *period.bounds)), None, now
 
 
 def _page(request: Request, actor: Actor, d: Dashboard | None, error: str | None,

@@ -248,6 +248,7 @@ def test_hand_made_figures(crafted: ConsoleHarness) -> None:
         "fig-received": "6", "fig-resolved": "3", "fig-resolution-rate": "50.0%",
         "fig-on-time-rate": "66.7%", "fig-satisfaction-rate": "66.7%", "fig-red": "3",
         "fig-avg-hours": "88.0小时", "fig-service-rate": "—",  # no human service rated
+        "fig-escalations": "0", "fig-wait": "—",  # nor any chat handed to a person
     }
     assert page.texts["report-line"] == (
         "2026年11月01日至2026年11月30日，收集企业诉求6件、办结3件，办结率50.0%，按期办结率66.7%，"

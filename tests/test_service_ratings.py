@@ -62,6 +62,7 @@ def test_dashboard_shows_service_satisfaction(console_app: ConsoleHarness) -> No
     boss = console_app.login("boss")
     page = boss.get("/console/dashboard").text
     assert 'id="fig-service-rate"' in page and "评价 1 次" in page and "0.0%" in page
+    assert 'id="fig-escalations"><b data-value="1">' in page and "接入 1、放弃排队 0" in page
     now = datetime.now(timezone.utc)
     with session_scope(console_app.db_url) as session:
         summary = service_ratings.summary(session, now - timedelta(days=1), now + timedelta(days=1))
