@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import webchat
+from bot.housekeeping import purge_loop
 from bot.operator_group import OperatorGroup
 from bot.outbox_delivery import OutboxDelivery
 from bot.rasa_client import RasaClient
@@ -73,9 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runtime.outbox.start()
             if runtime.operator_group is not None:
                 await runtime.operator_group.start(runtime.telegram.bot)
+        housekeeping = asyncio.create_task(purge_loop(
+            settings.db_url(), settings.transcript_retention_days), name="transcript-retention")
         try:
             yield
         finally:
+            housekeeping.cancel()
             if runtime.operator_group is not None:
                 await runtime.operator_group.stop()
             if runtime.outbox is not None:

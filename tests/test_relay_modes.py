@@ -141,3 +141,14 @@ def test_buttons_while_a_person_has_the_chat(env) -> None:  # type: ignore[no-un
     assert other[0].text == messages.BUTTON_WITH_PERSON
     assert rating[0].text == messages.RASA_BUSY  # went on to the bot (down in this test)
     assert handoff.mode_of(sync, "tg:7") is Mode.HUMAN
+
+
+def test_the_gateway_applies_the_retention(db_url: str) -> None:
+    from bot.housekeeping import purge_once
+
+    now = datetime.now(timezone.utc)
+    with session_scope(db_url) as session:
+        transcripts.add(session, "tg:8", "telegram", "in", "enterprise", "old", at=now - timedelta(days=40))
+        transcripts.add(session, "tg:8", "telegram", "in", "enterprise", "new", at=now)
+    assert purge_once(db_url, 30) == 1
+    assert purge_once(db_url, 30) == 0
