@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from console.api import tickets as tickets_api
@@ -57,7 +57,7 @@ PAGE_SIZE = 50
 SEARCH_MAX = 50
 NOTE_MAX = 1000
 LIGHTS = (sla.Light.RED, sla.Light.YELLOW, sla.Light.GREEN)
-SORTS = {"new": "最新受理在前", "deadline": "办理期限最近在前"}
+SORTS = {"new": "最新受理在前", "deadline": "在办优先，办理期限最近在前"}
 ACTS = {"appeal": "诉求", "consult": "咨询"}
 CHANNELS = {"tg": "Telegram", "web": "网页聊天", "demo": "演示数据"}
 
@@ -252,8 +252,9 @@ def _ticket_query(f: Filters, department_id: int | None) -> Any:
             Ticket.number.contains(f.q.upper(), autoescape=True),
             Enterprise.name.contains(f.q, autoescape=True),
         ))
-    if f.sort == "deadline":
-        return query.order_by(Ticket.deadline, Ticket.id)
+    if f.sort == "deadline":  # the work still to do first, most urgent on top
+        still_open = case((Ticket.status.in_([s.value for s in OPEN_STATUSES]), 0), else_=1)
+        return query.order_by(still_open, Ticket.deadline, Ticket.id)
     return query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
 
 
