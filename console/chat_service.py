@@ -161,10 +161,12 @@ def _error_zh(error: str) -> str:
 
 
 def last_messages(session: Session, conversations: list[str]) -> dict[str, TranscriptMessage]:
+    """The enterprise's latest message in each conversation (what an operator scans for)."""
     if not conversations:
         return {}
     latest = (select(func.max(TranscriptMessage.id))
-              .where(TranscriptMessage.conversation_id.in_(conversations))
+              .where(TranscriptMessage.conversation_id.in_(conversations),
+                     TranscriptMessage.author == "enterprise")
               .group_by(TranscriptMessage.conversation_id))
     rows = session.scalars(select(TranscriptMessage).where(TranscriptMessage.id.in_(latest)))
     return {r.conversation_id: r for r in rows}
