@@ -68,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     settings.operator_chat_id, settings.redis_url, settings.db_url(),
                     deliver=lambda conversation: _deliver_now(runtime, conversation),
                     resume_bot=lambda conversation: _resume_bot(runtime, conversation),
-                    attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024)
+                    attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024,
+                    allowed_users=settings.operator_group_users())
             runtime.telegram = await _start_telegram(settings, runtime)
             # Ticket progress and results written by actions and the console reach the chat.
             runtime.outbox = OutboxDelivery(runtime.telegram.bot, settings.db_url(), redis=redis)

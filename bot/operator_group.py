@@ -160,8 +160,10 @@ class OperatorGroup:
         resume_bot: Callable[[str], Awaitable[None]] | None = None,
         attachment_max_bytes: int = 10 * 1024 * 1024,
         block_ms: int = 5000,
+        allowed_users: frozenset[int] | None = None,
     ) -> None:
         self.chat_id = chat_id
+        self._allowed = allowed_users
         self._db_url = db_url
         self._redis = Redis.from_url(redis_url)
         self._sync = sync_redis.Redis.from_url(redis_url)
@@ -537,6 +539,10 @@ class OperatorGroup:
         conversation = (query.data or "").removeprefix(TAKE_PREFIX)
         if not chat_service.valid_conversation(conversation):
             await query.answer("无效的会话。", show_alert=True)
+            return
+        if self._allowed is not None and query.from_user.id not in self._allowed:
+            await query.answer("您不在人工客服名单中，不能接入会话。如需开通请联系管理员。",
+                               show_alert=True)
             return
         username, name = operator_of(query.from_user)
         await self._remember_name(username, name)

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     transcript_retention_days: int = 730  # `hotline transcripts purge` deletes older ones
     avg_handle_s: float = 300.0  # a chat's typical handling time, for the queue's wait guess
     operator_chat_id: int | None = None  # Telegram group announcing escalations (optional)
+    operator_group_allow: str = ""  # Telegram user ids allowed to take chats there (comma list)
+
+    def operator_group_users(self) -> frozenset[int] | None:
+        """The allow-list of the operator group; None: every member may take chats."""
+        ids = [x.strip() for x in self.operator_group_allow.split(",") if x.strip()]
+        return frozenset(int(x) for x in ids) if ids else None
     attachment_max_mb: int = 10
 
     def db_url(self) -> str:

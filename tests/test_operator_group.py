@@ -51,7 +51,8 @@ def group_redis_url(redis_url: str) -> str:
 
 @pytest.fixture
 async def env(fake_telegram: FakeTelegram, group_redis_url: str,
-              db_url: str) -> AsyncIterator[Env]:
+              db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
+    allow = getattr(request, "param", "")  # HOTLINE_OPERATOR_GROUP_ALLOW for the test
     fake_telegram.register_chat(GROUP, chat_type="supergroup", title="企业服务热线·值班群")
     rasa = RasaStandIn()
     client = redis.Redis.from_url(group_redis_url)
@@ -60,7 +61,7 @@ async def env(fake_telegram: FakeTelegram, group_redis_url: str,
             redis_url=group_redis_url, rasa_url=rasa_url, database_url=db_url,
             rasa_timeout_s=5, telegram_token=fake_telegram.token,
             telegram_base_url=fake_telegram.base_url, telegram_mode="polling",
-            operator_chat_id=GROUP,
+            operator_chat_id=GROUP, operator_group_allow=allow,
         )
         async with serve_asgi(create_app(settings)):
             yield Env(fake_telegram, rasa, client, db_url)
@@ -310,3 +311,14 @@ async def test_a_long_message_is_cut_without_breaking_the_html(env: Env) -> None
     assert (forwarded.plain_text or "").startswith("💬 企业：<a&b><a&b>")
     env.fake.user_says(CHAT, "后面的消息照常转发")
     await env.fake.await_reply(GROUP, contains="后面的消息照常转发", timeout=10)
+
+
+@pytest.mark.parametrize("env", ["501"], indirect=True)
+async def test_only_listed_operators_may_take(env: Env) -> None:
+    ann = await escalate(env, "我要咨询社保补贴")
+    update_id = env.fake.user_presses(GROUP, take_data(CONV), message_id=ann.message_id, user=LI)
+    answer = await until(lambda: press_answer(env, update_id))
+    assert answer["show_alert"] is True and "不在人工客服名单" in answer["text"]
+    assert handoff.mode_of(env.r, CONV) is handoff.Mode.QUEUED
+    await take(env, ann, user=ZHANG)  # 张三 (501) is on the list
+    assert handoff.owner_of(env.r, CONV) == "tg-op-501"
