@@ -103,6 +103,22 @@ class ChatSummary:
     present: bool | None  # web pages only
 
 
+# What the enterprise's button presses (Rasa payloads) mean, for the operator reading along.
+PAYLOAD_ZH = {
+    "greet": "打开对话", "open_ticket": "提交诉求", "request_human": "转人工", "thank": "有用",
+    "affirm": "确认", "deny": "取消", "inform": "选择/评价", "cancel_handoff": "取消排队",
+    "rate_service": "评价人工服务", "check_ticket": "查询进度",
+}
+
+
+def shown_text(author: str, text: str) -> str:
+    """A payload like ``/open_ticket`` reads as ``［按钮：提交诉求］`` in the console."""
+    if author != "enterprise" or not text.startswith("/"):
+        return text
+    name = text[1:].split("{", 1)[0].split(":", 1)[0]
+    return f"［按钮：{PAYLOAD_ZH.get(name, name)}］"
+
+
 def _kind(author: str) -> str:
     if author == "enterprise":
         return "in"
@@ -125,7 +141,7 @@ def lines(session: Session, conversation: str, after_id: int = 0) -> list[ChatLi
     for r in rows:
         f = files.get(r.attachment_id) if r.attachment_id else None
         out.append(ChatLine(r.id, r.direction, _kind(r.author), r.author.removeprefix("operator:"),
-                            r.text, r.at, r.attachment_id, f.filename if f else None,
+                            shown_text(r.author, r.text), r.at, r.attachment_id, f.filename if f else None,
                             bool(f and attachments.is_image(f.mime))))
     return out
 
@@ -215,7 +231,8 @@ def summaries(session: Session, r: redis.Redis, conversations: list[str],
             conv, CHANNEL_ZH.get(channel_of(conv), channel_of(conv)), state.mode,
             MODE_ZH[state.mode], state.operator, REASON_ZH.get(state.reason or "", ""),
             state.since, waited, names.get(conv),
-            (message.text[:60] if message else ""), message.at if message else None,
+            (shown_text(message.author, message.text)[:60] if message else ""),
+            message.at if message else None,
             present(r, conv)))
     return out
 

@@ -215,3 +215,12 @@ def test_a_reply_the_enterprise_can_no_longer_receive_is_shown_as_undelivered(
         row.last_error = "Forbidden: bot was blocked by the user"
     page = op.get(f"/console/chats/{CONV}").text
     assert "未送达：企业已停用或屏蔽机器人，消息无法送达" in page
+
+
+def test_button_presses_read_as_buttons(console_app: ConsoleHarness) -> None:
+    _say(console_app, "/greet")
+    _say(console_app, "/open_ticket")
+    _say(console_app, '/inform{"ticket_id":"T20261122-0001","rating":"s","round":0}')
+    page = console_app.login("op1").get(f"/console/chats/{CONV}").text
+    assert "［按钮：打开对话］" in page and "［按钮：提交诉求］" in page
+    assert "［按钮：选择/评价］" in page and "/open_ticket" not in page
