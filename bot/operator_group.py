@@ -71,6 +71,7 @@ from hotline import attachments, handoff, live, transcripts
 from hotline.db import session_scope
 from hotline.handoff import Mode
 from hotline.models import Attachment, Staff
+from hotline.staff import staff_for_telegram
 
 logger = logging.getLogger(__name__)
 
@@ -181,12 +182,27 @@ class OperatorGroup:
         """Add the group's handlers to ``app`` in ``group`` (before the enterprise ones)."""
         chat = filters.Chat(self.chat_id)
         app.add_handler(CallbackQueryHandler(self.on_take, pattern=f"^{TAKE_PREFIX}"), group)
-        app.add_handler(CommandHandler(["handback", "close"], self.on_command,
+        app.add_handler(CommandHandler(["handback", "close", "whoami"], self.on_command,
                                        filters=chat & filters.UpdateType.MESSAGE), group)
         replies = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL
         app.add_handler(MessageHandler(chat & filters.REPLY & filters.UpdateType.MESSAGE & replies,
                                        self.on_reply), group)
         app.add_handler(TypeHandler(Update, self.on_anything_else), group)
+
+    def _linked(self, user: User) -> tuple[str, str] | None:
+        with session_scope(self._db_url) as session:
+            staff = staff_for_telegram(session, user.id)
+            return (staff.username, staff.display_name) if staff is not None else None
+
+    async def identity(self, user: User) -> tuple[str, str] | None:
+        """Who a group member acts as: the linked console account, else ``tg-op-<id>``;
+        None when an allow-list is set and the member is neither listed nor linked."""
+        linked = await asyncio.to_thread(self._linked, user)
+        if linked is not None:
+            return linked
+        if self._allowed is not None and user.id not in self._allowed:
+            return None
+        return operator_of(user)
 
     def is_group(self, update: Update) -> bool:
         return update.effective_chat is not None and update.effective_chat.id == self.chat_id
@@ -540,11 +556,12 @@ class OperatorGroup:
         if not chat_service.valid_conversation(conversation):
             await query.answer("无效的会话。", show_alert=True)
             return
-        if self._allowed is not None and query.from_user.id not in self._allowed:
+        who = await self.identity(query.from_user)
+        if who is None:
             await query.answer("您不在人工客服名单中，不能接入会话。如需开通请联系管理员。",
                                show_alert=True)
             return
-        username, name = operator_of(query.from_user)
+        username, name = who
         await self._remember_name(username, name)
         try:
             await asyncio.to_thread(self._take, conversation, username, name)
@@ -567,7 +584,7 @@ class OperatorGroup:
         conversation = await self.conversation_of(message.reply_to_message.message_id)
         if conversation is None:
             return  # operators talking among themselves
-        username, name = operator_of(message.from_user)
+        username, name = await self.identity(message.from_user) or operator_of(message.from_user)
         await self._remember_name(username, name)
         file = None
         if message.photo or message.document:
@@ -597,7 +614,12 @@ class OperatorGroup:
         if message is None or message.from_user is None or message.from_user.is_bot:
             return
         command = (message.text or "").split()[0].lstrip("/").split("@")[0].lower()
-        username, name = operator_of(message.from_user)
+        if command == "whoami":
+            await message.reply_text(
+                f"您的 Telegram 用户 ID：{message.from_user.id}。请管理员在控制台“账号”页绑定到您的"
+                "账号，之后您在值班群的接待会记在该账号名下。")
+            return
+        username, name = await self.identity(message.from_user) or operator_of(message.from_user)
         await self._remember_name(username, name)
         conversation = None
         if message.reply_to_message is not None:

@@ -33,6 +33,7 @@ from hotline.staff import (
     create_staff,
     set_active,
     set_password,
+    set_telegram,
     view,
 )
 
@@ -44,6 +45,7 @@ DONE = {
     "password": "已重置 {username}（{name}）的密码，其已登录的会话已退出。",
     "deactivated": "已停用 {username}（{name}），其会话已失效。",
     "activated": "已启用 {username}（{name}）。",
+    "telegram": "已更新 {username}（{name}）的值班群 Telegram 绑定。",
 }
 EMPTY_FORM = {"username": "", "display_name": "", "role": "", "department_id": ""}
 
@@ -147,6 +149,19 @@ def reset_password(request: Request, staff_id: int, password: str = Form(""),
     end_sessions(ctx, staff_id, keep=actor.token_hash)
     log.info("password of %s reset by %s", username, actor.username)
     return _done(staff_id, "password")
+
+
+@router.post("/users/{staff_id}/telegram", response_class=HTMLResponse)
+def link_telegram(request: Request, staff_id: int, telegram_user_id: str = Form(""),
+                  actor: Actor = Depends(admin_post)) -> Response:
+    try:
+        with session_scope(get_ctx(request).db_url) as session:
+            username = set_telegram(session, staff_id, telegram_user_id[:30]).username
+    except StaffError as exc:
+        return _page(request, actor, flash=f"未绑定：{exc}", flash_kind="error",
+                     status_code=400, focus=staff_id)
+    log.info("telegram link of %s set by %s", username, actor.username)
+    return _done(staff_id, "telegram")
 
 
 @router.post("/users/{staff_id}/active", response_class=HTMLResponse)

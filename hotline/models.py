@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -342,6 +343,8 @@ class Staff(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column()
+    # Links the account to a member of the Telegram operator group (acts there as this staff).
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
 
     department: Mapped[Department | None] = relationship()
 

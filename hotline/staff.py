@@ -39,12 +39,13 @@ class StaffView:
     department: str | None
     active: bool
     last_login_at: datetime | None
+    telegram_user_id: int | None = None
 
 
 def view(staff: Staff) -> StaffView:
     return StaffView(staff.id, staff.username, staff.display_name, StaffRole(staff.role),
                      staff.department_id, staff.department.name if staff.department else None,
-                     staff.active, staff.last_login_at)
+                     staff.active, staff.last_login_at, staff.telegram_user_id)
 
 
 def check_password(password: str) -> str:
@@ -144,3 +145,35 @@ def set_active(session: Session, staff_id: int, active: bool) -> Staff:
 
 def all_staff(session: Session) -> list[Staff]:
     return list(session.scalars(select(Staff).order_by(Staff.role, Staff.username)))
+
+
+CHAT_ROLES = (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN)
+
+
+def set_telegram(session: Session, staff_id: int, raw: str) -> Staff:
+    """Link (or with an empty ``raw``, unlink) the account to a Telegram user id."""
+    staff = session.get(Staff, staff_id)
+    if staff is None:
+        raise StaffError("账号不存在。")
+    raw = (raw or "").strip()
+    if not raw:
+        staff.telegram_user_id = None
+        return staff
+    if not raw.isdigit() or not 0 < int(raw) < 10**15:
+        raise StaffError("Telegram 用户 ID 是一串数字：在值班群里发送 /whoami 即可看到。")
+    if StaffRole(staff.role) not in CHAT_ROLES:
+        raise StaffError("只有话务员、督办人员和管理员可以在值班群接待会话。")
+    other = session.scalar(select(Staff).where(Staff.telegram_user_id == int(raw),
+                                               Staff.id != staff_id))
+    if other is not None:
+        raise StaffError(f"该 Telegram 用户已绑定账号 {other.username}。")
+    staff.telegram_user_id = int(raw)
+    return staff
+
+
+def staff_for_telegram(session: Session, telegram_user_id: int) -> Staff | None:
+    """The active chat-handling account linked to this Telegram user, if any."""
+    staff = session.scalar(select(Staff).where(Staff.telegram_user_id == telegram_user_id))
+    if staff is None or not staff.active or StaffRole(staff.role) not in CHAT_ROLES:
+        return None
+    return staff

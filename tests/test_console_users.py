@@ -208,3 +208,29 @@ def test_markup_in_names_is_escaped(console_app: ConsoleHarness) -> None:
         "csrf_token": admin.csrf, "username": "markup", "display_name": name,
         "role": "operator", "department_id": "", "password": PASSWORD})
     assert refused.status_code == 400 and name not in refused.text
+
+
+def test_admin_links_a_telegram_operator(console_app) -> None:  # type: ignore[no-untyped-def]
+    from hotline.db import session_scope
+    from hotline.models import Staff
+
+    admin = console_app.login("admin")
+    with session_scope(console_app.db_url) as session:
+        op1 = session.query(Staff).filter_by(username="op1").one().id
+        dept = session.query(Staff).filter_by(username="zhujian").one().id
+    ok = admin.post(f"/console/users/{op1}/telegram",
+                    data={"csrf_token": admin.csrf, "telegram_user_id": "123456789"})
+    assert ok.status_code == 303
+    bad = admin.post(f"/console/users/{op1}/telegram",
+                     data={"csrf_token": admin.csrf, "telegram_user_id": "12ab"})
+    assert bad.status_code == 400 and "/whoami" in bad.text
+    wrong_role = admin.post(f"/console/users/{dept}/telegram",
+                            data={"csrf_token": admin.csrf, "telegram_user_id": "555"})
+    assert wrong_role.status_code == 400 and "话务员" in wrong_role.text
+    with session_scope(console_app.db_url) as session:
+        op2 = session.query(Staff).filter_by(username="op2").one().id
+    taken = admin.post(f"/console/users/{op2}/telegram",
+                       data={"csrf_token": admin.csrf, "telegram_user_id": "123456789"})
+    assert taken.status_code == 400 and "已绑定账号 op1" in taken.text
+    with session_scope(console_app.db_url) as session:
+        assert session.get(Staff, op1).telegram_user_id == 123456789

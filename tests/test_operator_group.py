@@ -322,3 +322,25 @@ async def test_only_listed_operators_may_take(env: Env) -> None:
     assert handoff.mode_of(env.r, CONV) is handoff.Mode.QUEUED
     await take(env, ann, user=ZHANG)  # 张三 (501) is on the list
     assert handoff.owner_of(env.r, CONV) == "tg-op-501"
+
+
+@pytest.mark.parametrize("env", ["501"], indirect=True)
+async def test_a_linked_console_account_acts_under_its_own_name(env: Env) -> None:
+    from hotline.db import session_scope
+    from hotline.staff import create_staff, set_telegram
+
+    with session_scope(env.db_url) as session:
+        staff = create_staff(session, "lisi", "李四（话务）", "Secret-pass-2026", "operator")
+        set_telegram(session, staff.id, str(LI["id"]))  # 李四 is not on the allow-list
+    ann = await escalate(env, "我要咨询社保补贴")
+    await take(env, ann, user=LI)
+    assert handoff.owner_of(env.r, CONV) == "lisi"
+    notice = await env.fake.await_reply(CHAT, contains="已接入", timeout=10)
+    assert "李四（话务）" in notice.text
+
+
+async def test_whoami_tells_the_telegram_id(env: Env) -> None:
+    mark = env.fake.mark()
+    says(env.fake, "/whoami", user=LI)
+    got = await env.fake.await_reply(GROUP, contains="Telegram 用户 ID", since=mark, timeout=10)
+    assert str(LI["id"]) in got.text
