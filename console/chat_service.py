@@ -237,6 +237,19 @@ def summaries(session: Session, r: redis.Redis, conversations: list[str],
     return out
 
 
+def workload(session: Session, r: redis.Redis) -> list[tuple[str, int]]:
+    """(display name, chats owned now) of everyone serving at least one chat, busiest first."""
+    names = display_names(session)
+    rows = []
+    for key in r.scan_iter(match=handoff.OPERATOR_PREFIX + "*", count=500):
+        username = (key.decode() if isinstance(key, bytes) else key).removeprefix(
+            handoff.OPERATOR_PREFIX)
+        count = int(r.scard(key))
+        if count:
+            rows.append((names.get(username, username), count))
+    return sorted(rows, key=lambda x: (-x[1], x[0]))
+
+
 def display_names(session: Session) -> dict[str, str]:
     return {u: n for u, n in session.execute(select(Staff.username, Staff.display_name))}
 

@@ -71,7 +71,9 @@ def _queue_context(request: Request, actor: Actor) -> dict[str, object]:
         recent = svc.summaries(session, ctx.redis, [
             c for c in svc.recent_conversations(session, 30) if c not in skip][:15])
         names = svc.display_names(session)
+        on_duty = svc.workload(session, ctx.redis)
     return {"queued": queued, "mine": owned, "recent": recent, "names": names, "since": since,
+            "workload": on_duty,
             "label_of": svc.label_of}
 
 

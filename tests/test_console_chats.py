@@ -52,6 +52,7 @@ def test_queue_lists_waiting_chats_and_take_tells_the_enterprise(console_app: Co
     assert console_app.delivered == [CONV]
     chat = op.get(taken.headers["location"])
     assert "施工许可证报上去三个月" in chat.text  # the history, bot turns and all
+    assert "正在接待：李客服 1 个" in op.get("/console/queue").text
     assert 'id="reply-form"' in chat.text
 
 
