@@ -50,14 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.redis_url:
             raise RuntimeError("REDIS_URL is not set: the gateway needs Redis")
         redis = Redis.from_url(settings.redis_url)
+        sync = SyncRedis.from_url(settings.redis_url)  # for the sync handoff and console code
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         runtime = Runtime(redis=redis, rasa=rasa, relay=Relay(
-            rasa, redis, settings.db_url(), avg_handle_s=settings.avg_handle_s,
+            rasa, redis, sync, settings.db_url(), avg_handle_s=settings.avg_handle_s,
             attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024))
         state["rt"] = runtime
         state["console"] = ConsoleContext(
             settings=settings, db_url=settings.db_url(),
-            redis=SyncRedis.from_url(settings.redis_url), aredis=redis,
+            redis=sync, aredis=redis,
             deliver=lambda conversation: _deliver_now(runtime, conversation),
             hand_back_to_bot=lambda conversation: _resume_bot(runtime, conversation),
         )
@@ -91,8 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if runtime.operator_group is not None:
                 await runtime.operator_group.aclose()
             await rasa.aclose()
-            runtime.relay.close()
-            state["console"].redis.close()
+            sync.close()
             await redis.aclose()
 
     app = FastAPI(title="企业服务热线 gateway", lifespan=lifespan)

@@ -65,6 +65,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import media
 from console import chat_service
 from console.chat_service import ChatError
 from hotline import attachments, handoff, live, transcripts
@@ -85,7 +86,6 @@ QUOTE_CHARS = 80  # each one cut to this many characters
 FORWARD_MAX = 20  # at most this many messages forwarded at once (catch-up after a take)
 FORWARD_CHARS = 2000  # a longer enterprise message is cut (the console shows all of it)
 CAPTION_CHARS = 400
-DOWNLOAD_LIMIT = 20 * 1024 * 1024  # bots may download at most 20 MB
 CALLBACK_LIMIT = 64
 SEND_ATTEMPTS = 3
 
@@ -587,19 +587,12 @@ class OperatorGroup:
         username, name = await self.identity(message.from_user) or operator_of(message.from_user)
         await self._remember_name(username, name)
         file = None
-        if message.photo or message.document:
-            if message.photo:
-                media, filename, mime = (message.photo[-1], f"photo_{message.message_id}.jpg",
-                                         "image/jpeg")
-            else:
-                doc = message.document
-                assert doc is not None
-                media, filename, mime = doc, doc.file_name, doc.mime_type
-            if (media.file_size or 0) > DOWNLOAD_LIMIT:
+        if media.has_file(message):
+            try:
+                file = await media.download(message)
+            except media.TooBig:
                 await message.reply_text("文件超过 20 MB，无法转发给企业。")
                 return
-            telegram_file = await media.get_file()
-            file = (filename, mime, bytes(await telegram_file.download_as_bytearray()))
         text = message.text or message.caption or ""
         try:
             await asyncio.to_thread(self._reply, conversation, username, name, text, file)

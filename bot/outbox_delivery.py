@@ -36,7 +36,6 @@ from telegram.error import RetryAfter, TelegramError
 
 from hotline import attachments, live, outbox
 from hotline.db import session_scope
-from hotline.models import Attachment
 from hotline.outbox import Claimed, RetryPolicy
 from hotline.textnorm import to_traditional
 
@@ -261,8 +260,8 @@ def _delivered_web(db_url: str, row: Claimed, worker: str, now: datetime) -> Non
 
 def _attachment_bytes(db_url: str, attachment_id: int) -> bytes | None:
     with session_scope(db_url) as session:
-        row = session.get(Attachment, attachment_id)
-        return bytes(row.data) if row is not None else None
+        found = attachments.fetch(session, attachment_id)
+        return found[2] if found is not None else None
 
 
 def web_frame(row: Claimed) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from hotline.textnorm import is_traditional, to_traditional
 
 logger = logging.getLogger(__name__)
 MAX_CHARS = 2000
-_SYNC_KEYS = ("host", "port", "db", "username", "password", "path", "socket_timeout")
 # Button payloads the bot still handles while a person has the chat: ticket ratings.
 BOT_PAYLOADS = ("/inform{",)
 PRESENCE_PREFIX = "hotline:presence:"  # count of open web-chat pages of a conversation  # what is sent to Rasa; the transcript keeps everything
@@ -74,20 +73,17 @@ def localize(message: BotMessage, traditional: bool) -> BotMessage:
 
 
 class Relay:
-    def __init__(self, rasa: RasaClient, redis: Redis, db_url: str, *,
+    def __init__(self, rasa: RasaClient, redis: Redis, sync: sync_redis.Redis, db_url: str, *,
                  avg_handle_s: float = handoff.DEFAULT_AVG_HANDLE_S,
                  attachment_max_bytes: int = attachments.DEFAULT_MAX_BYTES) -> None:
+        """``sync`` is a client of the same Redis: handoff's transitions are sync calls
+        (run in a thread); the caller owns and closes both clients."""
         self._rasa = rasa
         self._redis = redis
-        # handoff's transitions are sync Redis calls (run in a thread): same server, own pool
-        kwargs = redis.connection_pool.connection_kwargs
-        self._sync = sync_redis.Redis(**{k: kwargs[k] for k in _SYNC_KEYS if k in kwargs})
+        self._sync = sync
         self._db_url = db_url
         self._avg_handle_s = avg_handle_s
         self._max_bytes = attachment_max_bytes
-
-    def close(self) -> None:
-        self._sync.close()
 
     async def set_present(self, conversation_id: str, present: bool) -> None:
         """Whether the enterprise's web page is open (the console shows 在线/离线)."""

@@ -23,7 +23,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import messages
+from bot import media, messages
 from bot.rasa_client import BotMessage
 from bot.relay import Relay
 
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 CALLBACK_LIMIT = 64  # bytes Telegram allows in callback_data
 CALLBACK_TTL_S = 7 * 86400
 TELEGRAM_TEXT_LIMIT = 4096
-ATTACHMENT_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # bots may download at most 20 MB
 
 
 def conversation_id(chat_id: int) -> str:
@@ -179,18 +178,13 @@ class TelegramChannel:
             return
         chat_id = update.effective_chat.id
         conversation = conversation_id(chat_id)
-        if message is not None and (message.photo or message.document):
-            if message.photo:
-                media, name, mime = message.photo[-1], f"photo_{message.message_id}.jpg", "image/jpeg"
-            else:
-                doc = message.document
-                media, name, mime = doc, doc.file_name, doc.mime_type
-            if (media.file_size or 0) > ATTACHMENT_DOWNLOAD_LIMIT:
+        if message is not None and media.has_file(message):
+            try:
+                name, mime, data = await media.download(message)
+            except media.TooBig:
                 reason = "文件超过 20 MB，请压缩后再发送。"
                 await context.bot.send_message(chat_id, messages.FILE_REFUSED.format(reason=reason))
                 return
-            file = await media.get_file()
-            data = bytes(await file.download_as_bytearray())
             replies = await self._relay.handle_file(conversation, "telegram", name, mime, data,
                                                     message.caption)
             await self.send(context.bot, chat_id, replies)

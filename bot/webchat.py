@@ -8,7 +8,6 @@ import logging
 import uuid
 from dataclasses import asdict
 from pathlib import Path
-from urllib.parse import quote
 
 from fastapi import APIRouter, Response, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -17,7 +16,6 @@ from bot.outbox_delivery import pump_web
 from bot.relay import Relay
 from hotline import attachments
 from hotline.db import session_scope
-from hotline.models import Attachment
 
 logger = logging.getLogger(__name__)
 PAGE = Path(__file__).with_name("static") / "webchat.html"
@@ -28,10 +26,9 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # read at most this much; the relay's cap s
 def _attachment(db_url: str, attachment_id: int, conversation: str
                 ) -> tuple[str, str, bytes] | None:
     with session_scope(db_url) as session:
-        row = session.get(Attachment, attachment_id)
-        if row is None or row.conversation_id != conversation:
-            return None
-        return row.filename, row.mime, bytes(row.data)
+        return attachments.fetch(session, attachment_id, conversation)
+
+
 _WAKERS: dict[str, asyncio.Event] = {}  # conversation → "deliver its outbox rows now"
 
 
@@ -62,9 +59,8 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
         if found is None:
             return Response(status_code=404)
         name, mime, data = found
-        disposition = "inline" if mime in attachments.IMAGES else "attachment"
         return Response(data, media_type=mime, headers={
-            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}",
+            "Content-Disposition": attachments.content_disposition(name, mime),
             "X-Content-Type-Options": "nosniff"})
 
     @api.post("/chat/upload/{session_id}")

@@ -179,6 +179,17 @@ async def require_csrf(request: Request, actor: Actor = Depends(current_actor)) 
     return actor
 
 
+def post_roles(*roles: StaffRole, message: str = "您没有权限访问该页面。"):  # type: ignore[no-untyped-def]
+    """Dependency for a POST that only ``roles`` may make: CSRF checked first, then the role."""
+
+    def dependency(actor: Actor = Depends(require_csrf)) -> Actor:
+        if actor.role not in roles:
+            raise Forbidden(message)
+        return actor
+
+    return dependency
+
+
 # --- login rate limit -----------------------------------------------------------------
 
 

@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import redis
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from hotline import attachments, handoff, outbox, routing, service_ratings, tickets, transcripts
-from hotline.enterprises import EnterpriseCard, card_for
+from hotline.enterprises import (
+    EnterpriseCard,
+    card_for,
+    clean_company,
+    clean_person,
+    clean_phone,
+    clean_uscc,
+    file_enterprise,
+)
 from hotline.handoff import Mode
+from hotline.kb.topics import best_topic
 from hotline.models import (
+    Attachment,
+    ChannelIdentity,
+    Enterprise,
     NotificationOutbox,
     OutboxStatus,
     Staff,
@@ -129,14 +141,19 @@ def _kind(author: str) -> str:
     return "bot"
 
 
+def _attachments(session: Session, ids: list[int | None]) -> dict[int, Attachment]:
+    """The attachments of these ids, in one query (without their bytes)."""
+    wanted = [i for i in ids if i]
+    if not wanted:
+        return {}
+    rows = session.scalars(select(Attachment).options(defer(Attachment.data))
+                           .where(Attachment.id.in_(wanted)))
+    return {a.id: a for a in rows}
+
+
 def lines(session: Session, conversation: str, after_id: int = 0) -> list[ChatLine]:
     rows = transcripts.history(session, conversation, after_id=after_id)
-    files = {}
-    ids = [r.attachment_id for r in rows if r.attachment_id]
-    if ids:
-        from hotline.models import Attachment
-
-        files = {a.id: a for a in session.scalars(select(Attachment).where(Attachment.id.in_(ids)))}
+    files = _attachments(session, [r.attachment_id for r in rows])
     out = []
     for r in rows:
         f = files.get(r.attachment_id) if r.attachment_id else None
@@ -154,16 +171,12 @@ def pending(session: Session, conversation: str) -> list[PendingLine]:
             NotificationOutbox.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]),
         ).order_by(NotificationOutbox.id)
     ).all()
+    files = _attachments(session, [r.attachment_id for r in rows])
     out = []
     for r in rows:
-        name = None
-        if r.attachment_id:
-            from hotline.models import Attachment
-
-            att = session.get(Attachment, r.attachment_id)
-            name = att.filename if att else None
+        file = files.get(r.attachment_id) if r.attachment_id else None
         error = _error_zh(r.last_error) if r.last_error else None
-        out.append(PendingLine(r.id, r.text, r.status, error, name))
+        out.append(PendingLine(r.id, r.text, r.status, error, file.filename if file else None))
     return out
 
 
@@ -198,8 +211,6 @@ def recent_conversations(session: Session, limit: int = 20) -> list[str]:
 
 
 def enterprise_names(session: Session, conversations: list[str]) -> dict[str, str]:
-    from hotline.models import ChannelIdentity, Enterprise
-
     if not conversations:
         return {}
     rows = session.execute(
@@ -240,13 +251,7 @@ def summaries(session: Session, r: redis.Redis, conversations: list[str],
 def workload(session: Session, r: redis.Redis) -> list[tuple[str, int]]:
     """(display name, chats owned now) of everyone serving at least one chat, busiest first."""
     names = display_names(session)
-    rows = []
-    for key in r.scan_iter(match=handoff.OPERATOR_PREFIX + "*", count=500):
-        username = (key.decode() if isinstance(key, bytes) else key).removeprefix(
-            handoff.OPERATOR_PREFIX)
-        count = int(r.scard(key))
-        if count:
-            rows.append((names.get(username, username), count))
+    rows = [(names.get(u, u), n) for u, n in handoff.workloads(r).items()]
     return sorted(rows, key=lambda x: (-x[1], x[0]))
 
 
@@ -359,8 +364,6 @@ def draft_for(session: Session, conversation: str) -> TicketDraft:
             and len(m.text.strip()) > 4 and m.text.strip() not in NOT_A_NEED]
     description = "\n".join(said[-6:])[: tickets.DESCRIPTION_MAX_CHARS]
     topic = "policy_benefit"
-    from hotline.kb.topics import best_topic
-
     taxonomy = routing.load_taxonomy()
     names = tuple(taxonomy.topics)
     if description:
@@ -372,14 +375,6 @@ def draft_for(session: Session, conversation: str) -> TicketDraft:
 
 
 def open_ticket(session: Session, conversation: str, draft: TicketDraft, actor: str) -> Ticket:
-    from hotline.enterprises import (
-        clean_company,
-        clean_person,
-        clean_phone,
-        clean_uscc,
-        file_enterprise,
-    )
-
     taxonomy = routing.load_taxonomy()
     if draft.topic not in taxonomy.topics:
         raise ChatError("请选择诉求类别。")
@@ -412,8 +407,6 @@ def open_ticket(session: Session, conversation: str, draft: TicketDraft, actor: 
 
 
 def open_tickets_of(session: Session, conversation: str) -> list[Ticket]:
-    from hotline.models import ChannelIdentity
-
     enterprise_id = session.scalar(select(ChannelIdentity.enterprise_id).where(
         ChannelIdentity.conversation_id == conversation))
     query = select(Ticket).order_by(Ticket.created_at.desc()).limit(20)
@@ -423,7 +416,3 @@ def open_tickets_of(session: Session, conversation: str) -> list[Ticket]:
     else:
         query = query.where(Ticket.conversation_id == conversation)
     return list(session.scalars(query))
-
-
-def queue_wait_s(entries: list[handoff.QueueEntry]) -> list[float]:
-    return [e.waited / timedelta(seconds=1) for e in entries]

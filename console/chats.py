@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -15,16 +16,19 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from console import chat_service as svc
-from console.auth import ANY_STAFF, Actor, require_csrf, require_roles
+from console.auth import ANY_STAFF, Actor, Forbidden, post_roles, require_roles
 from console.context import get_ctx
 from console.web import render
-from hotline import handoff, live, routing
+from hotline import attachments, handoff, live, routing
 from hotline.db import session_scope
+from hotline.enterprises import card_for
 from hotline.handoff import Mode
-from hotline.models import Attachment, StaffRole, TicketStatus
+from hotline.models import StaffRole, TicketStatus
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
 CHAT_ROLES = (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN)
+chat_post = post_roles(*CHAT_ROLES)
 CANNED = Path(__file__).with_name("canned_replies.yml")
 SSE_BLOCK_MS = 4_000  # below redis-py's default socket timeout; a keep-alive after each
 
@@ -35,8 +39,6 @@ def _canned() -> list[str]:
 
 def _conversation(conversation: str) -> str:
     if not svc.valid_conversation(conversation):
-        from console.auth import Forbidden
-
         raise Forbidden("会话编号无效。")
     return conversation
 
@@ -70,9 +72,8 @@ def _queue_context(request: Request, actor: Actor) -> dict[str, object]:
         skip = {e.conversation for e in entries} | set(mine)
         recent = svc.summaries(session, ctx.redis, [
             c for c in svc.recent_conversations(session, 30) if c not in skip][:15])
-        names = svc.display_names(session)
         on_duty = svc.workload(session, ctx.redis)
-    return {"queued": queued, "mine": owned, "recent": recent, "names": names, "since": since,
+    return {"queued": queued, "mine": owned, "recent": recent, "since": since,
             "workload": on_duty,
             "label_of": svc.label_of}
 
@@ -95,8 +96,6 @@ def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str
         history = svc.lines(session, conversation)
         waiting = svc.pending(session, conversation)
         draft = svc.draft_for(session, conversation)
-        from hotline.enterprises import card_for
-
         card = card_for(session, conversation)
         its_tickets = [(t.number, t.topic, TicketStatus(t.status).zh, t.deadline)
                        for t in svc.open_tickets_of(session, conversation)]
@@ -169,8 +168,7 @@ def _act(request: Request, actor: Actor, conversation: str, action, flash: str) 
 
 @router.post("/chats/{conversation}/take")
 def take(request: Request, conversation: str,
-         actor: Actor = Depends(require_csrf)) -> Response:
-    _must_chat(actor)
+         actor: Actor = Depends(chat_post)) -> Response:
     return _act(request, actor, conversation, lambda s, c: svc.take(
         s, c.redis, conversation, actor.username, actor.display_name), "已接入该会话。")
 
@@ -178,8 +176,7 @@ def take(request: Request, conversation: str,
 @router.post("/chats/{conversation}/reply")
 async def reply(request: Request, conversation: str, text: str = Form(""),
                 file: UploadFile | None = File(None),
-                actor: Actor = Depends(require_csrf)) -> Response:
-    _must_chat(actor)
+                actor: Actor = Depends(chat_post)) -> Response:
     ctx = get_ctx(request)
     max_bytes = ctx.settings.attachment_max_mb * 1024 * 1024
     upload = None
@@ -193,8 +190,7 @@ async def reply(request: Request, conversation: str, text: str = Form(""),
 
 @router.post("/chats/{conversation}/handback")
 async def hand_back(request: Request, conversation: str,
-                    actor: Actor = Depends(require_csrf)) -> Response:
-    _must_chat(actor)
+                    actor: Actor = Depends(chat_post)) -> Response:
     response = await asyncio.to_thread(_act, request, actor, conversation, lambda s, c: svc.hand_back(
         s, c.redis, conversation, actor.username), "已交回智能客服。")
     ctx = get_ctx(request)
@@ -202,17 +198,13 @@ async def hand_back(request: Request, conversation: str,
         try:
             await ctx.hand_back_to_bot(conversation)
         except Exception:  # noqa: BLE001 - the chat is the bot's again either way
-            import logging
-
-            logging.getLogger(__name__).warning("Rasa not told of hand-back of %s",
-                                                conversation, exc_info=True)
+            logger.warning("Rasa not told of hand-back of %s", conversation, exc_info=True)
     return response
 
 
 @router.post("/chats/{conversation}/close")
 def close(request: Request, conversation: str,
-          actor: Actor = Depends(require_csrf)) -> Response:
-    _must_chat(actor)
+          actor: Actor = Depends(chat_post)) -> Response:
     return _act(request, actor, conversation, lambda s, c: svc.close(
         s, c.redis, conversation, actor.username), "会话已结束。")
 
@@ -221,8 +213,7 @@ def close(request: Request, conversation: str,
 def open_ticket(request: Request, conversation: str, topic: str = Form(""),
                 description: str = Form(""), company: str = Form(""), uscc: str = Form(""),
                 contact: str = Form(""), phone: str = Form(""),
-                actor: Actor = Depends(require_csrf)) -> Response:
-    _must_chat(actor)
+                actor: Actor = Depends(chat_post)) -> Response:
     draft = svc.TicketDraft(topic, description[:20000], company[:200], uscc[:40], contact[:50],
                             phone[:40])
     numbers: list[str] = []
@@ -236,28 +227,17 @@ def open_ticket(request: Request, conversation: str, topic: str = Form(""),
     return response
 
 
-def _must_chat(actor: Actor) -> None:
-    if actor.role not in CHAT_ROLES:
-        from console.auth import Forbidden
-
-        raise Forbidden()
-
-
 @router.get("/attachments/{attachment_id}")
 def attachment(request: Request, attachment_id: int,
                actor: Actor = Depends(require_roles(*ANY_STAFF))) -> Response:
-    ctx = get_ctx(request)
-    with session_scope(ctx.db_url) as session:
-        row = session.get(Attachment, attachment_id)
-        if row is None:
-            return Response("文件不存在或已过保存期限。", status_code=404,
-                            media_type="text/plain; charset=utf-8")
-        data, mime, name = bytes(row.data), row.mime, row.filename
-    from hotline.attachments import IMAGES
-
-    disposition = "inline" if mime in IMAGES else "attachment"
-    return Response(data, media_type=mime, headers={
-        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(name)}"})
+    with session_scope(get_ctx(request).db_url) as session:
+        found = attachments.fetch(session, attachment_id)
+    if found is None:
+        return Response("文件不存在或已过保存期限。", status_code=404,
+                        media_type="text/plain; charset=utf-8")
+    name, mime, data = found
+    return Response(data, media_type=mime,
+                    headers={"Content-Disposition": attachments.content_disposition(name, mime)})
 
 
 @router.get("/events")

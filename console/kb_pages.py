@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from console.auth import Actor, Forbidden, current_actor, require_csrf
+from console.auth import Actor, Forbidden, current_actor, post_roles
 from console.web import render
 from hotline.kb import curated_edit
 from hotline.kb.curated_edit import CuratedEditError, CuratedForm
@@ -88,9 +88,7 @@ def editor_actor(actor: Actor = Depends(current_actor)) -> Actor:
     return actor
 
 
-def editor_post(actor: Actor = Depends(require_csrf)) -> Actor:
-    _editor(actor)
-    return actor
+editor_post = post_roles(*EDITORS, message="只有督办人员和管理员可以编辑知识库。")
 
 
 def _topics() -> list[tuple[str, str]]:

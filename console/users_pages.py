@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from console import auth
-from console.auth import Actor, Forbidden, require_csrf, require_roles
+from console.auth import Actor, post_roles, require_roles
 from console.context import ConsoleContext, get_ctx
 from console.web import render
 from hotline.db import session_scope
@@ -50,10 +50,7 @@ DONE = {
 EMPTY_FORM = {"username": "", "display_name": "", "role": "", "department_id": ""}
 
 
-def admin_post(actor: Actor = Depends(require_csrf)) -> Actor:
-    if actor.role is not StaffRole.ADMIN:
-        raise Forbidden()
-    return actor
+admin_post = post_roles(StaffRole.ADMIN)
 
 
 def _page(request: Request, actor: Actor, *, form: dict[str, str] | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import mimetypes
 import re
 import unicodedata
+from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
@@ -70,3 +71,18 @@ def save(
 
 def is_image(mime: str) -> bool:
     return mime in IMAGES
+
+
+def fetch(session: Session, attachment_id: int, conversation_id: str | None = None
+          ) -> tuple[str, str, bytes] | None:
+    """``(file name, MIME type, bytes)`` of an attachment — of that conversation when given."""
+    row = session.get(Attachment, attachment_id)
+    if row is None or (conversation_id is not None and row.conversation_id != conversation_id):
+        return None
+    return row.filename, row.mime, bytes(row.data)
+
+
+def content_disposition(filename: str, mime: str) -> str:
+    """Images open in the browser, anything else downloads; the name survives in UTF-8."""
+    kind = "inline" if mime in IMAGES else "attachment"
+    return f"{kind}; filename*=UTF-8''{quote(filename)}"

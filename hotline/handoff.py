@@ -442,10 +442,19 @@ CANCEL_BUTTON = {"title": "取消排队", "payload": CANCEL_PAYLOAD}
 CANCEL_WORDS = frozenset({"取消", "取消排队", "不等了", "取消人工", "取消转人工"})
 
 
+def workloads(r: redis.Redis) -> dict[str, int]:
+    """Operator → number of chats owned now, for everyone owning at least one."""
+    out = {}
+    for key in r.scan_iter(match=OPERATOR_PREFIX + "*", count=500):
+        count = int(r.scard(key))
+        if count:
+            out[_s(key).removeprefix(OPERATOR_PREFIX)] = count
+    return out
+
+
 def operators_busy(r: redis.Redis) -> int:
     """How many operators own at least one chat now (at least 1, for the wait guess)."""
-    busy = sum(1 for key in r.scan_iter(match=OPERATOR_PREFIX + "*", count=500) if r.scard(key))
-    return max(1, busy)
+    return max(1, len(workloads(r)))
 
 
 def queue_notice_zh(r: redis.Redis, conversation: str, *, avg_handle_s: float,

@@ -31,16 +31,15 @@ def env(redis_url: str, db_url: str):  # type: ignore[no-untyped-def]
 
 
 def _run(env, steps):  # type: ignore[no-untyped-def]
-    url, _sync, db_url = env
+    url, sync, db_url = env
 
     async def main():  # type: ignore[no-untyped-def]
         rasa = RasaClient(f"http://127.0.0.1:{free_port()}", 2)
         aredis = Redis.from_url(url)
-        relay = Relay(rasa, aredis, db_url)
+        relay = Relay(rasa, aredis, sync, db_url)
         try:
             return await steps(relay)
         finally:
-            relay.close()
             await rasa.aclose()
             await aredis.aclose()
 
