@@ -16,6 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.identity import try_code
 from hotline import handoff
 from hotline.handoff import Reason
 from hotline.office_hours import OfficeHours
@@ -93,6 +94,8 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        if try_code(dispatcher, tracker):  # a one-time code typed back (企业身份核验)
+            return []
         if consecutive_fallbacks(tracker) < handoff.FALLBACK_LIMIT:
             dispatcher.utter_message(response="utter_default")
             return []

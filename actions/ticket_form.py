@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.topics import record_kb_feedback
-from hotline import enterprises, routing, sla, tickets
+from hotline import enterprises, identity, routing, sla, tickets
 from hotline.db import session_scope
 from hotline.settings import get_settings
 
@@ -193,13 +193,16 @@ class ActionSubmitTicket(Action):
     ) -> list[EventType]:
         slot = tracker.get_slot
         with session_scope() as session:
-            company = enterprises.file_enterprise(
+            company = identity.claim(
                 session, tracker.sender_id, uscc=slot("uscc"), name=slot("company_name"),
                 contact_name=slot("contact_name"), contact_phone=slot("contact_phone"),
+                actor=f"enterprise:{tracker.sender_id}",
             )
             ticket = tickets.create_ticket(
                 session, topic=slot("ticket_topic"), description=slot("ticket_description"),
                 conversation_id=tracker.sender_id, enterprise_id=company.id,
+                applicant_verified=identity.verified_enterprise(session, tracker.sender_id)
+                == company.id,
                 contact_name=slot("contact_name"), contact_phone=slot("contact_phone"),
                 act=slot("act") or "appeal", actor=f"enterprise:{tracker.sender_id}",
                 notify=False,  # told right here in the chat

@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.identity import VERIFY_BUTTON, start_verification, try_code
 from hotline import lifecycle, sla, tickets
 from hotline.db import session_scope
 
@@ -45,20 +46,22 @@ class ActionCheckTicket(Action):
         with session_scope() as session:
             if number is None:
                 open_ones = tickets.open_tickets_for(session, conversation_id)
+                hidden = tickets.others_hidden(session, conversation_id)
                 if not open_ones:
                     dispatcher.utter_message(response="utter_no_open_tickets")
-                    return []
-                dispatcher.utter_message(response="utter_open_tickets_header", count=len(open_ones))
-                for ticket in open_ones:
-                    tell_ticket(dispatcher, tickets.view(ticket))
+                else:
+                    dispatcher.utter_message(response="utter_open_tickets_header",
+                                             count=len(open_ones))
+                    for ticket in open_ones:
+                        tell_ticket(dispatcher, tickets.view(ticket))
+                if hidden:
+                    dispatcher.utter_message(response="utter_verify_to_see_more",
+                                             buttons=[VERIFY_BUTTON])
                 return []
             try:
                 ticket = tickets.ticket_for(session, number, conversation_id)
-            except tickets.TicketNotFound:
+            except tickets.TicketNotFound:  # not found and not yours answer the same
                 dispatcher.utter_message(response="utter_ticket_not_found", ticket_id=number)
-                return [SlotSet("ticket_id", None)]
-            except tickets.TicketNotVisible:
-                dispatcher.utter_message(response="utter_ticket_not_yours", ticket_id=number)
                 return [SlotSet("ticket_id", None)]
             tell_ticket(dispatcher, tickets.view(ticket))
         return [SlotSet("ticket_id", number)]
@@ -77,7 +80,7 @@ def rate_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, number: str)
                 conversation_id=tracker.sender_id, round_=round_,
                 notify=False,  # answered right here in the chat
             )
-        except (tickets.TicketNotFound, tickets.TicketNotVisible):
+        except tickets.TicketNotFound:  # not yours answers the same
             session.rollback()
             dispatcher.utter_message(response="utter_ticket_not_found", ticket_id=number)
             return
@@ -105,6 +108,11 @@ class ActionHandleInform(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        if latest_entity(tracker, "verify_identity") == "start":
+            start_verification(dispatcher, tracker)
+            return []
+        if try_code(dispatcher, tracker):
+            return []
         number = latest_entity(tracker, "ticket_id")
         if number and latest_entity(tracker, "rating"):
             rate_ticket(dispatcher, tracker, number)

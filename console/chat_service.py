@@ -15,7 +15,16 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
-from hotline import attachments, handoff, outbox, routing, service_ratings, tickets, transcripts
+from hotline import (
+    attachments,
+    handoff,
+    identity,
+    outbox,
+    routing,
+    service_ratings,
+    tickets,
+    transcripts,
+)
 from hotline.enterprises import (
     EnterpriseCard,
     card_for,
@@ -23,7 +32,6 @@ from hotline.enterprises import (
     clean_person,
     clean_phone,
     clean_uscc,
-    file_enterprise,
 )
 from hotline.handoff import Mode
 from hotline.kb.topics import best_topic
@@ -399,11 +407,15 @@ def open_ticket(session: Session, conversation: str, draft: TicketDraft, actor: 
         if error:
             raise ChatError(error)
         assert uscc is not None and company is not None
-        enterprise_id = file_enterprise(session, conversation, uscc=uscc, name=company,
-                                        contact_name=contact, contact_phone=phone).id
+        enterprise_id = identity.claim(session, conversation, uscc=uscc, name=company,
+                                       contact_name=contact, contact_phone=phone,
+                                       actor=actor).id
+    verified = enterprise_id is not None and identity.verified_enterprise(
+        session, conversation) == enterprise_id
     return tickets.create_ticket(session, topic=draft.topic, description=description,
                                  conversation_id=conversation, enterprise_id=enterprise_id,
-                                 contact_name=contact, contact_phone=phone, actor=actor)
+                                 contact_name=contact, contact_phone=phone, actor=actor,
+                                 applicant_verified=verified)
 
 
 def open_tickets_of(session: Session, conversation: str) -> list[Ticket]:
@@ -416,3 +428,54 @@ def open_tickets_of(session: Session, conversation: str) -> list[Ticket]:
     else:
         query = query.where(Ticket.conversation_id == conversation)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class IdentityPanel:
+    """The chat page's view of who the chat claims to be and what waits for staff."""
+
+    name: str
+    uscc: str
+    contact_name: str | None
+    contact_phone: str | None
+    verified: bool
+    verified_by: str | None
+    changes: list[tuple[int, str]]  # (change id, what it proposes)
+
+
+def identity_panel(session: Session, conversation: str) -> IdentityPanel | None:
+    claim = identity.claim_of(session, conversation)
+    if claim is None:
+        return None
+    enterprise = session.get(Enterprise, claim.enterprise_id)
+    assert enterprise is not None
+    labels = (("name", "企业名称"), ("contact_name", "联系人"), ("contact_phone", "联系电话"))
+    changes = [
+        (c.id, "；".join(f"{zh}改为“{getattr(c, key)}”" for key, zh in labels if getattr(c, key)))
+        for c in identity.pending_changes(session, enterprise.id)
+    ]
+    return IdentityPanel(enterprise.name, enterprise.uscc, enterprise.contact_name,
+                         enterprise.contact_phone, claim.verified, claim.verified_by, changes)
+
+
+def verify_identity(session: Session, conversation: str, actor: str) -> None:
+    try:
+        identity.staff_verify(session, conversation, actor=actor, note="工作人员电话核实")
+    except identity.IdentityError as exc:
+        raise ChatError(str(exc)) from exc
+    outbox.enqueue(session, conversation, "identity.verified",
+                   "工作人员已核实您的企业身份，您现在可以查询和评价本企业的全部诉求。")
+
+
+def revoke_identity(session: Session, conversation: str, actor: str) -> None:
+    try:
+        identity.revoke(session, conversation, actor=actor)
+    except identity.IdentityError as exc:
+        raise ChatError(str(exc)) from exc
+
+
+def decide_change(session: Session, change_id: int, approve: bool, actor: str) -> None:
+    try:
+        identity.decide_change(session, change_id, approve=approve, actor=actor)
+    except identity.IdentityError as exc:
+        raise ChatError(str(exc)) from exc

@@ -97,6 +97,7 @@ def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str
         waiting = svc.pending(session, conversation)
         draft = svc.draft_for(session, conversation)
         card = card_for(session, conversation)
+        panel = svc.identity_panel(session, conversation)
         its_tickets = [(t.number, t.topic, TicketStatus(t.status).zh, t.deadline)
                        for t in svc.open_tickets_of(session, conversation)]
         names = svc.display_names(session)
@@ -106,7 +107,7 @@ def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str
         "reason_zh": svc.REASON_ZH.get(state.reason or "", ""),
         "owner_name": names.get(state.operator or "", state.operator or ""),
         "mine": state.mode is Mode.HUMAN and state.operator == actor.username,
-        "history": history, "pending": waiting, "draft": draft, "card": card,
+        "history": history, "pending": waiting, "draft": draft, "card": card, "panel": panel,
         "tickets": its_tickets, "canned": _canned(),
         "topics": [(name, t.zh) for name, t in taxonomy.topics.items()],
         "topic_zh": {name: t.zh for name, t in taxonomy.topics.items()},
@@ -225,6 +226,29 @@ def open_ticket(request: Request, conversation: str, topic: str = Form(""),
     if response.status_code == 303:
         return _after(request, conversation, f"工单 {numbers[0]} 已登记并分派，受理回执已发给企业。")
     return response
+
+
+@router.post("/chats/{conversation}/verify")
+def verify(request: Request, conversation: str,
+           actor: Actor = Depends(chat_post)) -> Response:
+    """Staff confirmed the chat's enterprise (by calling the contact on file)."""
+    return _act(request, actor, conversation, lambda s, c: svc.verify_identity(
+        s, conversation, actor.who), "已核验企业身份。")
+
+
+@router.post("/chats/{conversation}/revoke")
+def revoke(request: Request, conversation: str,
+           actor: Actor = Depends(chat_post)) -> Response:
+    return _act(request, actor, conversation, lambda s, c: svc.revoke_identity(
+        s, conversation, actor.who), "已撤销企业身份核验。")
+
+
+@router.post("/chats/{conversation}/changes/{change_id}")
+def decide_change(request: Request, conversation: str, change_id: int,
+                  decision: str = Form(""), actor: Actor = Depends(chat_post)) -> Response:
+    approve = decision == "approve"
+    return _act(request, actor, conversation, lambda s, c: svc.decide_change(
+        s, change_id, approve, actor.who), "已采纳变更。" if approve else "已驳回变更。")
 
 
 @router.get("/attachments/{attachment_id}")

@@ -1,5 +1,5 @@
-"""Enterprises on file (逐户建档): validation of their identifiers and the link between a chat
-identity and the enterprise, so a returning enterprise is not asked again."""
+"""Enterprises on file (逐户建档): validation of what a chat types about its enterprise, and
+what a returning chat is not asked again (see :mod:`hotline.identity` for who may see what)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc as uscc_check
 from stdnum.exceptions import ValidationError
 
-from hotline.models import ChannelIdentity, Enterprise
+from hotline import identity
+from hotline.models import Enterprise
 from hotline.textnorm import normalize
 
 _SEPARATORS = re.compile(r"[\s\-－—_·.]")
@@ -27,6 +27,7 @@ class EnterpriseCard:
     name: str
     contact_name: str | None
     contact_phone: str | None
+    verified: bool = False
 
 
 def clean_uscc(raw: str) -> tuple[str | None, str | None]:
@@ -77,41 +78,16 @@ def clean_person(raw: str) -> tuple[str | None, str | None]:
 
 
 def card_for(session: Session, conversation_id: str) -> EnterpriseCard | None:
-    enterprise = session.scalar(
-        select(Enterprise)
-        .join(ChannelIdentity, ChannelIdentity.enterprise_id == Enterprise.id)
-        .where(ChannelIdentity.conversation_id == conversation_id)
-    )
-    if enterprise is None:
+    """What this chat may prefill: the file's contacts only when the chat is verified for the
+    enterprise; a mere claim gets the public name and code and the contact it gave itself."""
+    claim = identity.claim_of(session, conversation_id)
+    if claim is None:
         return None
-    return EnterpriseCard(enterprise.id, enterprise.uscc, enterprise.name,
-                          enterprise.contact_name, enterprise.contact_phone)
-
-
-def file_enterprise(
-    session: Session,
-    conversation_id: str,
-    *,
-    uscc: str,
-    name: str,
-    contact_name: str | None,
-    contact_phone: str | None,
-) -> Enterprise:
-    """Create or update the enterprise by its USCC and link this chat to it (逐户建档)."""
-    enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
-    if enterprise is None:
-        enterprise = Enterprise(uscc=uscc, name=name)
-        session.add(enterprise)
-    enterprise.name = name
-    enterprise.contact_name = contact_name or enterprise.contact_name
-    enterprise.contact_phone = contact_phone or enterprise.contact_phone
-    session.flush()
-    identity = session.scalar(
-        select(ChannelIdentity).where(ChannelIdentity.conversation_id == conversation_id)
-    )
-    if identity is None:
-        session.add(ChannelIdentity(conversation_id=conversation_id, enterprise_id=enterprise.id))
-    else:
-        identity.enterprise_id = enterprise.id
-    session.flush()
-    return enterprise
+    if claim.verified:
+        enterprise = session.get(Enterprise, claim.enterprise_id)
+        assert enterprise is not None
+        return EnterpriseCard(enterprise.id, enterprise.uscc, enterprise.name,
+                              enterprise.contact_name, enterprise.contact_phone, True)
+    contact_name, contact_phone = identity.last_contact_of(session, conversation_id)
+    return EnterpriseCard(claim.enterprise_id, claim.uscc, claim.name, contact_name,
+                          contact_phone, False)

@@ -14,10 +14,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline import lifecycle, routing, sla
+from hotline import identity, lifecycle, routing, sla
 from hotline.models import (
     OPEN_STATUSES,
-    ChannelIdentity,
     Department,
     Ticket,
     TicketEvent,
@@ -33,7 +32,7 @@ class TicketNotFound(LookupError):
     pass
 
 
-class TicketNotVisible(PermissionError):
+class TicketNotVisible(TicketNotFound):
     """The ticket exists but belongs to another enterprise or conversation."""
 
 
@@ -71,6 +70,7 @@ def create_ticket(
     enterprise_id: int | None = None,
     contact_name: str | None = None,
     contact_phone: str | None = None,
+    applicant_verified: bool = False,
     act: str = "appeal",
     actor: str = "enterprise",
     now: datetime | None = None,
@@ -101,6 +101,7 @@ def create_ticket(
         deadline=sla.add_workdays(now, route.days),
         escalated=False,
         reopen_count=0,
+        applicant_verified=applicant_verified,
     )
     session.add(ticket)
     session.flush()
@@ -167,23 +168,18 @@ def validate_description(text: str | None) -> tuple[str, DescriptionIssue | None
     return clean, None
 
 
-def _enterprise_of(session: Session, conversation_id: str) -> int | None:
-    return session.scalar(
-        select(ChannelIdentity.enterprise_id).where(
-            ChannelIdentity.conversation_id == conversation_id
-        )
-    )
-
-
 def visible_to(session: Session, ticket: Ticket, conversation_id: str) -> bool:
-    """A ticket is shown only to its own conversation or to its enterprise's identities."""
+    """A ticket is shown to the conversation that filed it, and to chats *verified* for its
+    enterprise (a typed, public credit code is only a claim: see :mod:`hotline.identity`)."""
     if ticket.conversation_id == conversation_id:
         return True
-    enterprise_id = _enterprise_of(session, conversation_id)
+    enterprise_id = identity.verified_enterprise(session, conversation_id)
     return enterprise_id is not None and enterprise_id == ticket.enterprise_id
 
 
 def ticket_for(session: Session, number: str, conversation_id: str) -> Ticket:
+    """The ticket if this chat may see it. ``TicketNotVisible`` subclasses ``TicketNotFound``
+    so callers that answer both the same way (they must: numbers can't be probed) catch one."""
     ticket = session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()))
     if ticket is None:
         raise TicketNotFound(number)
@@ -192,8 +188,20 @@ def ticket_for(session: Session, number: str, conversation_id: str) -> Ticket:
     return ticket
 
 
+def others_hidden(session: Session, conversation_id: str) -> int:
+    """How many open tickets of the claimed enterprise this unverified chat can't see."""
+    claim = identity.claim_of(session, conversation_id)
+    if claim is None or claim.verified:
+        return 0
+    statuses = [s.value for s in OPEN_STATUSES]
+    return len(session.scalars(select(Ticket.id).where(
+        Ticket.enterprise_id == claim.enterprise_id, Ticket.status.in_(statuses),
+        (Ticket.conversation_id != conversation_id) | Ticket.conversation_id.is_(None),
+    )).all())
+
+
 def open_tickets_for(session: Session, conversation_id: str) -> list[Ticket]:
-    enterprise_id = _enterprise_of(session, conversation_id)
+    enterprise_id = identity.verified_enterprise(session, conversation_id)
     owner = Ticket.conversation_id == conversation_id
     if enterprise_id is not None:
         owner = owner | (Ticket.enterprise_id == enterprise_id)
@@ -304,6 +312,7 @@ class DepartmentTicket:
     reply: str | None
     escalated: bool
     reopen_count: int
+    applicant_verified: bool
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -330,6 +339,7 @@ def work_item(ticket: Ticket, now: datetime) -> DepartmentTicket:
         reply=ticket.reply,
         escalated=ticket.escalated,
         reopen_count=ticket.reopen_count,
+        applicant_verified=bool(ticket.applicant_verified),
     )
 
 

@@ -225,3 +225,37 @@ def test_button_presses_read_as_buttons(console_app: ConsoleHarness) -> None:
     page = console_app.login("op1").get(f"/console/chats/{CONV}").text
     assert "［按钮：打开对话］" in page and "［按钮：提交诉求］" in page
     assert "［按钮：选择/评价］" in page and "/open_ticket" not in page
+
+
+def test_operator_verifies_a_claimed_enterprise_and_reviews_its_changes(
+        console_app: ConsoleHarness) -> None:
+    from hotline import identity, tickets
+
+    with session_scope(console_app.db_url) as session:
+        identity.claim(session, "tg:1", uscc="91440300MA5FHX7K1T", name="深圳市华兴精密制造有限公司",
+                       contact_name="张三", contact_phone="13800138000", actor="enterprise")
+        identity.staff_verify(session, "tg:1", actor="staff:op1")
+        number = tickets.create_ticket(session, topic="tax", description="留抵退税没到账",
+                                       conversation_id="tg:1", enterprise_id=1).number
+        identity.claim(session, CONV, uscc="91440300MA5FHX7K1T", name="华兴精密",
+                       contact_name="李四", contact_phone="13900139000", actor="enterprise")
+    _queued(console_app)
+    op = console_app.login("op1")
+    chat = op.get(f"/console/chats/{CONV}")
+    assert "身份未核验" in chat.text and 'id="verify-identity"' in chat.text
+    assert "联系人改为“李四”" in chat.text and "深圳市华兴精密制造有限公司" in chat.text
+    assert _post(op, f"/console/chats/{CONV}/verify").status_code == 303
+    chat = op.get(f"/console/chats/{CONV}")
+    assert "身份已核验" in chat.text and "staff:李客服" in chat.text
+    assert _outbox(console_app)[-1].kind == "identity.verified"
+    with session_scope(console_app.db_url) as session:
+        assert tickets.ticket_for(session, number, CONV).number == number
+        change = identity.pending_changes(session, 1)[0].id
+    assert _post(op, f"/console/chats/{CONV}/changes/{change}", decision="approve").status_code == 303
+    with session_scope(console_app.db_url) as session:
+        assert tickets.ticket_for(session, number, CONV).enterprise.contact_name == "李四"
+    again = _post(op, f"/console/chats/{CONV}/changes/{change}", decision="approve")
+    assert again.status_code == 409 and "已处理" in again.text
+    # A department account may not verify anyone.
+    dept = console_app.login("zhujian")
+    assert _post(dept, f"/console/chats/{CONV}/revoke").status_code == 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from hotline import enterprises
+from hotline import enterprises, identity
 
 VALID = "91440300MA5FHX7K1T"
 
@@ -57,15 +57,16 @@ def test_company_and_contact_names() -> None:
     assert enterprises.clean_person("<script>")[0] is None
 
 
-def test_filing_links_the_chat_and_updates_by_uscc(session: Session) -> None:
+def test_a_returning_chat_is_not_asked_again_but_sees_only_what_it_gave(session: Session) -> None:
     assert enterprises.card_for(session, "tg:1") is None
-    first = enterprises.file_enterprise(session, "tg:1", uscc=VALID, name="华兴精密",
-                                        contact_name="张三", contact_phone="13800138000")
+    identity.claim(session, "tg:1", uscc=VALID, name="华兴精密", contact_name="张三",
+                   contact_phone="13800138000", actor="enterprise")
     card = enterprises.card_for(session, "tg:1")
-    assert card is not None and card.uscc == VALID and card.contact_name == "张三"
-    again = enterprises.file_enterprise(session, "web:x", uscc=VALID, name="深圳市华兴精密制造有限公司",
-                                        contact_name=None, contact_phone=None)
-    assert again.id == first.id
+    assert card is not None and card.uscc == VALID and card.name == "华兴精密"
+    assert not card.verified
+    # Another chat typing the same public code gets the public name, never the file's contact.
+    identity.claim(session, "web:x", uscc=VALID, name="深圳市华兴精密制造有限公司",
+                   contact_name=None, contact_phone=None, actor="enterprise")
     card = enterprises.card_for(session, "web:x")
-    assert card is not None and card.name == "深圳市华兴精密制造有限公司"
-    assert card.contact_phone == "13800138000"  # kept when not given again
+    assert card is not None and card.name == "华兴精密"
+    assert card.contact_name is None and card.contact_phone is None

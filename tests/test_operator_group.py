@@ -19,8 +19,8 @@ from bot.app import create_app
 from bot.operator_group import OPERATOR_PREFIX, TAKE_PREFIX, operator_of, take_data
 from hotline import handoff
 from hotline.db import session_scope
-from hotline.enterprises import file_enterprise
 from hotline.handoff import Mode
+from hotline.identity import claim
 from hotline.settings import Settings
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.rasa_standin import RasaStandIn
@@ -129,8 +129,8 @@ def test_identity_and_callback_data() -> None:
 
 async def test_escalation_is_announced_with_a_take_button(env: Env) -> None:
     with session_scope(env.db_url) as s:
-        file_enterprise(s, CONV, uscc=USCC, name="深圳市<华兴>精密有限公司", contact_name=None,
-                        contact_phone=None)
+        claim(s, CONV, uscc=USCC, name="深圳市<华兴>精密有限公司", contact_name=None,
+              contact_phone=None, actor="enterprise")
     ann = await escalate(env, "请问贷款贴息怎么申请", "我们厂 <b>急需</b> 资金 & 设备")
     assert ann.parse_mode == "HTML"
     assert ann.buttons == [["接入"]]

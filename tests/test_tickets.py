@@ -48,13 +48,17 @@ def test_ticket_visible_only_to_its_conversation_or_enterprise(session: Session)
     company = Enterprise(uscc="91440300MA5FAKE001", name="深圳市华兴精密制造有限公司")
     session.add(company)
     session.flush()
-    session.add(ChannelIdentity(conversation_id="web:colleague", enterprise_id=company.id))
+    session.add(ChannelIdentity(conversation_id="web:colleague", enterprise_id=company.id,
+                                verified_at=NOON, verified_by="staff:admin"))
+    session.add(ChannelIdentity(conversation_id="web:claimant", enterprise_id=company.id))
     ticket = tickets.create_ticket(session, topic="land", description="厂房土地证办不下来",
                                    conversation_id="tg:owner", enterprise_id=company.id, now=NOON)
     assert tickets.ticket_for(session, ticket.number, "tg:owner").id == ticket.id
     assert tickets.ticket_for(session, ticket.number.lower(), "web:colleague").id == ticket.id
     with pytest.raises(tickets.TicketNotVisible):
         tickets.ticket_for(session, ticket.number, "tg:stranger")
+    with pytest.raises(tickets.TicketNotVisible):  # typed the public credit code only
+        tickets.ticket_for(session, ticket.number, "web:claimant")
     with pytest.raises(tickets.TicketNotFound):
         tickets.ticket_for(session, "T20990101-0001", "tg:owner")
 
