@@ -5,6 +5,7 @@ Validation replies say exactly what is wrong; a slot returned as None is asked a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,12 +18,26 @@ from actions.topics import record_kb_feedback
 from hotline import enterprises, identity, routing, sla, tickets
 from hotline.db import session_scope
 from hotline.settings import get_settings
+from hotline.textnorm import normalize
 
 FORM_SLOTS = (
     "ticket_topic", "ticket_description", "company_name", "uscc", "contact_name",
-    "contact_phone", "ticket_confirm", "known_enterprise",
+    "contact_phone", "ticket_confirm", "known_enterprise", "ticket_cancelled",
 )
 MIN_TOPIC_CONFIDENCE = 0.6
+# While the form asks for something, the answer is that thing — a name like 陈先生 or 小李
+# is not a "no" — unless it is clearly a cancel: these words alone, or the 取消 button.
+_CANCEL_WORD = (
+    r"(?:/deny|取消(?:登记|提交|吧)?|不办了|先不办了|不用办了|不想办了|算了|不用了|不要了|不登记了|"
+    r"不提了|不提交了|不填了|不说了|不弄了|退出|放弃|撤销|再见|拜拜|以后再说)"
+)
+CANCEL = re.compile(rf"(?:{_CANCEL_WORD}[吧了啦呢。.，,！!~～\s]*)+")
+CANCELLED = {"ticket_cancelled": True, "requested_slot": None}
+
+
+def is_cancel(tracker: Tracker) -> bool:
+    text = normalize(str(tracker.latest_message.get("text") or "")).strip()
+    return CANCEL.fullmatch(text) is not None
 
 
 def taxonomy() -> routing.Taxonomy:
@@ -81,6 +96,8 @@ def _cleaned(slot: str, clean: Cleaner) -> Callable[..., dict[str, Any]]:
     ) -> dict[str, Any]:
         if value is None:  # cleared by action_start_ticket, not typed
             return {slot: None}
+        if is_cancel(tracker):
+            return {slot: None, **CANCELLED}
         cleaned, problem = clean(str(value))
         if problem:
             dispatcher.utter_message(text=problem)
@@ -98,6 +115,8 @@ class ValidateTicketForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value is None:  # cleared by action_start_ticket, not typed
             return {"ticket_description": None}
+        if is_cancel(tracker):
+            return {"ticket_description": None, **CANCELLED}
         text, issue = tickets.validate_description(str(value))
         if issue is not None:
             dispatcher.utter_message(text=issue.message)
@@ -115,8 +134,15 @@ class ValidateTicketForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value is None:  # cleared by action_start_ticket, not typed
             return {"ticket_topic": None}
-        if value in taxonomy().topics:
+        if is_cancel(tracker):
+            return {"ticket_topic": None, **CANCELLED}
+        topics = taxonomy().topics
+        if value in topics:
             return {"ticket_topic": value}
+        typed = normalize(str(value)).strip(" 。.")
+        for name, topic in topics.items():  # a category's name typed instead of pressed
+            if typed and (typed == topic.zh or (len(typed) >= 2 and typed in topic.zh)):
+                return {"ticket_topic": name}
         dispatcher.utter_message(text="请点击下方按钮选择诉求类别。")
         return {"ticket_topic": None}
 
@@ -130,6 +156,8 @@ class ValidateTicketForm(FormValidationAction):
     ) -> dict[str, Any]:
         if value is None:  # cleared by action_start_ticket, not typed
             return {"ticket_confirm": None}
+        if value is False or is_cancel(tracker):
+            return {"ticket_confirm": None, **CANCELLED}
         if value is True:
             return {"ticket_confirm": True}
         dispatcher.utter_message(text="请点击“确认提交”，或发送“取消”放弃登记。")
@@ -192,6 +220,9 @@ class ActionSubmitTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         slot = tracker.get_slot
+        if slot("ticket_cancelled") or slot("ticket_confirm") is not True:
+            dispatcher.utter_message(response="utter_ticket_cancelled")
+            return [SlotSet(s, None) for s in FORM_SLOTS] + [SlotSet("requested_slot", None)]
         with session_scope() as session:
             company = identity.claim(
                 session, tracker.sender_id, uscc=slot("uscc"), name=slot("company_name"),

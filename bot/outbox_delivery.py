@@ -135,7 +135,7 @@ class OutboxDelivery:
         if self.redis is None:
             return False
         try:
-            return await self.redis.get(f"hotline:script:{conversation_id}") == b"t"
+            return await self.redis.get(f"{outbox.SCRIPT_KEY}{conversation_id}") == b"t"
         except Exception:  # noqa: BLE001 - the script is a nicety; Redis down must not block
             logger.warning("script of %s unknown (Redis)", conversation_id, exc_info=True)
             return False
@@ -264,15 +264,20 @@ def _attachment_bytes(db_url: str, attachment_id: int) -> bytes | None:
         return found[2] if found is not None else None
 
 
-def web_frame(row: Claimed) -> dict[str, Any]:
-    """The web chat's frame shape (``{"messages": [BotMessage…]}``), marked as a notification;
-    a file is a link the page of that conversation may open (see :mod:`bot.webchat`)."""
+def web_frame(row: Claimed, traditional: bool = False) -> dict[str, Any]:
+    """The web chat's frame shape (``{"messages": [BotMessage…]}``), marked as a notification,
+    in the script the enterprise writes in; a file is a link the page of that conversation
+    may open (see :mod:`bot.webchat`)."""
+    text, buttons = row.text, row.buttons
+    if traditional:
+        text = to_traditional(text)
+        buttons = [{**b, "title": to_traditional(b["title"])} for b in buttons or []] or None
     custom: dict[str, Any] = {"notification": row.kind}
     if row.attachment_id is not None:
         custom["attachment"] = {
             "url": f"/chat/files/{row.attachment_id}?c={row.conversation_id.removeprefix('web:')}",
             "name": row.attachment_name, "image": row.attachment_mime in attachments.IMAGES}
-    return {"messages": [{"text": row.text, "buttons": row.buttons, "image": None,
+    return {"messages": [{"text": text, "buttons": buttons, "image": None,
                           "custom": custom}]}
 
 
@@ -283,14 +288,16 @@ async def deliver_web(
     *,
     worker: str | None = None,
     clock: Clock = utcnow,
+    traditional: Callable[[], Awaitable[bool]] | None = None,
 ) -> int:
     """Send a connected web-chat page its pending notices, in order; returns how many."""
     worker = worker or worker_name()
     rows = await asyncio.to_thread(_claim_web, db_url, conversation_id, worker, clock())
+    in_traditional = bool(rows) and traditional is not None and await traditional()
     done = 0
     for i, row in enumerate(rows):
         try:
-            await send(web_frame(row))
+            await send(web_frame(row, in_traditional))
         except Exception:  # noqa: BLE001 - the page went away: they wait for its return
             await asyncio.to_thread(_release_web, db_url, rows[i:], worker)
             break
@@ -312,6 +319,7 @@ async def pump_web(
     interval: float = 2.0,
     clock: Clock = utcnow,
     wake: asyncio.Event | None = None,
+    traditional: Callable[[], Awaitable[bool]] | None = None,
 ) -> None:
     """While a page is connected: deliver its notices now and every ``interval`` seconds.
 
@@ -321,7 +329,8 @@ async def pump_web(
     worker = worker_name()
     while True:
         try:
-            await deliver_web(db_url, conversation_id, send, worker=worker, clock=clock)
+            await deliver_web(db_url, conversation_id, send, worker=worker, clock=clock,
+                              traditional=traditional)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - keep the page's chat alive; try again later

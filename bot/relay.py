@@ -24,7 +24,8 @@ from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
 from hotline import attachments, handoff, live, service_ratings, transcripts
 from hotline.db import session_scope
 from hotline.handoff import Mode
-from hotline.textnorm import is_traditional, to_traditional
+from hotline.outbox import SCRIPT_KEY
+from hotline.textnorm import script_of, to_traditional
 
 logger = logging.getLogger(__name__)
 MAX_CHARS = 2000
@@ -151,7 +152,7 @@ class Relay:
     ) -> list[BotMessage]:
         """A photo or document: kept for the operator while queued or with a person."""
         mode = await self.mode(conversation_id)
-        traditional = await self._redis.get(f"hotline:script:{conversation_id}") == b"t"
+        traditional = await self._redis.get(f"{SCRIPT_KEY}{conversation_id}") == b"t"
         if mode not in (Mode.QUEUED, Mode.HUMAN):
             return await self._out(conversation_id, channel,
                                    [BotMessage(text=messages.NON_TEXT_FILE)], traditional)
@@ -170,13 +171,22 @@ class Relay:
                                traditional)
 
     async def _traditional(self, conversation_id: str, text: str, is_payload: bool) -> bool:
-        """The script of the enterprise's last typed message (a button press has none)."""
-        key = f"hotline:script:{conversation_id}"
-        if is_payload:
+        """The script of the enterprise's last message written in words: a button press, a
+        code, a phone or a ticket number keeps the script it had (``textnorm.script_of``)."""
+        key = f"{SCRIPT_KEY}{conversation_id}"
+        script = None if is_payload else script_of(text)
+        if script is None:
             return await self._redis.get(key) == b"t"
-        traditional = is_traditional(text)
-        await self._redis.set(key, b"t" if traditional else b"s", ex=30 * 86400)
-        return traditional
+        await self._redis.set(key, script.encode(), ex=30 * 86400)
+        return script == "t"
+
+    async def traditional_of(self, conversation_id: str) -> bool:
+        """Whether pushed messages to this conversation go out in Traditional script."""
+        try:
+            return await self._redis.get(f"{SCRIPT_KEY}{conversation_id}") == b"t"
+        except Exception:  # noqa: BLE001 - the script is a nicety; Redis down must not block
+            logger.warning("script of %s unknown (Redis)", conversation_id, exc_info=True)
+            return False
 
     async def handle(
         self, conversation_id: str, channel: str, text: str, *, is_payload: bool = False

@@ -90,7 +90,7 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
         pump = asyncio.create_task(pump_web(
             db_url, conversation,
             lambda frame: websocket.send_text(json.dumps(frame, ensure_ascii=False)),
-            wake=waker,
+            wake=waker, traditional=lambda: relay.traditional_of(conversation),
         ))
         try:
             while True:

@@ -12,6 +12,7 @@ from stdnum.cn import uscc as uscc_check
 from stdnum.exceptions import ValidationError
 
 from hotline import identity
+from hotline.company_names import registered_name
 from hotline.models import Enterprise
 from hotline.textnorm import normalize
 
@@ -62,7 +63,8 @@ def clean_phone(raw: str) -> tuple[str | None, str | None]:
 
 
 def clean_company(raw: str) -> tuple[str | None, str | None]:
-    name = normalize(raw).strip(" 。，,.")
+    """The registered name in full (place prefix kept), whatever lead-in words surround it."""
+    name = registered_name(normalize(raw))
     if len(name) < 4 or name.isdigit():
         return None, "请输入营业执照上的企业全称（如“深圳市华兴精密制造有限公司”）。"
     if len(name) > 100:
@@ -70,8 +72,14 @@ def clean_company(raw: str) -> tuple[str | None, str | None]:
     return name, None
 
 
+_PERSON_LEAD = re.compile(r"^(?:(?:联系人|姓名|名字|称呼)(?:是|为)?[:：]?\s*)?(?:我叫|我是|叫我|找|叫)?")
+_PERSON_TAIL = re.compile(r"(?:就行|就可以|就好|即可)?(?:了|啦)?$")
+
+
 def clean_person(raw: str) -> tuple[str | None, str | None]:
-    name = normalize(raw).strip(" 。，,.")
+    """A contact as people give one: 陈先生, 李小姐, 小李, 老张, 陈大文, 欧阳娜娜, 阿依古丽·买买提."""
+    name = normalize(raw).strip(" 。，,.!！")
+    name = _PERSON_TAIL.sub("", _PERSON_LEAD.sub("", name, count=1)).strip(" 。，,.") or name
     if not name or len(name) > 20 or not re.fullmatch(r"[\u4e00-\u9fffA-Za-z·• ]+", name):
         return None, "请输入联系人姓名（如“张经理”或“张三”）。"
     return name, None

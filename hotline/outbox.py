@@ -72,6 +72,11 @@ NOTIFY_AUTHOR = "bot:notify"
 # --- rating buttons -----------------------------------------------------------------------
 
 
+SCRIPT_KEY = "hotline:script:"
+"""Redis key prefix: the script (``t``/``s``) a conversation last wrote in words; every
+message to it — replies, notices, operator messages, buttons — goes out in that script."""
+
+
 def rating_payload(number: str, level: RatingLevel, round_: int) -> str:
     """``/inform{"ticket_id":"T20261122-0042","rating":"s","round":0}`` (≤ 64 bytes).
 

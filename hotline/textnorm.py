@@ -77,3 +77,16 @@ def normalize(text: str | None) -> str:
 def in_script_of(reply: str, user_text: str) -> str:
     """Render a (Simplified) reply in the script the enterprise wrote in."""
     return to_traditional(reply) if is_traditional(user_text) else reply
+
+
+def script_of(text: str) -> str | None:
+    """``"t"`` or ``"s"`` when the text is written in words of one script; None when it tells
+    nothing (digits, a code, a phone number, Latin letters, or characters both scripts share),
+    so that an identifier typed into a form does not switch the replies' script."""
+    if not text:
+        return None
+    if is_traditional(text):
+        return "t"
+    if to_traditional(text) != text:
+        return "s"
+    return None

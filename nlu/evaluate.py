@@ -5,7 +5,9 @@ Runs in the Rasa environment (Python 3.10):
 Prints per-intent precision/recall/F1, the errors, entity exactness (uscc, phone, ticket_id
 on lines that list them), parse latency, saves a confusion matrix PNG, and prints as its
 LAST line one JSON object with n, accuracy, macro_f1, per_intent_f1, traditional_accuracy,
-seconds.
+topic_accuracy (rows whose gold intent is one of the 15 topics), citizen_to_topic (share of
+out_of_scope rows sent to a topic), entity_violations (ticket_id not from a regex, district not
+in the divisions list), parse latency p95 overall and for texts of 300+ characters, seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -111,9 +115,33 @@ def main() -> int:
         act_ok = sum(1 for r, res in act_rows if (res.get("act") or {}).get("name") == r["act"])
         print(f"act accuracy: {act_ok}/{len(act_rows)} = {act_ok / len(act_rows):.3f}")
 
-    latencies.sort()
-    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-    print(f"parse latency ms: p50 {statistics.median(latencies):.1f} p95 {p95:.1f}")
+    from nlu.components.entities import division_names
+
+    divisions = division_names()
+    violations = []
+    for res in results:
+        for e in res.get("entities") or []:
+            if e.get("entity") in EXACT_ENTITIES and e.get("extractor") != "RegexEntityExtractor":
+                violations.append((e["entity"], e.get("value"), e.get("extractor")))
+            if e.get("entity") == "district" and e.get("value") not in divisions:
+                violations.append(("district", e.get("value"), e.get("extractor")))
+    for v in violations[:20]:
+        print(f"  entity violation: {v}")
+
+    topics = set(yaml.safe_load((ROOT / "hotline" / "data" / "intents.yml").read_text(
+        encoding="utf-8"))["topics"])
+    topic_rows = [(g, p) for g, p in zip(gold, pred) if g in topics]
+    citizen_rows = [p for g, p in zip(gold, pred) if g == "out_of_scope"]
+
+    def p95_of(values: list[float]) -> float:
+        values = sorted(values)
+        return values[min(len(values) - 1, int(0.95 * len(values)))] if values else 0.0
+
+    long_latencies = [ms for r, ms in zip(rows, latencies) if len(r["text"]) >= 300]
+    p95 = p95_of(latencies)
+    print(f"parse latency ms: p50 {statistics.median(latencies):.1f} p95 {p95:.1f}"
+          + (f"; 300+ chars (n={len(long_latencies)}) p95 {p95_of(long_latencies):.1f}"
+             if long_latencies else ""))
 
     try:
         import matplotlib
@@ -149,6 +177,13 @@ def main() -> int:
                                          zero_division=0)), 4),
         "per_intent_f1": {k: round(float(v), 4) for k, v in zip(gold_labels, per_intent)},
         "traditional_accuracy": round(sum(g == p for g, p in trad) / len(trad), 4) if trad else None,
+        "topic_accuracy": round(sum(g == p for g, p in topic_rows) / len(topic_rows), 4)
+        if topic_rows else None,
+        "citizen_to_topic": round(sum(p in topics for p in citizen_rows) / len(citizen_rows), 4)
+        if citizen_rows else None,
+        "entity_violations": len(violations),
+        "p95_ms": round(p95, 1),
+        "p95_long_ms": round(p95_of(long_latencies), 1) if long_latencies else None,
         "seconds": round(seconds, 2),
     }
     print(json.dumps(summary, ensure_ascii=False))

@@ -65,7 +65,7 @@ def test_markup_inside_real_text_is_kept_as_written() -> None:
         ("company_name", "12", None, "全称"),
         ("ticket_topic", "weather", None, "选择诉求类别"),
         ("ticket_topic", "land", "land", None),
-        ("ticket_confirm", False, None, "确认提交"),
+        ("ticket_confirm", "嗯", None, "确认提交"),
     ],
 )
 def test_slot_validation(slot: str, value: Any, expected: Any, reason: str | None) -> None:

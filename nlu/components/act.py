@@ -28,6 +28,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from hotline.letters import strip_frame
+
 logger = logging.getLogger(__name__)
 ACTS = ("consult", "appeal")
 _FILE = "act_model.joblib"
@@ -84,7 +86,7 @@ class ActClassifier(GraphComponent):
             act = _act_of(example)
             if act is None:
                 continue
-            texts.append(example.get(TEXT))
+            texts.append(strip_frame(example.get(TEXT)))
             labels.append(act)
             topics.add(example.get(INTENT))
         if len(set(labels)) < 2:
@@ -135,7 +137,7 @@ class ActClassifier(GraphComponent):
             text = message.get(TEXT)
             if intent not in self._topics or not text:
                 continue
-            proba = self._model.predict_proba([text])[0]
+            proba = self._model.predict_proba([strip_frame(text)])[0]
             best = int(proba.argmax())
             act = str(self._model.classes_[best])
             message.set("act", {"name": act, "confidence": float(proba[best])}, add_to_output=True)
