@@ -119,5 +119,8 @@ class ActionHandleInform(Action):
             return []
         if number:
             return await ActionCheckTicket().run(dispatcher, tracker, domain)
+        if tracker.latest_message.get("shape") == "number":  # digits alone: say what we need
+            dispatcher.utter_message(response="utter_number_only")
+            return []
         dispatcher.utter_message(response="utter_inform_ack")
         return []

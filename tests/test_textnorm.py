@@ -32,3 +32,13 @@ def test_script_detection_and_reply_in_the_writers_script() -> None:
     assert not is_traditional("VAT 123")
     assert in_script_of("请问您的企业名称", "貸款問題") == "請問您的企業名稱"
     assert in_script_of("请问您的企业名称", "贷款问题") == "请问您的企业名称"
+
+
+def test_script_of_ignores_identifiers_and_shared_characters() -> None:
+    from hotline.textnorm import script_of
+
+    assert script_of("我們要反映問題") == "t"
+    assert script_of("我们要反映问题") == "s"
+    for identifier in ("13800138000", "91440300MA5FHX7K1T", "T20261122-0042", "OK", "", "👍",
+                       "你好"):  # 你好 is written the same in both scripts
+        assert script_of(identifier) is None, identifier
