@@ -386,6 +386,7 @@ def _view(session: Session, ticket: Ticket, actor: Actor, now: datetime) -> dict
         "limit_days": ticket.limit_days, "resolved_at": ticket.resolved_at,
         "first_resolved_at": ticket.first_resolved_at, "reply": ticket.reply,
         "escalated": ticket.escalated, "reopen_count": ticket.reopen_count,
+        "applicant_verified": bool(ticket.applicant_verified),
         "light": light.value, "light_zh": _light_words(ticket.status, light),
         "enterprise": enterprise, "events": events, "ratings": ratings,
         "actions": _actions(actor, status),

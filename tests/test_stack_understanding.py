@@ -61,7 +61,7 @@ def test_names_and_registered_company_names_fill_the_form(running: Running) -> N
         topic = fake.wait_for_reply(chat, timeout=30)
     assert "企业的全称" in topic.text
     assert "统一社会信用代码" in running.say(chat, "东莞市长安镇鑫源五金制品有限公司").text
-    assert "联系人" in running.say(chat, "91440300MA5FHX7K1T").text
+    assert "联系人" in running.say(chat, "91441900MA4UX3P8QN").text  # not on file yet
     assert "联系电话" in running.say(chat, "陈先生").text  # not read as "no"
     summary = running.say(chat, "13800138000")
     assert "东莞市长安镇鑫源五金制品有限公司" in summary.text and "陈先生" in summary.text
@@ -89,7 +89,7 @@ def test_a_traditional_writer_keeps_traditional_through_codes_and_phones(running
     assert "聯繫人" in after_code.text or "聯系人" in after_code.text, after_code.text
     running.say(chat, "陳先生")
     summary = running.say(chat, "13800138000")
-    assert "請核對" in summary.text, summary.text  # still Traditional after a phone number
+    assert "訴求信息" in summary.text, summary.text  # still Traditional after a phone number
     cancelled = running.say(chat, "取消")
     assert "已取消" in cancelled.text
     with session_scope(running.db_url) as s:
