@@ -83,6 +83,9 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=REPO / "models" / "current.tar.gz")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # parse_message logs every message at debug level
     if args.train:
         seconds = train_seconds()
         print(f"training: {seconds:.0f} s (target ≤ {TRAIN_TARGET_S:.0f} s)")

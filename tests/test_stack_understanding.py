@@ -39,6 +39,9 @@ def test_a_letter_is_read_by_its_content(running: Running) -> None:
     assert ("district", "局长") not in kinds
     assert all(e["entity"] != "ticket_id" for e in parsed["entities"])
     assert running.parse(CITIZEN)["intent"]["name"] == "out_of_scope"
+    # Only names in registered form are companies: not a phrase that ends in 公司.
+    sentence = running.parse("物业说是自来水公司的问题，想把个体户转成有限公司")
+    assert [e for e in sentence["entities"] if e["entity"] == "company"] == []
 
 
 def test_a_citizens_matter_is_pointed_to_12345(running: Running) -> None:

@@ -54,11 +54,28 @@ def _entity(name: str, value: str, start: int, end: int) -> dict[str, Any]:
             "confidence_entity": 1.0, "extractor": "RuleEntityExtractor"}
 
 
+_STRONG_FORM = re.compile(r"(?:有限公司|有限责任公司|合作社)(?:（[^（）]*）|\([^()]*\))?$")
+_NOT_IN_A_NAME = re.compile(r"[说想把去了要给让被这那么吗呢吧]|我们|他们|不")
+
+
+def _is_registered_name(name: str) -> bool:
+    """In free text only a name in registered form counts: a place prefix, or a strong
+    organisational form (有限公司, 合作社), and no words of a sentence around it."""
+    if _NOT_IN_A_NAME.search(name):
+        return False
+    starts_with_place = any(name.startswith(p) for p in _places_of(name))
+    return starts_with_place or (bool(_STRONG_FORM.search(name)) and len(name) >= 6)
+
+
+def _places_of(name: str) -> list[str]:
+    return [m.group(0) for m in _division_pattern().finditer(name[:12]) if m.start() == 0]
+
+
 def find_entities(text: str) -> list[dict[str, Any]]:
     found = [_entity("district", m.group(0), m.start(), m.end())
              for m in _division_pattern().finditer(text)]
     found += [_entity("company", m.group("name"), m.start("name"), m.end("name"))
-              for m in COMPANY_IN_TEXT.finditer(text)]
+              for m in COMPANY_IN_TEXT.finditer(text) if _is_registered_name(m.group("name"))]
     found += [_entity("amount", m.group(0).strip(), m.start(), m.end())
               for m in _AMOUNT.finditer(text)]
     return found
