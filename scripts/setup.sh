@@ -72,7 +72,9 @@ ln -sfn "$ROOT/.venv-app" "$ROOT/.venv"
 
 # Train the model only when its inputs changed.
 cd "$ROOT"
-inputs=$(find config.yml domain nlu hotline/textnorm.py requirements/rasa.lock -type f \
+# The pure modules the pipeline imports (text, letters, shapes, company names) are inputs too.
+inputs=$(find config.yml domain nlu hotline/textnorm.py hotline/letters.py hotline/message_shape.py \
+         hotline/company_names.py requirements/rasa.lock -type f \
          \( -name '*.yml' -o -name '*.txt' -o -name '*.py' -o -name '*.lock' \) \
          -not -path '*/__pycache__/*' | LC_ALL=C sort)
 model_hash=$(for f in $inputs; do echo "$f"; cat "$f"; done | sha256sum | cut -c1-16)
