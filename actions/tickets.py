@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.identity import VERIFY_BUTTON, start_verification, try_code
+from actions.topics import send_full_answer
 from hotline import lifecycle, sla, tickets
 from hotline.db import session_scope
 
@@ -111,6 +112,9 @@ class ActionHandleInform(Action):
         if latest_entity(tracker, "verify_identity") == "start":
             start_verification(dispatcher, tracker)
             return []
+        entry_id = latest_entity(tracker, "kb_full")
+        if entry_id:
+            return send_full_answer(dispatcher, entry_id)
         if try_code(dispatcher, tracker):
             return []
         number = latest_entity(tracker, "ticket_id")

@@ -3,6 +3,7 @@ told where it goes and offered a ticket."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -12,8 +13,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from hotline import routing
 from hotline.db import session_scope
-from hotline.kb import feedback
-from hotline.kb.render import render_answer
+from hotline.kb import declined, feedback
+from hotline.kb.aspects import Aspect, answerable_aspects
+from hotline.kb.index import get_index
+from hotline.kb.models import Entry, SearchResult
+from hotline.kb.render import render_answer, render_focused
 from hotline.kb.search import search
 from hotline.settings import get_settings
 
@@ -28,6 +32,40 @@ APPEAL_BUTTONS = [
     {"title": "提交诉求", "payload": "/open_ticket"},
     {"title": "转人工", "payload": "/request_human"},
 ]
+
+
+def full_button(entry: Entry) -> dict[str, str]:
+    payload = "/inform" + json.dumps({"kb_full": entry.id}, ensure_ascii=False)
+    return {"title": "查看完整办事指南", "payload": payload}
+
+
+def send_answer(dispatcher: CollectingDispatcher, entry: Entry, aspects: list[Aspect]) -> None:
+    """The answer: the asked parts first when the question asked for some (with the full
+    一次性告知 list one tap away), else the whole entry; then the feedback buttons."""
+    chunks = render_focused(entry, aspects) if aspects else render_answer(entry)
+    for chunk in chunks:
+        dispatcher.utter_message(json_message={"html": chunk})
+    buttons = ([full_button(entry)] if aspects else []) + ANSWER_BUTTONS
+    dispatcher.utter_message(response="utter_kb_feedback", buttons=buttons)
+
+
+def send_full_answer(dispatcher: CollectingDispatcher, entry_id: str) -> list[EventType]:
+    """The 查看完整办事指南 button: the whole entry, if it still exists."""
+    entry = get_index().by_id.get(entry_id)
+    if entry is None:
+        dispatcher.utter_message(response="utter_kb_full_gone")
+        return []
+    send_answer(dispatcher, entry, [])
+    return [SlotSet("kb_entry", entry.id)]
+
+
+def log_declined(result: SearchResult, topic: str | None, conversation_id: str) -> None:
+    """Keep the question the knowledge base could not answer, for staff (never fatal)."""
+    try:
+        with session_scope() as session:
+            declined.record(session, result, topic, conversation_id)
+    except Exception:  # logging a gap must never cost the enterprise its reply
+        logger.exception("could not log a declined knowledge-base question")
 
 
 def act_of(tracker: Tracker) -> str:
@@ -87,10 +125,10 @@ class ActionHandleTopic(Action):
         if act == "consult":
             result = search(text, topic=topic, k=3)
             if result.confident and result.top is not None:
-                for chunk in render_answer(result.top.entry):
-                    dispatcher.utter_message(json_message={"html": chunk})
-                dispatcher.utter_message(response="utter_kb_feedback", buttons=ANSWER_BUTTONS)
-                return [*remember(act, topic, text), SlotSet("kb_entry", result.top.entry.id)]
+                entry = result.top.entry
+                send_answer(dispatcher, entry, answerable_aspects(result.normalized, entry))
+                return [*remember(act, topic, text), SlotSet("kb_entry", entry.id)]
+            log_declined(result, topic, tracker.sender_id)
             dispatcher.utter_message(
                 response="utter_kb_not_sure", topic_zh=info.zh, department=info.department
             )

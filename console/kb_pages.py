@@ -4,7 +4,8 @@
   exactly as the bot (same index, same topic boost) and shows each hit with what the bot
   would send (:func:`hotline.kb.render.answer_lines`, shown as plain text), its source
   citation, and whether the bot would answer from the top hit (``confident``). Below: the
-  curated entries (from the YAML files, so a just-saved entry shows at once).
+  questions the bot declined (grouped, with counts: what to add), then the curated
+  entries (from the YAML files, so a just-saved entry shows at once).
 - ``GET/POST /console/kb/curated/new`` and ``/console/kb/curated/{id}`` — supervisor and
   admin. Saving goes through :mod:`hotline.kb.curated_edit` (build validation, atomic
   write, ``updated_by``/``updated_at`` fields, index cache reset); errors re-show the form
@@ -27,8 +28,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from console.auth import Actor, Forbidden, current_actor, post_roles
+from console.context import get_ctx
 from console.web import render
-from hotline.kb import curated_edit
+from hotline.db import session_scope
+from hotline.kb import curated_edit, declined
 from hotline.kb.curated_edit import CuratedEditError, CuratedForm
 from hotline.kb.models import Entry, Hit, SearchResult
 from hotline.kb.render import answer_lines
@@ -41,6 +44,7 @@ router = APIRouter(prefix="/console")
 EDITORS = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
 MAX_QUERY = 500
 RESULTS = 5
+DECLINED_SHOWN = 30
 KIND = {"laws": "法规条文", "gd_service_items": "政务服务事项", "curated": "政策指引"}
 _TAG_RE = re.compile(r"</?b>")
 
@@ -123,11 +127,23 @@ def kb_search(request: Request, q: str = "", topic: str = "", saved: str = "",
         title = next((r.title for r in records if r.id == saved), None)
         if title is not None:
             flash = f"已保存「{title}」，检索已使用新内容。"
+    gaps, gaps_total = _declined(request)
     return render(
         request, "kb.html", actor, title="知识库", q=query, topic=topic, topics=_topics(),
         result=result, hits=hits, error=error, records=shown, total=len(records),
         can_edit=actor.role in EDITORS, flash=flash, flash_kind="ok",
+        gaps=gaps, gaps_total=gaps_total, topic_labels=labels,
     )
+
+
+def _declined(request: Request) -> tuple[list[declined.DeclinedGroup], int]:
+    """Questions the bot declined, most asked first (what to add to the knowledge base)."""
+    try:
+        with session_scope(get_ctx(request).db_url) as session:
+            return declined.top(session, limit=DECLINED_SHOWN), declined.total(session)
+    except Exception:  # the page still searches when the database is unreachable
+        log.exception("could not read declined knowledge-base questions")
+        return [], 0
 
 
 def _form_page(request: Request, actor: Actor, form: CuratedForm, create: bool,

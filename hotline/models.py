@@ -353,6 +353,23 @@ class KbFeedback(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class KbDeclined(Base):
+    """A policy question the knowledge base declined to answer: what staff should add."""
+
+    __tablename__ = "kb_declined"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    #: Normalized (simplified, trimmed) text: identical questions group under it.
+    normalized: Mapped[str] = mapped_column(String(200), index=True)
+    topic: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(60))
+    best_entry_id: Mapped[str | None] = mapped_column(String(100))
+    missing: Mapped[str | None] = mapped_column(String(200))
+    conversation_id: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class Attachment(Base):
     """A photo or document sent in a chat (by the enterprise or an operator).
 

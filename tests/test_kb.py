@@ -16,15 +16,17 @@ from pathlib import Path
 import pytest
 
 from hotline.kb import index as kb_index
-from hotline.kb.evaluate import evaluate, load_questions
+from hotline.kb.evaluate import Question, evaluate, load_questions
 from hotline.kb.ingest import (
     CitationIndex,
     CuratedError,
     load_corpus,
+    dropped_items,
     load_items,
     load_laws,
     parse_curated_file,
 )
+from hotline.kb.item_filter import dropped_reason
 from hotline.kb.models import Entry
 from hotline.kb.numerals import canonical_article, cn_to_int, int_to_cn
 from hotline.kb.render import MAX_CHUNK, render_answer
@@ -35,6 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 KB = REPO / "kb"
 QUESTIONS = REPO / "tests" / "data" / "kb_questions.jsonl"
 ARTICLE_LINE = re.compile(r"^第[零〇一二两三四五六七八九十百千]+条[\s\u3000]")
+#: Dropped names that another (kept) catalogue line also uses: none today.
+KEPT_ELSEWHERE: frozenset[str] = frozenset()
 #: National service hotlines a curated entry may name; local numbers must not be invented.
 ALLOWED_NUMBERS = {"12345", "12366", "12333", "95598", "12328", "12348", "12360"}
 
@@ -94,8 +98,10 @@ def test_article_keeps_following_paragraphs_and_chapter() -> None:
 
 def test_all_service_items_become_entries_with_parsed_fields() -> None:
     items = load_items(KB)
-    assert len(items) == 2262
-    assert len({e.id for e in items}) == 2262
+    dropped = dropped_items(KB)
+    assert len(items) + len(dropped) == 2262
+    assert len({e.id for e in items}) == len(items)
+    assert 150 <= len(dropped) <= 260  # exhibitions, library events, news, notices
     company = next(e for e in items if e.title == "内资有限责任公司设立登记")
     assert company.department == "广东省市场监督管理局"
     assert len(company.materials) == 9 and "公司章程" in company.materials
@@ -106,6 +112,38 @@ def test_all_service_items_become_entries_with_parsed_fields() -> None:
     assert "企业法人" in company.serves
     no_materials = next(e for e in items if e.title == "用电服务增容")
     assert no_materials.materials == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "item_type", "reason"),
+    [
+        ("查询梦回大唐——盛唐艺术与生活展", "公共服务", "event"),
+        ("广东省立中山图书馆图书续借", "公共服务", "event"),
+        ("广东省立中山图书馆荣获“全国助残先进集体”荣誉称号", "公共服务", "news"),
+        ("2019年广东省合唱指挥骨干培训班圆满结课", "公共服务", "news"),
+        ("美术馆公告", "公共服务", "event"),
+        ("省微生物研究所新闻查询", "公共服务", "notice"),
+        ("广东省体育节活动计划查询", "公共服务", "event"),
+        # services, whatever words they share with events
+        ("对广东省艺术节的表彰奖励", "行政奖励", None),
+        ("博物馆设立备案", "其他行政权力", None),
+        ("水利建设招标公告与资格预审公告查询", "公共服务", None),
+        ("广东省消费品召回信息公示", "公共服务", None),
+        ("内资有限责任公司设立登记", "行政许可", None),
+        ("企业职工基本养老金申领", "公共服务", None),
+        ("开具税收完税证明", "公共服务", None),
+    ],
+)
+def test_items_that_are_not_services_are_dropped_by_rule(
+    name: str, item_type: str, reason: str | None
+) -> None:
+    assert dropped_reason(name, item_type) == reason
+
+
+def test_dropped_items_never_reach_the_index() -> None:
+    titles = {e.title for e in load_corpus(KB).entries}
+    dropped = dropped_items(KB)
+    assert dropped and not titles & {name for name, _ in dropped if name not in KEPT_ELSEWHERE}
 
 
 def test_ids_follow_the_documented_scheme_and_are_stable(tmp_path: Path) -> None:
@@ -353,9 +391,40 @@ def test_eval_command_prints_metrics_json_last(
     assert code == 0
     lines = out.strip().splitlines()
     last = json.loads(lines[-1])
-    assert set(last) == {"n", "hit_at_1", "hit_at_3", "mrr"}
+    assert {"n", "hit_at_1", "hit_at_3", "mrr", "cited_hit_at_1", "cited_hit_at_3",
+            "cited_mrr", "hit_at_1_by_source", "declined"} <= set(last)
     assert last["n"] == 2 and last["hit_at_3"] == 0.5
+    assert set(last["hit_at_1_by_source"]) == {"laws"}
     assert any(line.startswith("MISS") and "今天天气" in line for line in lines)
+
+
+def test_eval_of_unanswerable_questions_reports_the_declined_share(
+    cli_env: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    qfile = tmp_path / "u.jsonl"
+    rows = [
+        {"question": "推荐一部好看的电影", "answerable": False},
+        {"question": "数字人民币对公钱包怎么开通", "answerable": False},
+        {"question": "员工试用期最长可以约定多久", "answerable": False},  # answerable really
+    ]
+    qfile.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                     encoding="utf-8")
+    code, out = run_cli(capsys, "kb", "eval", str(qfile))
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert json.loads(lines[-1]) == {"n": 3, "declined": round(2 / 3, 4)}
+    assert any(line.startswith("ANSWERED (should decline)") and "试用期" in line for line in lines)
+
+
+def test_cited_metrics_count_a_curated_entry_citing_the_expected_article() -> None:
+    q = Question("试用期多久", source="laws", title="劳动合同法(2012-12-28)", article="第十九条")
+    citing = _entry(id="curated:x", cites=("劳动合同法 第十九条",))
+    other = _entry(id="curated:y", cites=("劳动合同法 第二十条",))
+    law = _entry(id="law:x", source="laws", title="劳动合同法(2012-12-28)", article="第十九条")
+    assert q.accepts(law) and not q.accepts(citing)
+    assert q.cited_by(citing) and not q.cited_by(other)
+    item_q = Question("开公司", source="gd_service_items", title="内资有限责任公司设立登记")
+    assert item_q.cited_by(_entry(id="curated:z", cites=("内资有限责任公司设立登记",)))
 
 
 def test_question_set_shape() -> None:

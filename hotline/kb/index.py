@@ -10,6 +10,7 @@ concurrent build never leaves a half-written index behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -26,29 +27,35 @@ import bm25s
 import numpy as np
 
 from hotline.kb import paths
+from hotline.kb.decide import haystack, idf_table
 from hotline.kb.ingest import load_corpus
 from hotline.kb.models import Entry
 from hotline.kb.priors import ItemPriors
-from hotline.kb.textproc import KbTokenizer, SynonymRule, load_synonyms
+from hotline.kb.textproc import KbTokenizer, SynonymRule, char_bigrams, load_synonyms
 from hotline.kb.topics import TOPIC_KEYWORDS
 
 log = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout changes in a way the code fingerprint would not catch.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 SYNONYMS_FILE = "synonyms.yml"
-_CODE_FILES = ("ingest.py", "index.py", "models.py", "numerals.py", "textproc.py", "topics.py")
+_CODE_FILES = (
+    "ingest.py", "index.py", "item_filter.py", "models.py", "numerals.py", "textproc.py",
+    "topics.py",
+)
 # (priors.py and search.py act at query time and do not shape the stored index.)
 _BM25_PARAMS = {"k1": 1.2, "b": 0.75}
 
 
 @dataclass
 class KbIndex:
-    """Entries plus two BM25 models: whole text ("body") and names only ("title")."""
+    """Entries plus three BM25 models: words of the whole text ("body"), words of the
+    names only ("title"), and character pairs of the whole text ("chars")."""
 
     entries: tuple[Entry, ...]
     body: bm25s.BM25
     title: bm25s.BM25
+    chars: bm25s.BM25
     tokenizer: KbTokenizer
     synonyms: tuple[SynonymRule, ...]
     fingerprint: str
@@ -56,13 +63,31 @@ class KbIndex:
     built_seconds: float | None = None
     topics: np.ndarray = field(init=False)
     priors: ItemPriors = field(init=False)
+    idf: dict[str, float] = field(init=False)
 
     def __post_init__(self) -> None:
         self.topics = np.array([e.topic for e in self.entries], dtype=object)
         self.priors = ItemPriors(self.entries)
+        self.idf = idf_table(document_frequencies(self.body), len(self.entries))
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @functools.cached_property
+    def by_id(self) -> dict[str, Entry]:
+        return {e.id: e for e in self.entries}
+
+    @functools.cached_property
+    def corpus_text(self) -> str:
+        """Everything the knowledge base says, lower-cased (is a word used anywhere?)."""
+        return "\n".join(haystack(e) for e in self.entries)
+
+
+def document_frequencies(model: bm25s.BM25) -> dict[str, int]:
+    """Number of entries each indexed word occurs in (from the sparse score matrix)."""
+    indptr = np.asarray(model.scores["indptr"])
+    counts = np.diff(indptr)
+    return {w: int(counts[i]) for w, i in model.vocab_dict.items() if 0 <= i < len(counts)}
 
 
 def _hash_files(h: Any, files: list[Path], root: Path) -> None:
@@ -74,11 +99,13 @@ def _hash_files(h: Any, files: list[Path], root: Path) -> None:
 
 
 def fingerprint(kb: Path | None = None) -> str:
-    """Hash of every input of the index (sources, curated, synonyms, userdict, code)."""
+    """Hash of every input of the index (sources, curated, glosses, synonyms, userdict,
+    code)."""
     kb = kb or paths.kb_dir()
     h = hashlib.sha256(f"kb-index:{FORMAT_VERSION}".encode())
     files = sorted(p for p in (kb / "sources").rglob("*") if p.is_file())
     files += sorted((kb / "curated").glob("*.yml"))
+    files += sorted((kb / "glosses").glob("*.yml"))
     if (kb / SYNONYMS_FILE).exists():
         files.append(kb / SYNONYMS_FILE)
     _hash_files(h, files, kb)
@@ -121,8 +148,8 @@ def title_text(e: Entry) -> str:
 
 
 def body_text(e: Entry) -> str:
-    if e.source == "laws":
-        return e.text
+    if e.source == "laws":  # the article, then its glosses (keywords[0] is the law's name)
+        return "\n".join((e.text, *e.keywords[1:]))
     if e.source == "curated":
         return f"{e.title}\n{' '.join(e.keywords)}\n{e.text}"
     return f"{e.title}\n{e.text}"
@@ -145,6 +172,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
     tokenizer, synonyms = make_tokenizer(kb, entries)
     body = _bm25([tokenizer.tokens(body_text(e)) for e in entries])
     title = _bm25([tokenizer.tokens(title_text(e)) for e in entries])
+    chars = _bm25([char_bigrams(body_text(e)) for e in entries])
     elapsed = time.perf_counter() - started
 
     out_root.mkdir(parents=True, exist_ok=True)
@@ -153,6 +181,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
     try:
         body.save(str(tmp / "body"), show_progress=False)
         title.save(str(tmp / "title"), show_progress=False)
+        chars.save(str(tmp / "chars"), show_progress=False)
         with (tmp / "entries.jsonl").open("w", encoding="utf-8") as fh:
             for e in entries:
                 fh.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
@@ -174,7 +203,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _prune(out_root, keep=target.name)
-    return KbIndex(entries, body, title, tokenizer, synonyms, fp, target, elapsed)
+    return KbIndex(entries, body, title, chars, tokenizer, synonyms, fp, target, elapsed)
 
 
 def _prune(out_root: Path, keep: str) -> None:
@@ -197,11 +226,12 @@ def _read(target: Path, kb: Path, fp: str) -> KbIndex | None:
             entries = tuple(Entry.from_dict(json.loads(line)) for line in fh if line.strip())
         body = bm25s.BM25.load(str(target / "body"), show_progress=False)
         title = bm25s.BM25.load(str(target / "title"), show_progress=False)
+        chars = bm25s.BM25.load(str(target / "chars"), show_progress=False)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("knowledge-base index at %s is unreadable (%s); rebuilding", target, exc)
         return None
     tokenizer, synonyms = make_tokenizer(kb, entries)
-    return KbIndex(entries, body, title, tokenizer, synonyms, fp, target)
+    return KbIndex(entries, body, title, chars, tokenizer, synonyms, fp, target)
 
 
 def load(kb: Path | None = None, out_root: Path | None = None, rebuild: bool = False) -> KbIndex:

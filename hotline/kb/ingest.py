@@ -9,6 +9,7 @@ department), so bookmarks, logs and tests survive rebuilds.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -20,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from hotline.kb.item_filter import dropped_reason
 from hotline.kb.models import Entry
 from hotline.kb.numerals import canonical_article
 from hotline.kb.topics import item_topic, law_topic, topic_names
@@ -27,6 +29,7 @@ from hotline.kb.topics import item_topic, law_topic, topic_names
 LAWS_DIR = Path("sources") / "laws"
 ITEMS_FILE = Path("sources") / "gd_service_items.jsonl"
 CURATED_DIR = Path("curated")
+GLOSSES_DIR = Path("glosses")
 
 _ARTICLE_RE = re.compile(
     r"^(第[零〇一二两三四五六七八九十百千]+条(?:之[一二三四五六七八九十]+)?)[\s\u3000]+(.*)$"
@@ -134,11 +137,40 @@ def parse_law(path: Path) -> list[Entry]:
     return entries
 
 
+def load_glosses(kb: Path, laws: list[Entry]) -> dict[str, tuple[str, ...]]:
+    """Law entry id → everyday phrasings (``glosses/<law stem>.yml``).
+
+    Glosses are search aids written for the hotline: the words a business owner uses when
+    the article is the answer (进项比销项多 for 进项税额大于销项税额). They are indexed with
+    the article and never shown. A gloss for a law or article that does not exist is an
+    error, so a renumbered statute cannot silently keep stale glosses.
+    """
+    ids = {e.id for e in laws}
+    out: dict[str, tuple[str, ...]] = {}
+    for path in sorted((kb / GLOSSES_DIR).glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict) or not isinstance(data.get("articles"), dict):
+            raise CuratedError(f"{path.name}: expected 'law' and an 'articles' mapping")
+        stem = str(data.get("law") or path.stem)
+        for article, phrases in data["articles"].items():
+            key = f"law:{stem}:{canonical_article(str(article)) or article}"
+            if key not in ids:
+                raise CuratedError(f"{path.name}: {stem} has no {article}")
+            words = _text_list(phrases, f"{path.name} {article}", "phrases")
+            out[key] = tuple(dict.fromkeys(out.get(key, ()) + words))
+    return out
+
+
 def load_laws(kb: Path) -> list[Entry]:
+    """Every statute article, with its glosses (if any) after the law's short name."""
     entries: list[Entry] = []
     for path in sorted((kb / LAWS_DIR).glob("*.md")):
         entries.extend(parse_law(path))
-    return entries
+    glosses = load_glosses(kb, entries)
+    return [
+        dataclasses.replace(e, keywords=e.keywords + glosses[e.id]) if e.id in glosses else e
+        for e in entries
+    ]
 
 
 # ---------------------------------------------------------------------- service items
@@ -246,13 +278,33 @@ def item_entry(row: dict[str, Any], duplicated: bool = False) -> Entry:
     )
 
 
-def load_items(kb: Path) -> list[Entry]:
+def _item_rows(kb: Path) -> list[dict[str, Any]]:
     path = kb / ITEMS_FILE
-    rows = [
+    return [
         json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
     ]
+
+
+def load_items(kb: Path) -> list[Entry]:
+    """Service items that are services (see :mod:`hotline.kb.item_filter`)."""
+    rows = _item_rows(kb)
     keys = Counter(_item_key(r) for r in rows)
-    return [item_entry(r, duplicated=keys[_item_key(r)] > 1) for r in rows]
+    return [
+        item_entry(r, duplicated=keys[_item_key(r)] > 1)
+        for r in rows
+        if dropped_reason(str(r.get("matter_name") or ""), _value(r.get("matter_type"))) is None
+    ]
+
+
+def dropped_items(kb: Path) -> list[tuple[str, str]]:
+    """(name, reason) of every catalogue line that is not a service, in file order."""
+    out: list[tuple[str, str]] = []
+    for r in _item_rows(kb):
+        name = str(r.get("matter_name") or "")
+        why = dropped_reason(name, _value(r.get("matter_type")))
+        if why is not None:
+            out.append((name, why))
+    return out
 
 
 # ------------------------------------------------------------------------- curated

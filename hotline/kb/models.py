@@ -96,6 +96,8 @@ class SearchResult:
     coverage: float = 0.0
     message: str | None = None
     tokens: tuple[str, ...] = field(default=())
+    missing: tuple[str, ...] = field(default=())  # question words the top entry lacks
+    reason: str = ""  # why the top entry answers or not (hotline.kb.decide)
 
     @property
     def top(self) -> Hit | None:
@@ -107,6 +109,8 @@ class SearchResult:
             "normalized": self.normalized,
             "confident": self.confident,
             "coverage": round(self.coverage, 3),
+            "missing": list(self.missing),
+            "reason": self.reason,
             "message": self.message,
             "results": [h.to_json() for h in self.hits],
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 
+from hotline.kb.aspects import Aspect
 from hotline.kb.models import Entry
 
 MAX_CHUNK = 3500
@@ -96,6 +97,42 @@ def chunk_lines(lines: list[str], limit: int = MAX_CHUNK) -> list[str]:
     if current:
         chunks.append("\n".join(current).strip("\n"))
     return [c for c in chunks if c]
+
+
+def _aspect_lines(entry: Entry, aspect: Aspect, limit: int) -> list[str]:
+    lines = [f"<b>{_e(aspect.label)}</b>"]
+    if aspect.name in ("materials", "steps"):
+        items = entry.materials if aspect.name == "materials" else entry.steps
+        for i, item in enumerate(items, 1):
+            lines += _split_long(f"{i}. ", item, limit)
+    else:
+        value = entry.phone if aspect.name == "phone" else getattr(entry, aspect.name)
+        lines += _split_long("", str(value), limit)
+    return lines
+
+
+def focused_lines(entry: Entry, aspects: list[Aspect], limit: int = MAX_CHUNK) -> list[str]:
+    """The asked parts of an entry first (title, each part, department, source)."""
+    lines: list[str] = []
+    title = entry.title + (f" {entry.article}" if entry.article else "")
+    for part in _split_long("", title, limit - len("<b></b>")):
+        lines.append(f"<b>{part}</b>")
+    for aspect in aspects:
+        lines.append("")
+        lines += _aspect_lines(entry, aspect, limit)
+    names = {a.name for a in aspects}
+    if "department" not in names and entry.department:
+        lines.append("")
+        lines += _line("办理部门", entry.department, limit)
+    if entry.source_line:
+        lines.append("")
+        lines += _line("来源", entry.source_line, limit)
+    return lines
+
+
+def render_focused(entry: Entry, aspects: list[Aspect], limit: int = MAX_CHUNK) -> list[str]:
+    """Telegram HTML chunks answering only the asked parts (the full list is a tap away)."""
+    return chunk_lines(focused_lines(entry, aspects, limit), limit)
 
 
 def render_answer(entry: Entry, limit: int = MAX_CHUNK) -> list[str]:

@@ -7,52 +7,38 @@ Service items that only publish information, or are follow-up variants (变更, 
 are mildly down-weighted unless asked for (see :mod:`hotline.kb.priors`), and a topic
 predicted by the NLU multiplies its entries' scores by ``1 + TOPIC_BOOST``.
 
-``confident`` tells the caller whether to answer from the top hit or say it is not
-sure: a strong score, or a fair score plus a fair share of the question's informative
-(IDF-weighted, known) words found in the top entry.
+``confident`` tells the caller whether to answer from the top hit or decline: see
+:mod:`hotline.kb.decide` (the top entry must cover the question's key words).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
+from hotline.kb.decide import decide, question_words
 from hotline.kb.index import KbIndex, get_index
 from hotline.kb.models import Hit, SearchResult
-from hotline.kb.textproc import clean_query
+from hotline.kb.textproc import char_bigrams, clean_query
 
 MAX_QUERY_CHARS = 200
 TITLE_WEIGHT = 1.0
 EXPANSION_WEIGHT = 0.6
 TOPIC_BOOST = 0.3
-#: Calibrated on tests/data/kb_questions.jsonl and off-topic chatter ("今天天气怎么样",
-#: "推荐一部电影"): answerable questions score ≥ 10 (median ≈ 22), chatter ≤ 8.
-MIN_SCORE = 10.0
-STRONG_SCORE = 15.0
-MIN_COVERAGE = 0.3
+#: Weight of the character-pair channel against the word channel.
+CHARS_WEIGHT = 0.5
 
 MSG_EMPTY = "请输入要查询的问题。"
 MSG_NO_WORDS = "没有识别出可以检索的词语，请用文字描述您要办理的事项或遇到的问题。"
 MSG_TOO_LONG = f"问题较长，只按前{MAX_QUERY_CHARS}个字检索。"
-MSG_NOT_SURE = "没有找到把握较大的答案，以下结果仅供参考，可转人工或拨打12345咨询。"
+MSG_NOT_SURE = "知识库里没有能可靠回答这个问题的内容，以下结果仅供参考，可提交诉求或转人工。"
 MSG_NO_MATCH = "知识库里没有找到相关内容，可换个说法，或拨打12345政务服务便民热线咨询。"
 MSG_UNKNOWN_TOPIC = "未知的主题：{topic}"
 
 
-@dataclass(frozen=True, slots=True)
-class _Scored:
-    total: np.ndarray
-    hit_mask: dict[str, np.ndarray]
-    idf: dict[str, float]
-
-
-def _score(index: KbIndex, tokens: list[str], extra: list[str]) -> _Scored:
+def _score(index: KbIndex, tokens: list[str], extra: list[str]) -> np.ndarray:
+    """Word channel: body + ``TITLE_WEIGHT`` × title, expansions at ``EXPANSION_WEIGHT``."""
     n = len(index)
     total = np.zeros(n, dtype=np.float64)
-    hit_mask: dict[str, np.ndarray] = {}
-    idf: dict[str, float] = {}
     weights: dict[str, float] = {}
     for tok in tokens:
         weights[tok] = weights.get(tok, 0.0) + 1.0
@@ -62,34 +48,29 @@ def _score(index: KbIndex, tokens: list[str], extra: list[str]) -> _Scored:
     vocab_body = index.body.vocab_dict
     vocab_title = index.title.vocab_dict
     for tok, w in weights.items():
-        body = index.body.get_scores([tok]) if tok in vocab_body else None
-        title = index.title.get_scores([tok]) if tok in vocab_title else None
-        if body is None and title is None:
-            continue  # a word no entry uses: says nothing about which entry fits best
-        s = np.zeros(n, dtype=np.float64)
-        if body is not None:
-            s += body
-        if title is not None:
-            s += TITLE_WEIGHT * title
-        total += w * s
-        if tok in tokens:
-            mask = s > 0
-            df = int(mask.sum())
-            hit_mask[tok] = mask
-            idf[tok] = math.log(1 + (n - df + 0.5) / (df + 0.5))
-    return _Scored(total, hit_mask, idf)
+        if tok in vocab_body:
+            total += w * index.body.get_scores([tok])
+        if tok in vocab_title:
+            total += w * TITLE_WEIGHT * index.title.get_scores([tok])
+    return total
 
 
-def _coverage(scored: _Scored, doc: int) -> float:
-    weight = sum(scored.idf.values())
-    if weight <= 0:
-        return 0.0
-    got = sum(scored.idf[t] for t, mask in scored.hit_mask.items() if mask[doc])
-    return got / weight
-
-
-def _is_confident(score: float, coverage: float) -> bool:
-    return score >= STRONG_SCORE or (score >= MIN_SCORE and coverage >= MIN_COVERAGE)
+def _score_chars(index: KbIndex, words: list[str], extra: list[str]) -> np.ndarray:
+    """Character-pair channel over the question's content words (and expansions)."""
+    n = len(index)
+    total = np.zeros(n, dtype=np.float64)
+    weights: dict[str, float] = {}
+    for word in words:
+        for pair in char_bigrams(word):
+            weights[pair] = weights.get(pair, 0.0) + 1.0
+    for word in extra:
+        for pair in char_bigrams(word):
+            weights.setdefault(pair, EXPANSION_WEIGHT)
+    vocab = index.chars.vocab_dict
+    for pair, w in weights.items():
+        if pair in vocab:
+            total += w * index.chars.get_scores([pair])
+    return total
 
 
 def search(
@@ -111,8 +92,8 @@ def search(
     if not tokens:
         return SearchResult(query=raw, normalized=text, message=MSG_NO_WORDS)
     extra = index.tokenizer.expand(text, index.synonyms)
-    scored = _score(index, tokens, extra)
-    total = scored.total
+    content = [w for w, _flag, _s, _e in index.tokenizer.tagged(text)]
+    total = _score(index, tokens, extra) + CHARS_WEIGHT * _score_chars(index, content, extra)
     total = total * index.priors.factors(f"{text} {' '.join(extra)}")
     if topic:
         total = np.where(index.topics == topic, total * (1.0 + TOPIC_BOOST), total)
@@ -130,8 +111,16 @@ def search(
             continue
         seen.add(key)
         hits.append(Hit(entry=e, score=score, rank=len(hits) + 1))
-    coverage = _coverage(scored, int(order[0])) if hits else 0.0
-    confident = bool(hits) and _is_confident(hits[0].score, coverage)
+    decision = (
+        decide(
+            question_words(text, index.tokenizer, index.synonyms, index.idf, index.corpus_text),
+            hits[0].entry, hits[0].score, index.tokenizer, text,
+        )
+        if hits
+        else None
+    )
+    confident = decision is not None and decision.answer
+    coverage = decision.coverage if decision else 0.0
     if message is None:
         if not hits:
             message = MSG_NO_MATCH
@@ -145,4 +134,6 @@ def search(
         coverage=coverage,
         message=message,
         tokens=tuple(tokens),
+        missing=decision.missing if decision else (),
+        reason=decision.reason if decision else "no match",
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jieba
+import jieba.posseg
 import yaml
 
 from hotline.textnorm import normalize
@@ -96,6 +97,27 @@ def load_synonyms(path: Path) -> tuple[SynonymRule, ...]:
     return tuple(rules)
 
 
+_CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[0-9a-z]+")
+
+
+def char_bigrams(text: str) -> list[str]:
+    """Overlapping character pairs of each CJK run (ASCII words kept whole), lower-cased.
+
+    The second retrieval channel: it matches where word segmentation disagrees between
+    a question and the text (进项票 / 进项税额, 退伙 / 退伙人) and survives typos in one
+    character of a longer word.
+    """
+    out: list[str] = []
+    for run in _CJK_RUN_RE.findall(text.lower()):
+        if run.isascii():
+            out.append(run)
+        elif len(run) == 1:
+            out.append(run)
+        else:
+            out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
 def clean_query(text: str) -> str:
     """Normalized question text without HTML tags (pasted web text, injection attempts)."""
     return normalize(_TAG_RE.sub(" ", normalize(text)))
@@ -116,7 +138,8 @@ class KbTokenizer:
         for word in extra_words:
             word = word.strip()
             if len(word) >= 2:
-                self._jieba.add_word(word)
+                self._jieba.add_word(word, tag="x")
+        self._pos = jieba.posseg.POSTokenizer(self._jieba)
 
     def tokens(self, text: str) -> list[str]:
         """Search tokens of ``text`` (already normalized), in order, duplicates kept."""
@@ -129,6 +152,30 @@ class KbTokenizer:
                 continue
             out.append(tok)
         return out
+
+    def tagged(self, text: str) -> list[tuple[str, str, int, int]]:
+        """Content words of ``text`` in jieba's precise mode (no overlaps): word, part of
+        speech (``x`` for this tokenizer's domain words), start and end offsets."""
+        out: list[tuple[str, str, int, int]] = []
+        pos = 0
+        lowered = text.lower()
+        for pair in self._pos.cut(lowered):
+            tok, flag = pair.word, pair.flag
+            start = lowered.find(tok, pos)
+            start = pos if start < 0 else start
+            end = start + len(tok)
+            pos = end
+            tok = tok.strip()
+            if not tok or tok in STOPWORDS or not _WORDISH_RE.search(tok):
+                continue
+            if _DIGITS_RE.match(tok):
+                continue
+            out.append((tok, flag, start, end))
+        return out
+
+    def general_frequency(self, word: str) -> int:
+        """How common ``word`` is in general Chinese (jieba's dictionary count; 0 if absent)."""
+        return int(self._jieba.FREQ.get(word) or 0)
 
     def expand(self, text: str, rules: Iterable[SynonymRule]) -> list[str]:
         """Tokens of the phrases that synonym rules add for ``text``."""
