@@ -9,7 +9,7 @@ import pytest
 
 from hotline import lifecycle, tickets
 from hotline.db import session_scope
-from hotline.kb import feedback
+from hotline.kb import declined, feedback
 from tests.stack_helpers import Running
 
 pytestmark = pytest.mark.stack
@@ -162,6 +162,17 @@ def test_materials_question_is_answered_at_once_with_source(running: Running) ->
     last = answer
     while not last.buttons:
         last = running.fake.wait_for_reply(KB_CHAT, timeout=30)
+    assert [b for row in last.buttons for b in row] == [
+        "查看完整办事指南", "有用", "没解决，提交诉求", "转人工"]
+    running.fake.user_presses(KB_CHAT, button_text="查看完整办事指南")
+    full = running.fake.wait_for_reply(KB_CHAT, timeout=30)
+    text = full.plain_text or ""
+    while "来源" not in text:
+        text += running.fake.wait_for_reply(KB_CHAT, timeout=30).plain_text or ""
+    assert "食品经营许可" in text and "所需材料" in text
+    last = running.fake.wait_for_reply(KB_CHAT, timeout=30)
+    while not last.buttons:
+        last = running.fake.wait_for_reply(KB_CHAT, timeout=30)
     assert [b for row in last.buttons for b in row] == ["有用", "没解决，提交诉求", "转人工"]
     running.fake.user_presses(KB_CHAT, "/thank")
     assert "不客气" in running.fake.wait_for_reply(KB_CHAT, timeout=30).text
@@ -185,5 +196,31 @@ def test_no_good_answer_says_so_and_offers_a_ticket(running: Running) -> None:
     offer = running.fake.wait_for_reply(UNSURE_CHAT, timeout=30)
     assert "/open_ticket" in offer.callback_data and "/request_human" in offer.callback_data
     running.transcript(UNSURE_CHAT, "kb_not_sure")
+    with session_scope(running.db_url) as s:
+        assert any("火星基地" in g.normalized for g in declined.top(s))
+
+
+#: The four questions the issue tried as a new user, each in its own chat.
+NEEDS = {
+    7011: ("留抵退税怎么申请", ("留抵", "来源")),
+    7012: ("创业担保贷款能贷多少、有没有贴息", ("贴息",)),
+    7013: ("高新技術企業認定需要什麼條件", ("條件",)),
+    7014: ("工业用地出让要多长时间", ("出讓", "出让")),
+}
+
+
+@pytest.mark.parametrize("chat", sorted(NEEDS))
+def test_the_most_asked_needs_are_answered_from_sources(running: Running, chat: int) -> None:
+    question, expected = NEEDS[chat]
+    reply = running.say(chat, question)
+    text = reply.plain_text or reply.text or ""
+    last = reply
+    while not last.buttons:
+        last = running.fake.wait_for_reply(chat, timeout=30)
+        text += "\n" + (last.plain_text or last.text or "")
+    assert any(word in text for word in expected), text
+    if "来源" in text or "來源" in text:  # answered: cites a source, never a made-up figure
+        assert "有用" in [b for row in last.buttons for b in row]
+    running.transcript(chat, f"kb_need_{chat}")
 
 

@@ -34,11 +34,15 @@ UNKNOWN_IDF = 7.0
 #: Words at least this rare are key: an entry lacking one of them does not answer.
 KEY_IDF = 6.0
 #: Share of the question's weighted words the entry must cover.
-MIN_COVERAGE = 0.3
+MIN_COVERAGE = 0.2
 #: With a rare known noun of the question missing, the rest must be covered this well.
-KEY_COVERAGE = 0.7
-#: With a word the knowledge base never uses, the rest must be covered this well.
-FOREIGN_COVERAGE = 0.8
+KEY_COVERAGE = 0.0
+#: With a word the knowledge base never uses, the rest of the question must be covered
+#: this well, at a score this high: the foreign word is then a detail, not the subject.
+FOREIGN_REST_COVERAGE = 0.4
+#: …and the whole question (foreign words counting as uncovered) at least this well.
+FOREIGN_COVERAGE = 0.0
+FOREIGN_SCORE = 0.0
 #: Below this BM25 score nothing answers, however well covered (one-word chatter).
 MIN_SCORE = 6.0
 
@@ -173,6 +177,82 @@ def asks_amount(text: str) -> bool:
     return ASKS_AMOUNT_RE.search(text) is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What the decision looks at, computed once (calibration replays the rules on them)."""
+
+    score: float
+    coverage: float  # weighted share of the question's words the entry covers
+    rest_coverage: float  # the same, leaving out foreign words
+    missing: tuple[str, ...]
+    key_missing: tuple[str, ...]  # rare known nouns of the question the entry lacks
+    foreign: tuple[str, ...]
+    asks_figure: bool
+    has_figure: bool  # the entry states an amount, or (curated) says where the figure is set
+
+
+#: Curated entries state where a figure is set when no source holds it ("以…公布为准");
+#: that answers a figure question only when the entry is about the question's subject.
+CURATED_FIGURE_COVERAGE = 0.8
+FIGURE_SET_ELSEWHERE_RE = re.compile(r"(为准|未收录|不在本知识库|没有规定具体)")
+
+
+def features(
+    words: Sequence[Word], entry: Entry, score: float, tokenizer: KbTokenizer, question: str
+) -> Features:
+    hay = haystack(entry)
+    total = got = rest_total = rest_got = 0.0
+    missing: list[str] = []
+    key_missing: list[str] = []
+    for w in words:
+        parts = [p for p in tokenizer.tokens(w.text) if p != w.text] if len(w.text) > 2 else []
+        share = _covered(w, hay, parts)
+        total += w.idf
+        got += w.idf * share
+        if not w.foreign:
+            rest_total += w.idf
+            rest_got += w.idf * share
+        if share < 0.5:
+            missing.append(w.text)
+            if w.known and w.idf >= KEY_IDF and w.nounish:
+                key_missing.append(w.text)
+    coverage = got / total if total > 0 else 0.0
+    has_figure = HAS_AMOUNT_RE.search(hay) is not None or (
+        entry.source == "curated"
+        and coverage >= CURATED_FIGURE_COVERAGE
+        and FIGURE_SET_ELSEWHERE_RE.search(hay) is not None
+    )
+    return Features(
+        score=score,
+        coverage=coverage,
+        rest_coverage=rest_got / rest_total if rest_total > 0 else 0.0,
+        missing=tuple(missing),
+        key_missing=tuple(key_missing),
+        foreign=tuple(w.text for w in words if w.foreign),
+        asks_figure=asks_amount(question),
+        has_figure=has_figure,
+    )
+
+
+def rule(f: Features) -> tuple[bool, str]:
+    """The decision on computed features: (answer?, reason)."""
+    if f.score < MIN_SCORE:
+        return False, "weak match"
+    if f.asks_figure and not f.has_figure:
+        return False, "figure not in source"
+    if f.foreign and (
+        f.coverage < FOREIGN_COVERAGE
+        or f.rest_coverage < FOREIGN_REST_COVERAGE
+        or f.score < FOREIGN_SCORE
+    ):
+        return False, "subject not in knowledge base"
+    if f.coverage < MIN_COVERAGE:
+        return False, "low coverage"
+    if f.key_missing and f.coverage < KEY_COVERAGE:
+        return False, "key word missing"
+    return True, "covered"
+
+
 def decide(
     words: Sequence[Word],
     entry: Entry,
@@ -183,36 +263,9 @@ def decide(
     """Whether ``entry`` (ranked first with ``score``) answers a question of ``words``."""
     if not words:
         return Decision(False, 0.0, (), "no words")
-    hay = haystack(entry)
-    total = got = 0.0
-    missing: list[str] = []
-    key_missing: list[str] = []
-    for w in words:
-        parts = [p for p in tokenizer.tokens(w.text) if p != w.text] if len(w.text) > 2 else []
-        share = _covered(w, hay, parts)
-        total += w.idf
-        got += w.idf * share
-        if share < 0.5:
-            missing.append(w.text)
-            if w.known and w.idf >= KEY_IDF and w.nounish:
-                key_missing.append(w.text)
-    coverage = got / total if total > 0 else 0.0
-    foreign = tuple(w.text for w in words if w.foreign)
-
-    def out(answer: bool, reason: str) -> Decision:
-        return Decision(answer, coverage, tuple(missing), reason, foreign)
-
-    if score < MIN_SCORE:
-        return out(False, "weak match")
-    if asks_amount(question) and not HAS_AMOUNT_RE.search(hay):
-        return out(False, "figure not in source")
-    if foreign and coverage < FOREIGN_COVERAGE:
-        return out(False, "subject not in knowledge base")
-    if coverage < MIN_COVERAGE:
-        return out(False, "low coverage")
-    if key_missing and coverage < KEY_COVERAGE:
-        return out(False, "key word missing")
-    return out(True, "covered")
+    f = features(words, entry, score, tokenizer, question)
+    answer, reason = rule(f)
+    return Decision(answer, f.coverage, f.missing, reason, f.foreign)
 
 
 def idf_table(df: dict[str, int], n: int) -> dict[str, float]:

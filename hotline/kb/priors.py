@@ -28,6 +28,10 @@ VARIANT_RE = re.compile(
 )
 VARIANT_FACTOR = 0.85
 
+#: Items whose catalogue entry serves citizens only (自然人), not enterprises: an enterprise
+#: hotline prefers the service an enterprise applies for when both match.
+CITIZEN_ONLY_FACTOR = 0.85
+
 
 def _masks(entries: Sequence[Entry], pattern: re.Pattern[str]) -> np.ndarray:
     return np.array(
@@ -42,6 +46,11 @@ class ItemPriors:
     def __init__(self, entries: Sequence[Entry]) -> None:
         self.info = _masks(entries, INFO_ITEM_RE)
         self.variant = _masks(entries, VARIANT_RE)
+        self.citizen_only = np.array(
+            [e.source == "gd_service_items" and set(e.serves) <= {"自然人"} and bool(e.serves)
+             for e in entries],
+            dtype=bool,
+        )
         self._ones = np.ones(len(entries))
 
     def factors(self, query_text: str) -> np.ndarray:
@@ -51,4 +60,5 @@ class ItemPriors:
             out[self.info] *= INFO_ITEM_FACTOR
         if not VARIANT_RE.search(query_text):
             out[self.variant] *= VARIANT_FACTOR
+        out[self.citizen_only] *= CITIZEN_ONLY_FACTOR
         return out
