@@ -37,7 +37,7 @@ from hotline.kb.topics import TOPIC_KEYWORDS
 log = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout changes in a way the code fingerprint would not catch.
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 SYNONYMS_FILE = "synonyms.yml"
 _CODE_FILES = (
     "ingest.py", "index.py", "item_filter.py", "models.py", "numerals.py", "textproc.py",
@@ -49,13 +49,15 @@ _BM25_PARAMS = {"k1": 1.2, "b": 0.75}
 
 @dataclass
 class KbIndex:
-    """Entries plus three BM25 models: words of the whole text ("body"), words of the
-    names only ("title"), and character pairs of the whole text ("chars")."""
+    """Entries plus four BM25 models: words of the whole text ("body"), words of the
+    names only ("title"), character pairs of the whole text ("chars"), and words of the
+    everyday phrasings only ("phrases": statute glosses, curated keywords)."""
 
     entries: tuple[Entry, ...]
     body: bm25s.BM25
     title: bm25s.BM25
     chars: bm25s.BM25
+    phrases: bm25s.BM25
     tokenizer: KbTokenizer
     synonyms: tuple[SynonymRule, ...]
     fingerprint: str
@@ -155,6 +157,16 @@ def body_text(e: Entry) -> str:
     return f"{e.title}\n{e.text}"
 
 
+def phrase_text(e: Entry) -> str:
+    """The everyday phrasings written for an entry: a statute article's glosses, a curated
+    entry's keywords (service items have none: their themes are catalogue categories)."""
+    if e.source == "laws":
+        return " ".join(e.keywords[1:])
+    if e.source == "curated":
+        return " ".join(e.keywords)
+    return e.title
+
+
 def _bm25(corpus_tokens: list[list[str]]) -> bm25s.BM25:
     model = bm25s.BM25(**_BM25_PARAMS)
     model.index(corpus_tokens, show_progress=False)
@@ -173,6 +185,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
     body = _bm25([tokenizer.tokens(body_text(e)) for e in entries])
     title = _bm25([tokenizer.tokens(title_text(e)) for e in entries])
     chars = _bm25([char_bigrams(body_text(e)) for e in entries])
+    phrases = _bm25([tokenizer.tokens(phrase_text(e)) or ["\u3000"] for e in entries])
     elapsed = time.perf_counter() - started
 
     out_root.mkdir(parents=True, exist_ok=True)
@@ -182,6 +195,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
         body.save(str(tmp / "body"), show_progress=False)
         title.save(str(tmp / "title"), show_progress=False)
         chars.save(str(tmp / "chars"), show_progress=False)
+        phrases.save(str(tmp / "phrases"), show_progress=False)
         with (tmp / "entries.jsonl").open("w", encoding="utf-8") as fh:
             for e in entries:
                 fh.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
@@ -203,7 +217,8 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _prune(out_root, keep=target.name)
-    return KbIndex(entries, body, title, chars, tokenizer, synonyms, fp, target, elapsed)
+    return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
+                   elapsed)
 
 
 def _prune(out_root: Path, keep: str) -> None:
@@ -227,11 +242,12 @@ def _read(target: Path, kb: Path, fp: str) -> KbIndex | None:
         body = bm25s.BM25.load(str(target / "body"), show_progress=False)
         title = bm25s.BM25.load(str(target / "title"), show_progress=False)
         chars = bm25s.BM25.load(str(target / "chars"), show_progress=False)
+        phrases = bm25s.BM25.load(str(target / "phrases"), show_progress=False)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("knowledge-base index at %s is unreadable (%s); rebuilding", target, exc)
         return None
     tokenizer, synonyms = make_tokenizer(kb, entries)
-    return KbIndex(entries, body, title, chars, tokenizer, synonyms, fp, target)
+    return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target)
 
 
 def load(kb: Path | None = None, out_root: Path | None = None, rebuild: bool = False) -> KbIndex:

@@ -24,6 +24,8 @@ MAX_QUERY_CHARS = 200
 TITLE_WEIGHT = 1.0
 EXPANSION_WEIGHT = 0.6
 TOPIC_BOOST = 0.3
+#: Weight of the everyday-phrasings channel (glosses, curated keywords).
+PHRASES_WEIGHT = 0.5
 #: Weight of the character-pair channel against the word channel.
 CHARS_WEIGHT = 0.5
 
@@ -47,11 +49,14 @@ def _score(index: KbIndex, tokens: list[str], extra: list[str]) -> np.ndarray:
             weights[tok] = EXPANSION_WEIGHT
     vocab_body = index.body.vocab_dict
     vocab_title = index.title.vocab_dict
+    vocab_phrases = index.phrases.vocab_dict
     for tok, w in weights.items():
         if tok in vocab_body:
             total += w * index.body.get_scores([tok])
         if tok in vocab_title:
             total += w * TITLE_WEIGHT * index.title.get_scores([tok])
+        if tok in vocab_phrases:
+            total += w * PHRASES_WEIGHT * index.phrases.get_scores([tok])
     return total
 
 
