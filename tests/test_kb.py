@@ -20,8 +20,8 @@ from hotline.kb.evaluate import Question, evaluate, load_questions
 from hotline.kb.ingest import (
     CitationIndex,
     CuratedError,
-    load_corpus,
     dropped_items,
+    load_corpus,
     load_items,
     load_laws,
     parse_curated_file,

@@ -54,6 +54,25 @@ def asked(question: str) -> list[Aspect]:
     return [a for _, a in sorted(found, key=lambda pair: pair[0])]
 
 
+#: How a statute article states each part (articles have no structured fields).
+LAW_STATES: dict[str, re.Pattern[str]] = {
+    "eligibility": re.compile(r"(条件|应当具备|符合下列|不得担任|有下列情形)"),
+    "materials": re.compile(r"(提交|提供|材料|申请书|文件)"),
+    "time_limit": re.compile(r"(日内|日起|个月内|年内|工作日|期限|期间届满|之日)"),
+    "fees": re.compile(r"(费用|收费|收取|不得收取)"),
+    "department": re.compile(r"(部门|机关|机构)"),
+    "phone": re.compile(r"(?!)"),
+    "steps": re.compile(r"(程序|步骤|依次|首先)"),
+}
+
+
+def states(entry: Entry, aspect: Aspect) -> bool:
+    """Whether ``entry`` says something about ``aspect`` (a field, or an article's words)."""
+    if entry.source == "laws":
+        return LAW_STATES[aspect.name].search(entry.text) is not None
+    return has(entry, aspect)
+
+
 def has(entry: Entry, aspect: Aspect) -> bool:
     """Whether ``entry`` holds the part ``aspect`` names."""
     if aspect.name == "materials":

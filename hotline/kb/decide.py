@@ -199,7 +199,7 @@ class Features:
 
 #: Curated entries state where a figure is set when no source holds it ("以…公布为准");
 #: that answers a figure question only when the entry is about the question's subject.
-CURATED_FIGURE_COVERAGE = 0.8
+CURATED_FIGURE_COVERAGE = 0.6
 FIGURE_SET_ELSEWHERE_RE = re.compile(r"(为准|未收录|不在本知识库|没有规定具体)")
 
 

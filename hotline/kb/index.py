@@ -27,6 +27,7 @@ import bm25s
 import numpy as np
 
 from hotline.kb import paths
+from hotline.kb.aspects import ASPECTS, states
 from hotline.kb.decide import haystack, idf_table
 from hotline.kb.ingest import load_corpus
 from hotline.kb.models import Entry
@@ -74,6 +75,13 @@ class KbIndex:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @functools.cached_property
+    def aspect_masks(self) -> dict[str, np.ndarray]:
+        """Aspect name → which entries state that part (see :func:`aspects.states`)."""
+        return {
+            a.name: np.array([states(e, a) for e in self.entries], dtype=bool) for a in ASPECTS
+        }
 
     @functools.cached_property
     def by_id(self) -> dict[str, Entry]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hotline.kb.aspects import asked
 from hotline.kb.decide import decide, question_words
 from hotline.kb.index import KbIndex, get_index
 from hotline.kb.models import Hit, SearchResult
@@ -24,6 +25,8 @@ MAX_QUERY_CHARS = 200
 TITLE_WEIGHT = 1.0
 EXPANSION_WEIGHT = 0.6
 TOPIC_BOOST = 0.3
+#: Entries that state the part a question asks for (time, materials …) count this much more.
+ASPECT_BOOST = 0.3
 #: Weight of the everyday-phrasings channel (glosses, curated keywords).
 PHRASES_WEIGHT = 0.5
 #: Weight of the character-pair channel against the word channel.
@@ -100,6 +103,8 @@ def search(
     content = [w for w, _flag, _s, _e in index.tokenizer.tagged(text)]
     total = _score(index, tokens, extra) + CHARS_WEIGHT * _score_chars(index, content, extra)
     total = total * index.priors.factors(f"{text} {' '.join(extra)}")
+    for aspect in asked(text):  # 多久 prefers entries that state a time limit, …
+        total = np.where(index.aspect_masks[aspect.name], total * (1.0 + ASPECT_BOOST), total)
     if topic:
         total = np.where(index.topics == topic, total * (1.0 + TOPIC_BOOST), total)
     k = max(1, min(int(k), 50))
