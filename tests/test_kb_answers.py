@@ -215,11 +215,21 @@ def test_asked_part_first_and_the_full_guide_one_tap_away(scoped: str) -> None:
     assert [b["title"] for b in full[-1]["buttons"]] == ["有用", "没解决，提交诉求", "转人工"]
 
 
-def test_full_guide_of_an_entry_that_is_gone(scoped: str) -> None:
+@pytest.mark.parametrize("entry_id", ["curated:gone", "<script>alert(1)</script>", "x" * 5000])
+def test_full_guide_of_an_entry_that_is_gone(scoped: str, entry_id: str) -> None:
     messages, _ = _run(ticket_actions.ActionHandleInform(), _tracker(
-        '/inform{"kb_full":"curated:gone"}', "inform",
-        entities=[{"entity": "kb_full", "value": "curated:gone"}]))
+        "/inform" + json.dumps({"kb_full": entry_id}), "inform",
+        entities=[{"entity": "kb_full", "value": entry_id}]))
     assert [m["response"] for m in messages] == ["utter_kb_full_gone"]
+
+
+def test_a_huge_declined_question_is_stored_capped(scoped: str) -> None:
+    question = "数字人民币钱包" * 1000
+    messages, _ = _run(topic_actions.ActionHandleTopic(), _tracker(question, "financing"))
+    assert messages[0]["response"] == "utter_kb_not_sure"
+    with db.session_scope(scoped) as session:
+        row = session.scalars(select(KbDeclined)).one()
+        assert len(row.question) == declined.MAX_QUESTION and len(row.normalized) <= 200
 
 
 def test_console_lists_declined_questions_with_counts(console_app: ConsoleHarness) -> None:
