@@ -128,6 +128,7 @@ def question_words(
     rules: Sequence[SynonymRule],
     idf_of: dict[str, float],
     corpus_text: str = "",
+    tagged: list[tuple[str, str, int, int]] | None = None,
 ) -> list[Word]:
     """The question's content words with their weights and synonym alternatives.
 
@@ -136,7 +137,7 @@ def question_words(
     """
     spans = _rule_spans(text, rules)
     words: dict[str, Word] = {}
-    for tok, flag, start, end in tokenizer.tagged(text):
+    for tok, flag, start, end in tagged if tagged is not None else tokenizer.tagged(text):
         alts: list[str] = []
         for s, e, rule in spans:
             if s < end and start < e:  # the rule's phrase overlaps this word

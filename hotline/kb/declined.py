@@ -47,26 +47,25 @@ class DeclinedGroup:
 
 
 def top(session: Session, limit: int = 50) -> list[DeclinedGroup]:
-    """Declined questions grouped by normalized text, most asked (then latest) first."""
+    """Declined questions grouped by normalized text, most asked (then latest) first, each
+    with the topic, missing words and closest entry of its latest asking."""
     latest = func.max(KbDeclined.at).label("last_at")
     count = func.count().label("n")
-    rows = session.execute(
-        select(KbDeclined.normalized, count, latest)
+    groups = session.execute(
+        select(KbDeclined.normalized, count, latest, func.max(KbDeclined.id))
         .group_by(KbDeclined.normalized)
         .order_by(count.desc(), latest.desc())
         .limit(limit)
     ).all()
-    out: list[DeclinedGroup] = []
-    for normalized, n, last_at in rows:
-        sample = session.execute(
-            select(KbDeclined)
-            .where(KbDeclined.normalized == normalized)
-            .order_by(KbDeclined.at.desc(), KbDeclined.id.desc())
-            .limit(1)
-        ).scalar_one()
-        out.append(DeclinedGroup(normalized, int(n), last_at, sample.topic, sample.missing,
-                                 sample.best_entry_id))
-    return out
+    rows = session.scalars(
+        select(KbDeclined).where(KbDeclined.id.in_([g[3] for g in groups]))
+    ).all()
+    sample = {r.id: r for r in rows}
+    return [
+        DeclinedGroup(normalized, int(n), last_at, sample[last_id].topic,
+                      sample[last_id].missing, sample[last_id].best_entry_id)
+        for normalized, n, last_at, last_id in groups
+    ]
 
 
 def total(session: Session) -> int:

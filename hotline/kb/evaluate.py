@@ -44,15 +44,18 @@ class Question:
     topic: str | None = None
     answerable: bool = True
 
-    def _targets(self) -> list[tuple[str, str | None]]:
-        """(title, canonical article or None) of every acceptable entry."""
+    def _also(self) -> list[tuple[str, str | None]]:
+        """(title, canonical article or None) of each ``also`` alternative."""
         out: list[tuple[str, str | None]] = []
-        if self.title:
-            out.append((self.title, canonical_article(self.article) if self.article else None))
         for alt in self.also:
             title, _, article = alt.partition("|")
             out.append((title.strip(), canonical_article(article) if article else None))
         return out
+
+    def _targets(self) -> list[tuple[str, str | None]]:
+        """The expected entry and every alternative."""
+        main = (self.title, canonical_article(self.article) if self.article else None)
+        return ([main] if self.title else []) + self._also()
 
     def accepts(self, e: Entry) -> bool:
         if not self.answerable:
@@ -62,7 +65,7 @@ class Question:
                 return True
         return any(
             e.title == title and (article is None or article == e.article)
-            for title, article in self._targets()[1 if self.title else 0 :]
+            for title, article in self._also()
         )
 
     def cited_by(self, e: Entry) -> bool:

@@ -1,11 +1,13 @@
 """Ranking knowledge-base entries for a colloquial question.
 
-Score = BM25 over the whole text + ``TITLE_WEIGHT`` × BM25 over the entry's name. The
-question's own words count fully, words added by ``kb/synonyms.yml`` count
-``EXPANSION_WEIGHT``, so "开个饭馆" reaches 食品经营许可 without drowning exact matches.
-Service items that only publish information, or are follow-up variants (变更, 延续 …),
-are mildly down-weighted unless asked for (see :mod:`hotline.kb.priors`), and a topic
-predicted by the NLU multiplies its entries' scores by ``1 + TOPIC_BOOST``.
+Score = BM25 over the words of the whole text + ``TITLE_WEIGHT`` × over the entry's name
++ ``PHRASES_WEIGHT`` × over its everyday phrasings (glosses, curated keywords) +
+``CHARS_WEIGHT`` × over character pairs. The question's own words count fully, words
+added by ``kb/synonyms.yml`` count ``EXPANSION_WEIGHT``, so "开个饭馆" reaches 食品经营许可
+without drowning exact matches. Service items that only publish information, are
+follow-up variants (变更, 延续 …) or serve citizens only are mildly down-weighted (see
+:mod:`hotline.kb.priors`); entries stating the part asked for (多久 → a time limit) count
+``1 + ASPECT_BOOST``, and those of the topic the NLU predicted ``1 + TOPIC_BOOST``.
 
 ``confident`` tells the caller whether to answer from the top hit or decline: see
 :mod:`hotline.kb.decide` (the top entry must cover the question's key words).
@@ -13,6 +15,9 @@ predicted by the NLU multiplies its entries' scores by ``1 + TOPIC_BOOST``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import bm25s
 import numpy as np
 
 from hotline.kb.aspects import asked
@@ -40,45 +45,42 @@ MSG_NO_MATCH = "知识库里没有找到相关内容，可换个说法，或拨�
 MSG_UNKNOWN_TOPIC = "未知的主题：{topic}"
 
 
-def _score(index: KbIndex, tokens: list[str], extra: list[str]) -> np.ndarray:
-    """Word channel: body + ``TITLE_WEIGHT`` × title, expansions at ``EXPANSION_WEIGHT``."""
-    n = len(index)
-    total = np.zeros(n, dtype=np.float64)
+def _weights(own: Iterable[str], added: Iterable[str]) -> dict[str, float]:
+    """Query terms: the question's own count fully (and per occurrence), terms only a
+    synonym rule added count ``EXPANSION_WEIGHT``."""
     weights: dict[str, float] = {}
-    for tok in tokens:
-        weights[tok] = weights.get(tok, 0.0) + 1.0
-    for tok in extra:
-        if tok not in weights:
-            weights[tok] = EXPANSION_WEIGHT
-    vocab_body = index.body.vocab_dict
-    vocab_title = index.title.vocab_dict
-    vocab_phrases = index.phrases.vocab_dict
-    for tok, w in weights.items():
-        if tok in vocab_body:
-            total += w * index.body.get_scores([tok])
-        if tok in vocab_title:
-            total += w * TITLE_WEIGHT * index.title.get_scores([tok])
-        if tok in vocab_phrases:
-            total += w * PHRASES_WEIGHT * index.phrases.get_scores([tok])
-    return total
+    for term in own:
+        weights[term] = weights.get(term, 0.0) + 1.0
+    for term in added:
+        weights.setdefault(term, EXPANSION_WEIGHT)
+    return weights
 
 
-def _score_chars(index: KbIndex, words: list[str], extra: list[str]) -> np.ndarray:
-    """Character-pair channel over the question's content words (and expansions)."""
-    n = len(index)
+def _channel(model: bm25s.BM25, weights: dict[str, float], factor: float, n: int) -> np.ndarray:
     total = np.zeros(n, dtype=np.float64)
-    weights: dict[str, float] = {}
-    for word in words:
-        for pair in char_bigrams(word):
-            weights[pair] = weights.get(pair, 0.0) + 1.0
-    for word in extra:
-        for pair in char_bigrams(word):
-            weights.setdefault(pair, EXPANSION_WEIGHT)
-    vocab = index.chars.vocab_dict
-    for pair, w in weights.items():
-        if pair in vocab:
-            total += w * index.chars.get_scores([pair])
-    return total
+    if factor == 0.0:
+        return total
+    vocab = model.vocab_dict
+    for term, w in weights.items():
+        if term in vocab:
+            total += w * model.get_scores([term])
+    return factor * total
+
+
+def _score(index: KbIndex, tokens: list[str], extra: list[str], content: list[str]) -> np.ndarray:
+    """Words of the text, of the names and of the everyday phrasings, plus character pairs
+    of the question's content words (segmentation mismatches, one-character typos)."""
+    n = len(index)
+    words = _weights(tokens, extra)
+    pairs = _weights(
+        (p for w in content for p in char_bigrams(w)), (p for w in extra for p in char_bigrams(w))
+    )
+    return (
+        _channel(index.body, words, 1.0, n)
+        + _channel(index.title, words, TITLE_WEIGHT, n)
+        + _channel(index.phrases, words, PHRASES_WEIGHT, n)
+        + _channel(index.chars, pairs, CHARS_WEIGHT, n)
+    )
 
 
 def search(
@@ -100,8 +102,8 @@ def search(
     if not tokens:
         return SearchResult(query=raw, normalized=text, message=MSG_NO_WORDS)
     extra = index.tokenizer.expand(text, index.synonyms)
-    content = [w for w, _flag, _s, _e in index.tokenizer.tagged(text)]
-    total = _score(index, tokens, extra) + CHARS_WEIGHT * _score_chars(index, content, extra)
+    tagged = index.tokenizer.tagged(text)
+    total = _score(index, tokens, extra, [w for w, _flag, _s, _e in tagged])
     total = total * index.priors.factors(f"{text} {' '.join(extra)}")
     for aspect in asked(text):  # 多久 prefers entries that state a time limit, …
         total = np.where(index.aspect_masks[aspect.name], total * (1.0 + ASPECT_BOOST), total)
@@ -123,7 +125,8 @@ def search(
         hits.append(Hit(entry=e, score=score, rank=len(hits) + 1))
     decision = (
         decide(
-            question_words(text, index.tokenizer, index.synonyms, index.idf, index.corpus_text),
+            question_words(text, index.tokenizer, index.synonyms, index.idf, index.corpus_text,
+                           tagged),
             hits[0].entry, hits[0].score, index.tokenizer, text,
         )
         if hits
