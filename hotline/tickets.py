@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hotline import identity, lifecycle, routing, sla
@@ -40,24 +41,45 @@ class DepartmentNotFound(LookupError):
     pass
 
 
+def _insert(dialect: str, table):  # type: ignore[no-untyped-def]
+    """An ``INSERT`` that can say ``ON CONFLICT`` on the given database dialect."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"ticket numbering needs SQLite or PostgreSQL, not {dialect}")
+
+
 def next_number(session: Session, when: datetime) -> str:
-    """Allocate ``T<yyyymmdd>-<nnnn>``: per local day, in the same transaction as the ticket."""
+    """Allocate ``T<yyyymmdd>-<nnnn>``: per local day, in the same transaction as the ticket.
+
+    One atomic statement (``INSERT … ON CONFLICT (day) DO UPDATE SET last = last + 1
+    RETURNING last``): concurrent tickets never read the same counter. On PostgreSQL the
+    row lock is held until the ticket's transaction ends; on SQLite the statement takes the
+    database's write lock (waiting up to the busy timeout) for the same span, so a number
+    is never given twice and no number is skipped when a transaction rolls back.
+    """
     day = when.astimezone(sla.TZ).strftime("%Y%m%d")
-    seq = session.scalar(select(TicketSequence).where(TicketSequence.day == day).with_for_update())
-    if seq is None:
-        seq = TicketSequence(day=day, last=0)
-        session.add(seq)
-    seq.last += 1
-    session.flush()
-    return TICKET_NUMBER_FORMAT.format(day=day, seq=seq.last)
+    last = session.execute(sequence_statement(session.get_bind().dialect.name, day)).scalar_one()
+    return TICKET_NUMBER_FORMAT.format(day=day, seq=last)
+
+
+def sequence_statement(dialect: str, day: str):  # type: ignore[no-untyped-def]
+    """The counter's upsert for ``day`` on ``dialect`` (``sqlite`` or ``postgresql``)."""
+    table = TicketSequence.__table__
+    return _insert(dialect, table).values(day=day, last=1).on_conflict_do_update(
+        index_elements=[table.c.day], set_={"last": table.c.last + 1},
+    ).returning(table.c.last)
 
 
 def department_named(session: Session, name: str) -> Department:
+    """The department called ``name``, created if new (concurrent callers get the same row)."""
     dept = session.scalar(select(Department).where(Department.name == name))
     if dept is None:
-        dept = Department(name=name)
-        session.add(dept)
-        session.flush()
+        stmt = _insert(session.get_bind().dialect.name, Department.__table__).values(name=name)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=[Department.__table__.c.name]))
+        dept = session.scalar(select(Department).where(Department.name == name))
+        assert dept is not None
     return dept
 
 
