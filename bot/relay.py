@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timezone
 
 import redis as sync_redis
 from redis.asyncio import Redis
 
 from bot import messages
+from bot.logsafe import pseudonym
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
-from hotline import attachments, handoff, live, service_ratings, transcripts
+from hotline import attachments, handoff, live, service_ratings, tickets, transcripts
 from hotline.db import session_scope
 from hotline.handoff import Mode
 from hotline.outbox import SCRIPT_KEY
@@ -32,6 +34,10 @@ MAX_CHARS = 2000
 # Button payloads the bot still handles while a person has the chat: ticket ratings.
 BOT_PAYLOADS = ("/inform{",)
 PRESENCE_PREFIX = "hotline:presence:"  # count of open web-chat pages of a conversation  # what is sent to Rasa; the transcript keeps everything
+# conversation → when the ticket confirmation (its 确认提交 button) was last shown
+CONFIRM_PREFIX = "hotline:confirm-shown:"
+CONFIRM_PAYLOAD = "/affirm"
+CONFIRM_TTL_S = 86400
 
 
 def _record(
@@ -54,6 +60,15 @@ def _record_file(
         transcripts.add(session, conversation_id, channel, "in", "enterprise", text,
                         attachment_id=row.id)
         return row.filename
+
+
+def _ticket_since(db_url: str, conversation_id: str, since: datetime) -> tuple[str, str] | None:
+    """``(number, department)`` of a ticket the conversation filed since ``since``."""
+    with session_scope(db_url) as session:
+        ticket = tickets.created_since(session, conversation_id, since)
+        if ticket is None:
+            return None
+        return ticket.number, ticket.department.name if ticket.department else "待分派"
 
 
 def localize(message: BotMessage, traditional: bool) -> BotMessage:
@@ -146,6 +161,34 @@ class Relay:
             await asyncio.to_thread(handoff.reopen, self._sync, conversation_id)
         return None
 
+    async def _note_confirmation(self, conversation_id: str, answer: list[BotMessage]) -> None:
+        """Remember when the ticket confirmation was shown (until the bot says anything else)."""
+        key = f"{CONFIRM_PREFIX}{conversation_id}"
+        if any(b["payload"] == CONFIRM_PAYLOAD for reply in answer for b in reply.buttons):
+            await self._redis.set(key, datetime.now(timezone.utc).isoformat(), ex=CONFIRM_TTL_S)
+        else:
+            await self._redis.delete(key)
+
+    async def _empty_answer(self, conversation_id: str) -> list[BotMessage]:
+        """Rasa answered nothing: the action server is down or an action raised. Say so; after
+        the ticket confirmation, say whether the ticket exists (it may or may not)."""
+        if await self.mode(conversation_id) is not Mode.BOT:
+            return []  # an action handed the chat to a person: the queue notice is theirs
+        logger.error("Rasa gave an empty answer for %s (action server down or an action "
+                     "failed)", pseudonym(conversation_id))
+        shown = await self._redis.getdel(f"{CONFIRM_PREFIX}{conversation_id}")
+        if shown is None:
+            return [BotMessage(text=messages.EMPTY_ANSWER)]
+        since = datetime.fromisoformat(shown.decode())
+        found = await asyncio.to_thread(_ticket_since, self._db_url, conversation_id, since)
+        if found is None:
+            logger.error("a ticket confirmed in %s may not exist: the enterprise is told it was "
+                         "not created", pseudonym(conversation_id))
+            return [BotMessage(text=messages.TICKET_NOT_CREATED)]
+        number, department = found
+        return [BotMessage(text=messages.TICKET_CREATED_UNTOLD.format(number=number,
+                                                                      department=department))]
+
     async def handle_file(
         self, conversation_id: str, channel: str, filename: str | None, mime: str | None,
         data: bytes, caption: str | None = None,
@@ -206,9 +249,13 @@ class Relay:
             to_rasa = text[:MAX_CHARS]
             replies.append(BotMessage(text=messages.TOO_LONG.format(limit=MAX_CHARS)))
         try:
-            replies += await self._rasa.send(conversation_id, to_rasa, {"channel": channel})
+            answer = await self._rasa.send(conversation_id, to_rasa, {"channel": channel})
         except RasaUnavailable as exc:
-            logger.error("Rasa unavailable for %s: %s", conversation_id, exc)
+            logger.error("Rasa unavailable for %s: %s", pseudonym(conversation_id), exc)
             replies = [BotMessage(text=messages.RASA_BUSY)]
+        else:
+            replies += answer if answer else await self._empty_answer(conversation_id)
+            if answer:
+                await self._note_confirmation(conversation_id, answer)
         traditional = await self._traditional(conversation_id, text, is_payload)
         return await self._out(conversation_id, channel, replies, traditional)

@@ -222,6 +222,14 @@ def others_hidden(session: Session, conversation_id: str) -> int:
     )).all())
 
 
+def created_since(session: Session, conversation_id: str, since: datetime) -> Ticket | None:
+    """The latest ticket this conversation filed at or after ``since`` (None if none)."""
+    return session.scalar(
+        select(Ticket).where(Ticket.conversation_id == conversation_id, Ticket.created_at >= since)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(1)
+    )
+
+
 def open_tickets_for(session: Session, conversation_id: str) -> list[Ticket]:
     enterprise_id = identity.verified_enterprise(session, conversation_id)
     owner = Ticket.conversation_id == conversation_id

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import select
 
+from bot.app import create_app
 from hotline import tickets
 from hotline.db import session_scope
 from hotline.db_cli import upgrade
-from hotline.models import Ticket
+from hotline.models import Ticket, TranscriptMessage
+from hotline.settings import Settings
+from tests.fake_telegram import FakeTelegram
+from tests.rasa_standin import RasaStandIn, default_reply
+from tests.telegram_helpers import serve_asgi
 
 NOON = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # Friday 12:00 in Shanghai
 
@@ -80,3 +90,107 @@ def test_eight_concurrent_tickets_on_postgresql() -> None:
     with session_scope(url) as session:
         created = set(session.scalars(query)) - before
     assert len(created) == 8
+
+
+# --- the gateway, driven over HTTP (fake Bot API, scripted Rasa) -----------------------------
+
+CHAT = 5151
+SECRET = "s3cret-token-for-hardening"
+CONFIRM_PROMPT = {
+    "text": "请核对诉求信息：\n类别：税费\n内容：退税迟迟不到账",
+    "buttons": [{"title": "确认提交", "payload": "/affirm"},
+                {"title": "取消", "payload": "/deny"}],
+}
+
+
+@dataclass
+class Gateway:
+    url: str
+    fake: FakeTelegram
+    rasa: RasaStandIn
+    db_url: str
+
+
+@asynccontextmanager
+async def gateway(fake: FakeTelegram, redis_url: str, db_url: str, rasa: RasaStandIn,
+                  **overrides: Any) -> AsyncIterator[Gateway]:
+    async with serve_asgi(rasa.app()) as rasa_url:
+        settings = Settings(
+            redis_url=redis_url, rasa_url=rasa_url, database_url=db_url, rasa_timeout_s=5,
+            telegram_token=fake.token, telegram_base_url=fake.base_url,
+            telegram_mode="polling", telegram_secret_token=SECRET,
+            public_url="http://127.0.0.1:1", **overrides,
+        )
+        async with serve_asgi(create_app(settings)) as url:
+            yield Gateway(url, fake, rasa, db_url)
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> str:
+    redis.Redis.from_url(redis_url).flushdb()
+    return redis_url
+
+
+def transcript(db_url: str, conversation: str) -> list[tuple[str, str]]:
+    with session_scope(db_url) as session:
+        rows = session.execute(select(TranscriptMessage.direction, TranscriptMessage.text).where(
+            TranscriptMessage.conversation_id == conversation).order_by(TranscriptMessage.id))
+        return [(d, t) for d, t in rows]
+
+
+# --- 2. an empty answer from Rasa is a failure -----------------------------------------------
+
+
+def _scripted(created: list[str], db_url: str, *, create_then_fail: bool = False):  # type: ignore[no-untyped-def]
+    def reply(sender: str, message: str) -> list[dict[str, Any]]:
+        if message == "会让动作出错的问题":
+            return []  # what Rasa says when the action server is down or an action raised
+        if message == "提交诉求":
+            return [{"recipient_id": sender, **CONFIRM_PROMPT}]
+        if message == "/affirm":
+            if create_then_fail:  # the ticket was written, then the action died
+                with session_scope(db_url) as session:
+                    ticket = tickets.create_ticket(session, topic="tax", description="退税",
+                                                   conversation_id=sender, notify=False)
+                    created.append(ticket.number)
+            return []
+        return default_reply(sender, message)
+    return reply
+
+
+async def test_an_empty_rasa_answer_tells_the_enterprise(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rasa = RasaStandIn(_scripted([], db_url))
+    async with gateway(fake_telegram, clean_redis, db_url, rasa):
+        fake_telegram.user_says(CHAT, "会让动作出错的问题")
+        reply = await fake_telegram.await_reply(CHAT, timeout=10)
+    assert "系统暂时无法处理您的消息" in reply.text and "已记录" in reply.text
+    assert ("in", "会让动作出错的问题") in transcript(db_url, f"tg:{CHAT}")
+    assert any("empty answer" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_confirmed_ticket_that_was_not_created_is_reported(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    rasa = RasaStandIn(_scripted([], db_url))
+    async with gateway(fake_telegram, clean_redis, db_url, rasa):
+        fake_telegram.user_says(CHAT, "提交诉求")
+        await fake_telegram.await_reply(CHAT, timeout=10)
+        fake_telegram.user_presses(CHAT, button_text="确认提交")
+        reply = await fake_telegram.await_reply(CHAT, timeout=10)
+    assert "诉求未能提交" in reply.text and "没有生成工单" in reply.text
+
+
+async def test_a_confirmed_ticket_that_was_created_is_reported_with_its_number(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    created: list[str] = []
+    rasa = RasaStandIn(_scripted(created, db_url, create_then_fail=True))
+    async with gateway(fake_telegram, clean_redis, db_url, rasa):
+        fake_telegram.user_says(CHAT, "提交诉求")
+        await fake_telegram.await_reply(CHAT, timeout=10)
+        fake_telegram.user_presses(CHAT, button_text="确认提交")
+        reply = await fake_telegram.await_reply(CHAT, timeout=10)
+    assert created and created[0] in reply.text and "已受理" in reply.text
