@@ -42,6 +42,7 @@ from hotline.models import (
     NotificationOutbox,
     OutboxStatus,
     Staff,
+    StaffRole,
     Ticket,
     TranscriptMessage,
 )
@@ -479,3 +480,24 @@ def decide_change(session: Session, change_id: int, approve: bool, actor: str) -
         identity.decide_change(session, change_id, approve=approve, actor=actor)
     except identity.IdentityError as exc:
         raise ChatError(str(exc)) from exc
+
+
+def attachment_for(session: Session, attachment_id: int, role: StaffRole,
+                   department_id: int | None) -> tuple[str, str, bytes] | None:
+    """``(name, MIME type, bytes)`` of an attachment this account may see, else None.
+
+    Operators, supervisors and admins see every chat; department staff only the chats of
+    tickets assigned to their department.
+    """
+    conversation = session.scalar(select(Attachment.conversation_id)
+                                  .where(Attachment.id == attachment_id))
+    if conversation is None:
+        return None
+    if role is StaffRole.DEPARTMENT:
+        if department_id is None or session.scalar(select(Ticket.id).where(
+                Ticket.conversation_id == conversation,
+                Ticket.department_id == department_id).limit(1)) is None:
+            return None
+    elif role not in (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN):
+        return None
+    return attachments.fetch(session, attachment_id, conversation)

@@ -254,8 +254,11 @@ def decide_change(request: Request, conversation: str, change_id: int,
 @router.get("/attachments/{attachment_id}")
 def attachment(request: Request, attachment_id: int,
                actor: Actor = Depends(require_roles(*ANY_STAFF))) -> Response:
+    """A chat file, for chat staff; department staff only those of their tickets' chats.
+
+    Anything else answers exactly like a missing file (ids are sequential)."""
     with session_scope(get_ctx(request).db_url) as session:
-        found = attachments.fetch(session, attachment_id)
+        found = svc.attachment_for(session, attachment_id, actor.role, actor.department_id)
     if found is None:
         return Response("文件不存在或已过保存期限。", status_code=404,
                         media_type="text/plain; charset=utf-8")

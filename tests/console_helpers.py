@@ -37,8 +37,12 @@ class ConsoleHarness:
     departments: dict[str, int] = field(default_factory=dict)
     delivered: list[str] = field(default_factory=list)
 
-    def client(self) -> TestClient:
-        return TestClient(self.app, base_url="http://testserver", follow_redirects=False)
+    def client(self, address: str | None = None) -> TestClient:
+        """A client without a session; ``address`` is the peer address the app sees."""
+        if address is None:
+            return TestClient(self.app, base_url="http://testserver", follow_redirects=False)
+        return TestClient(self.app, base_url="http://testserver", follow_redirects=False,
+                          client=(address, 50000))
 
     def login(self, username: str, password: str = PASSWORD) -> TestClient:
         """A client logged in as ``username``; its ``.csrf`` attribute is the session token."""
