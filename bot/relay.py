@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 import redis as sync_redis
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot import messages
 from bot.logsafe import pseudonym
@@ -102,14 +103,19 @@ class Relay:
         self._max_bytes = attachment_max_bytes
 
     async def set_present(self, conversation_id: str, present: bool) -> None:
-        """Whether the enterprise's web page is open (the console shows 在线/离线)."""
+        """Whether the enterprise's web page is open (the console shows 在线/离线).
+        Best effort: with Redis down the console shows nothing, the chat goes on."""
         key = f"{PRESENCE_PREFIX}{conversation_id}"
-        if present:
-            await self._redis.incr(key)
-            await self._redis.expire(key, 86400)
-        elif await self._redis.decr(key) <= 0:
-            await self._redis.delete(key)
-        await live.apublish(self._redis, conversation_id, "presence")
+        try:
+            if present:
+                await self._redis.incr(key)
+                await self._redis.expire(key, 86400)
+            elif await self._redis.decr(key) <= 0:
+                await self._redis.delete(key)
+            await live.apublish(self._redis, conversation_id, "presence")
+        except RedisError as exc:
+            logger.warning("presence of %s not recorded (Redis: %s)", pseudonym(conversation_id),
+                           exc)
 
     async def mode(self, conversation_id: str) -> Mode:
         return await asyncio.to_thread(handoff.mode_of, self._sync, conversation_id)
@@ -194,8 +200,21 @@ class Relay:
         data: bytes, caption: str | None = None,
     ) -> list[BotMessage]:
         """A photo or document: kept for the operator while queued or with a person."""
-        mode = await self.mode(conversation_id)
-        traditional = await self._redis.get(f"{SCRIPT_KEY}{conversation_id}") == b"t"
+        try:
+            mode = await self.mode(conversation_id)
+            traditional = await self._redis.get(f"{SCRIPT_KEY}{conversation_id}") == b"t"
+        except RedisError as exc:
+            # Who has the chat is unknown: keep the file (an operator may need it), say busy.
+            logger.error("Redis unavailable for a file of %s: kept, busy reply (%s)",
+                         pseudonym(conversation_id), exc)
+            try:
+                await asyncio.to_thread(_record_file, self._db_url, conversation_id, channel,
+                                        filename, mime, data, caption, self._max_bytes)
+            except attachments.AttachmentError as refused:
+                return await self._out(conversation_id, channel, [BotMessage(
+                    text=messages.FILE_REFUSED.format(reason=refused))], False)
+            return await self._out(conversation_id, channel,
+                                   [BotMessage(text=messages.RASA_BUSY)], False)
         if mode not in (Mode.QUEUED, Mode.HUMAN):
             return await self._out(conversation_id, channel,
                                    [BotMessage(text=messages.NON_TEXT_FILE)], traditional)
@@ -228,7 +247,7 @@ class Relay:
         try:
             return await self._redis.get(f"{SCRIPT_KEY}{conversation_id}") == b"t"
         except Exception:  # noqa: BLE001 - the script is a nicety; Redis down must not block
-            logger.warning("script of %s unknown (Redis)", conversation_id, exc_info=True)
+            logger.warning("script of %s unknown (Redis)", pseudonym(conversation_id))
             return False
 
     async def handle(
@@ -237,7 +256,20 @@ class Relay:
         text = (text or "").strip()
         if not text:
             return [BotMessage(text=messages.EMPTY)]
+        # First of all: the message is in the transcript, whatever fails next.
         await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "in", "enterprise", text)
+        try:
+            return await self._answer(conversation_id, channel, text, is_payload)
+        except RedisError as exc:
+            # Handoff modes, de-duplication and Rasa's trackers live in Redis: nobody can answer.
+            logger.error("Redis unavailable while answering %s: busy reply (%s)",
+                         pseudonym(conversation_id), exc)
+            return await self._out(conversation_id, channel,
+                                   [BotMessage(text=messages.RASA_BUSY)], False)
+
+    async def _answer(self, conversation_id: str, channel: str, text: str,
+                      is_payload: bool) -> list[BotMessage]:
+        """The replies to a message already in the transcript."""
         await live.apublish(self._redis, conversation_id)
         handled = await self._before_bot(conversation_id, channel, text, is_payload)
         if handled is not None:
@@ -257,5 +289,8 @@ class Relay:
             replies += answer if answer else await self._empty_answer(conversation_id)
             if answer:
                 await self._note_confirmation(conversation_id, answer)
-        traditional = await self._traditional(conversation_id, text, is_payload)
+        try:
+            traditional = await self._traditional(conversation_id, text, is_payload)
+        except RedisError:  # Rasa has answered: send that, in the default script
+            traditional = False
         return await self._out(conversation_id, channel, replies, traditional)

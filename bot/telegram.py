@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
@@ -80,9 +81,16 @@ class TelegramChannel:
         return app
 
     async def _first_time(self, update: Update, bot_id: int) -> bool:
-        """Telegram may deliver an update twice (webhook retries): handle it once."""
+        """Telegram may deliver an update twice (webhook retries): handle it once.
+
+        With Redis down the update is handled anyway (a rare duplicate beats a lost message)."""
         key = f"hotline:dedupe:tg:{bot_id}:{update.update_id}"
-        return bool(await self._redis.set(key, b"1", nx=True, ex=86400))
+        try:
+            return bool(await self._redis.set(key, b"1", nx=True, ex=86400))
+        except RedisError as exc:
+            logger.warning("update %s handled without de-duplication (Redis: %s)",
+                           update.update_id, exc)
+            return True
 
     async def _callback_data(self, payload: str) -> str:
         if len(payload.encode()) <= CALLBACK_LIMIT:
@@ -98,13 +106,15 @@ class TelegramChannel:
         return value.decode() if value else None
 
     async def _markup(self, message: BotMessage) -> InlineKeyboardMarkup | None:
-        if not message.buttons:
-            return None
-        rows = [
-            [InlineKeyboardButton(b["title"], callback_data=await self._callback_data(b["payload"]))]
-            for b in message.buttons
-        ]
-        return InlineKeyboardMarkup(rows)
+        rows = []
+        for button in message.buttons:
+            try:
+                data = await self._callback_data(button["payload"])
+            except RedisError as exc:  # a long payload can't be stored: the words still go
+                logger.warning("button %r dropped (Redis: %s)", button["title"], exc)
+                continue
+            rows.append([InlineKeyboardButton(button["title"], callback_data=data)])
+        return InlineKeyboardMarkup(rows) if rows else None
 
     async def send(self, app_bot, chat_id: int, replies: list[BotMessage]) -> None:  # type: ignore[no-untyped-def]
         for reply in replies:
@@ -156,7 +166,12 @@ class TelegramChannel:
         if not await self._first_time(update, context.bot.id):
             return
         chat_id = update.effective_chat.id
-        payload = await self._payload_of(query.data or "")
+        try:
+            payload = await self._payload_of(query.data or "")
+        except RedisError as exc:
+            logger.error("button of update %s unreadable (Redis: %s)", update.update_id, exc)
+            await context.bot.send_message(chat_id, messages.RASA_BUSY)
+            return
         if payload is None:
             await context.bot.send_message(chat_id, messages.BUTTON_EXPIRED)
             return

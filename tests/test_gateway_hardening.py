@@ -3,16 +3,23 @@ concurrency, failures of Redis and Rasa, and what a client may send."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import subprocess
 import threading
-from collections.abc import AsyncIterator
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import websockets
 from sqlalchemy import select
 
 from bot.app import create_app
@@ -21,6 +28,7 @@ from hotline.db import session_scope
 from hotline.db_cli import upgrade
 from hotline.models import Ticket, TranscriptMessage
 from hotline.settings import Settings
+from hotline.stack import free_port, redis_server_binary
 from tests.fake_telegram import FakeTelegram
 from tests.rasa_standin import RasaStandIn, default_reply
 from tests.telegram_helpers import serve_asgi
@@ -194,3 +202,62 @@ async def test_a_confirmed_ticket_that_was_created_is_reported_with_its_number(
         fake_telegram.user_presses(CHAT, button_text="确认提交")
         reply = await fake_telegram.await_reply(CHAT, timeout=10)
     assert created and created[0] in reply.text and "已受理" in reply.text
+
+
+# --- 3. Redis down: the message is recorded and the enterprise told, not dropped -------------
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A Redis of this test alone, so it can be killed."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(port), "--dir",
+         str(tmp_path), "--save", ""], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline and proc.poll() is None, "redis did not start"
+            time.sleep(0.05)
+    proc.url = f"redis://127.0.0.1:{port}/0"  # type: ignore[attr-defined]
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
+async def test_redis_down_telegram_message_is_recorded_and_answered(
+    fake_telegram: FakeTelegram, own_redis: subprocess.Popen[bytes], db_url: str,
+) -> None:
+    async with gateway(fake_telegram, own_redis.url, db_url, RasaStandIn()):  # type: ignore[attr-defined]
+        fake_telegram.user_says(CHAT, "你好")
+        assert (await fake_telegram.await_reply(CHAT, timeout=10)).text == "您说的是：你好"
+        own_redis.kill()
+        own_redis.wait(10)
+        fake_telegram.user_says(CHAT, "Redis停了我的消息还在吗")
+        reply = await fake_telegram.await_reply(CHAT, timeout=20)
+        assert "系统繁忙" in reply.text and "已记录" in reply.text
+    assert ("in", "Redis停了我的消息还在吗") in transcript(db_url, f"tg:{CHAT}")
+    assert ("out", reply.text) in transcript(db_url, f"tg:{CHAT}")
+
+
+async def test_redis_down_web_chat_message_is_recorded_and_answered(
+    fake_telegram: FakeTelegram, own_redis: subprocess.Popen[bytes], db_url: str,
+) -> None:
+    session = uuid.uuid4()
+    async with gateway(fake_telegram, own_redis.url, db_url, RasaStandIn()) as gw:  # type: ignore[attr-defined]
+        own_redis.kill()
+        own_redis.wait(10)
+        async with websockets.connect(_ws(gw, str(session))) as ws:
+            await ws.send(json.dumps({"text": "网页上Redis停了"}, ensure_ascii=False))
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
+    assert "系统繁忙" in frame["messages"][0]["text"]
+    assert ("in", "网页上Redis停了") in transcript(db_url, f"web:{session}")
+
+
+def _ws(gw: Gateway, session: str) -> str:
+    return gw.url.replace("http", "ws", 1) + f"/ws/chat/{session}"
