@@ -7,8 +7,9 @@
   soon as the account is deactivated or its role changes.
 - Every state-changing request carries the session's CSRF token (form field ``csrf_token``
   or header ``X-CSRF-Token``); a cross-site Origin is refused as well.
-- Failed logins are counted per username and per client address; over the limit the form
-  refuses for a quarter of an hour, before any password is checked.
+- Login attempts are counted before any password is checked, per client address and
+  account, per address and per account (:mod:`console.login_limit`): an attacker's address
+  is refused for a quarter of an hour, the owner logging in from elsewhere is not.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 
+from console import login_limit
 from console.context import ConsoleContext, get_ctx
 from hotline.db import session_scope
 from hotline.models import Staff, StaffRole
@@ -30,10 +32,7 @@ from hotline.models import Staff, StaffRole
 COOKIE = "hotline_console"
 LOGIN_CSRF_COOKIE = "hotline_login_csrf"
 SESSION_PREFIX = "hotline:console:session:"
-FAIL_PREFIX = "hotline:console:loginfail:"
-FAIL_WINDOW_S = 15 * 60
-MAX_FAILS_USER = 5
-MAX_FAILS_IP = 20
+MAX_FAILS_USER = login_limit.MAX_FAILS_USER  # attempts of one address on one account
 
 
 @dataclass(frozen=True)
@@ -190,29 +189,12 @@ def post_roles(*roles: StaffRole, message: str = "您没有权限访问该页面
     return dependency
 
 
-# --- login rate limit -----------------------------------------------------------------
+# --- login rate limit (see console.login_limit) ----------------------------------------
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def login_blocked(ctx: ConsoleContext, username: str, ip: str) -> bool:
-    user_fails = int(ctx.redis.get(FAIL_PREFIX + "u:" + username.lower()) or 0)
-    ip_fails = int(ctx.redis.get(FAIL_PREFIX + "ip:" + ip) or 0)
-    return user_fails >= MAX_FAILS_USER or ip_fails >= MAX_FAILS_IP
-
-
-def note_failure(ctx: ConsoleContext, username: str, ip: str) -> None:
-    with ctx.redis.pipeline() as pipe:
-        for key in (FAIL_PREFIX + "u:" + username.lower(), FAIL_PREFIX + "ip:" + ip):
-            pipe.incr(key)
-            pipe.expire(key, FAIL_WINDOW_S)
-        pipe.execute()
-
-
-def clear_failures(ctx: ConsoleContext, username: str) -> None:
-    ctx.redis.delete(FAIL_PREFIX + "u:" + username.lower())
+    """The client's address (through the configured trusted proxies only)."""
+    return login_limit.client_ip(request, get_ctx(request).settings.console_trusted_proxies)
 
 
 def login_redirect(next_url: str, expired: bool) -> str:

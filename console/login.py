@@ -7,7 +7,7 @@ import secrets
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from console import auth
+from console import auth, login_limit
 from console.auth import Actor, current_actor, require_csrf
 from console.context import get_ctx
 from console.web import HOME, render
@@ -49,20 +49,20 @@ def login(
     cookie = request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie, csrf_token) or not auth.same_origin(request):
         return _login_page(request, "页面已过期，请重新输入。", username, next_url, 403)
-    ip = auth.client_ip(request)
-    if auth.login_blocked(ctx, username, ip):
-        return _login_page(request, "登录失败次数过多，请 15 分钟后再试，或联系管理员。",
-                           username, next_url, 429)
     if not username or not password:
         return _login_page(request, "请输入用户名和密码。", username, next_url, 400)
+    ip = auth.client_ip(request)
+    refusal = login_limit.begin(ctx.redis, username, ip)  # counted before the check
+    if refusal is not None:
+        return _login_page(request, refusal, username, next_url, 429)
     with session_scope(ctx.db_url) as session:
         staff = authenticate(session, username, password[:200])
         token = auth.start_session(ctx, staff) if staff is not None else None
         role = staff.role if staff is not None else None
     if token is None:
-        auth.note_failure(ctx, username, ip)
+        login_limit.failed(ctx.redis, username, ip)
         return _login_page(request, "用户名或密码错误。", username, next_url, 401)
-    auth.clear_failures(ctx, username)
+    login_limit.succeeded(ctx.redis, username, ip)
     from hotline.models import StaffRole
 
     target = next_url if next_url != "/console/" else HOME[StaffRole(role)]
