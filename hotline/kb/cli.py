@@ -32,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--use-topic", action="store_true", help="pass each question's topic")
     ev.set_defaults(func=cmd_eval)
 
+    tr = sub.add_parser("train-reranker",
+                        help="learn the reranker's weights from kb/training (→ kb/reranker.json)")
+    tr.add_argument("--no-glosses", action="store_true",
+                    help="train on the written questions only, not on held-out glosses")
+    tr.set_defaults(func=cmd_train_reranker)
+
 
 def cmd_build(args: argparse.Namespace) -> int:
     from hotline.kb import index
@@ -85,4 +91,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report = evaluate(load_questions(args.file), use_topic=args.use_topic)
     for line in format_report(report):
         print(line)
+    return 0
+
+
+def cmd_train_reranker(args: argparse.Namespace) -> int:
+    from hotline.kb.rerank import FEATURES
+    from hotline.kb.rerank_train import save, train
+
+    try:
+        reranker, stats = train(use_glosses=not args.no_glosses)
+    except ValueError as exc:
+        print(f"reranker not trained: {exc}", file=sys.stderr)
+        return 1
+    path = save(reranker, stats)
+    print(" ".join(f"{k}={v}" for k, v in stats.items()))
+    for name, weight in zip(FEATURES, reranker.weights, strict=True):
+        print(f"  {name:20s} {weight:+.3f}")
+    print(f"saved {path} (training data {reranker.trained_on})")
     return 0

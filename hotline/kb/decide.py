@@ -61,6 +61,7 @@ class Word:
     alternatives: tuple[str, ...]  # official terms synonym rules give for it
     foreign: bool = False  # a subject word the whole knowledge base never uses
     nounish: bool = False  # names a thing (weighs fully) rather than an action
+    parts: tuple[str, ...] = ()  # the search tokens of a longer word (a compound's parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +154,13 @@ def question_words(
         nounish = flag in NOUNISH
         prev = words.get(tok)
         if prev is None:
+            parts = tuple(p for p in tokenizer.tokens(tok) if p != tok) if len(tok) > 2 else ()
             words[tok] = Word(tok, weight, tok in idf_of, tuple(dict.fromkeys(alts)), foreign,
-                              nounish)
+                              nounish, parts)
         else:
             merged = tuple(dict.fromkeys(prev.alternatives + tuple(alts)))
-            words[tok] = Word(tok, prev.idf, prev.known, merged, prev.foreign, prev.nounish)
+            words[tok] = Word(tok, prev.idf, prev.known, merged, prev.foreign, prev.nounish,
+                              prev.parts)
     return list(words.values())
 
 
@@ -204,6 +207,18 @@ CURATED_FIGURE_COVERAGE = 0.6
 FIGURE_SET_ELSEWHERE_RE = re.compile(r"(为准|未收录|不在本知识库|没有规定具体)")
 
 
+def _share(w: Word, hay: str) -> float:
+    return _covered(w, hay, w.parts)
+
+
+def coverage_of(words: Sequence[Word], hay: str) -> float:
+    """Weighted share of ``words`` an entry's :func:`haystack` covers."""
+    total = sum(w.idf for w in words)
+    if total <= 0:
+        return 0.0
+    return sum(w.idf * _share(w, hay) for w in words) / total
+
+
 def features(
     words: Sequence[Word], entry: Entry, score: float, tokenizer: KbTokenizer, question: str
 ) -> Features:
@@ -212,8 +227,7 @@ def features(
     missing: list[str] = []
     key_missing: list[str] = []
     for w in words:
-        parts = [p for p in tokenizer.tokens(w.text) if p != w.text] if len(w.text) > 2 else []
-        share = _covered(w, hay, parts)
+        share = _share(w, hay)
         total += w.idf
         got += w.idf * share
         if not w.foreign:

@@ -28,10 +28,11 @@ import numpy as np
 
 from hotline.kb import paths
 from hotline.kb.aspects import ASPECTS, states
-from hotline.kb.decide import haystack, idf_table
+from hotline.kb.decide import idf_table
 from hotline.kb.ingest import load_corpus
 from hotline.kb.models import Entry
 from hotline.kb.priors import ItemPriors
+from hotline.kb.rerank import RERANKER_FILE, EntryCache, Reranker, load_reranker, reranker_path
 from hotline.kb.textproc import KbTokenizer, SynonymRule, char_bigrams, load_synonyms
 from hotline.kb.topics import TOPIC_KEYWORDS
 
@@ -64,6 +65,7 @@ class KbIndex:
     fingerprint: str
     path: Path
     built_seconds: float | None = None
+    reranker: Reranker | None = None  # the second stage (kb/reranker.json), if trained
     topics: np.ndarray = field(init=False)
     priors: ItemPriors = field(init=False)
     idf: dict[str, float] = field(init=False)
@@ -84,13 +86,17 @@ class KbIndex:
         }
 
     @functools.cached_property
+    def entry_cache(self) -> EntryCache:
+        return EntryCache(self.entries)
+
+    @functools.cached_property
     def by_id(self) -> dict[str, Entry]:
         return {e.id: e for e in self.entries}
 
     @functools.cached_property
     def corpus_text(self) -> str:
         """Everything the knowledge base says, lower-cased (is a word used anywhere?)."""
-        return "\n".join(haystack(e) for e in self.entries)
+        return "\n".join(self.entry_cache.haystacks)
 
 
 def document_frequencies(model: bm25s.BM25) -> dict[str, int]:
@@ -116,8 +122,9 @@ def fingerprint(kb: Path | None = None) -> str:
     files = sorted(p for p in (kb / "sources").rglob("*") if p.is_file())
     files += sorted((kb / "curated").glob("*.yml"))
     files += sorted((kb / "glosses").glob("*.yml"))
-    if (kb / SYNONYMS_FILE).exists():
-        files.append(kb / SYNONYMS_FILE)
+    for name in (SYNONYMS_FILE, RERANKER_FILE):
+        if (kb / name).exists():
+            files.append(kb / name)
     _hash_files(h, files, kb)
     userdict = paths.userdict_path()
     h.update(b"userdict:" + (userdict.read_bytes() if userdict.exists() else b""))
@@ -226,7 +233,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
         raise
     _prune(out_root, keep=target.name)
     return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
-                   elapsed)
+                   elapsed, load_reranker(reranker_path(kb)))
 
 
 def _prune(out_root: Path, keep: str) -> None:
@@ -255,7 +262,8 @@ def _read(target: Path, kb: Path, fp: str) -> KbIndex | None:
         log.warning("knowledge-base index at %s is unreadable (%s); rebuilding", target, exc)
         return None
     tokenizer, synonyms = make_tokenizer(kb, entries)
-    return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target)
+    return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
+                   reranker=load_reranker(reranker_path(kb)))
 
 
 def load(kb: Path | None = None, out_root: Path | None = None, rebuild: bool = False) -> KbIndex:

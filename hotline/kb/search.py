@@ -16,14 +16,16 @@ follow-up variants (变更, 延续 …) or serve citizens only are mildly down-w
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 
-from hotline.kb.aspects import asked
-from hotline.kb.decide import decide, question_words
+from hotline.kb.aspects import Aspect, asked
+from hotline.kb.decide import Word, decide, question_words
 from hotline.kb.index import KbIndex, get_index
 from hotline.kb.models import Hit, SearchResult
+from hotline.kb.rerank import DEPTH, Channels, candidate_features
 from hotline.kb.textproc import char_bigrams, clean_query
 
 MAX_QUERY_CHARS = 200
@@ -67,7 +69,8 @@ def _channel(model: bm25s.BM25, weights: dict[str, float], factor: float, n: int
     return factor * total
 
 
-def _score(index: KbIndex, tokens: list[str], extra: list[str], content: list[str]) -> np.ndarray:
+def channels(index: KbIndex, tokens: list[str], extra: list[str],
+             content: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Words of the text, of the names and of the everyday phrasings, plus character pairs
     of the question's content words (segmentation mismatches, one-character typos)."""
     n = len(index)
@@ -76,11 +79,49 @@ def _score(index: KbIndex, tokens: list[str], extra: list[str], content: list[st
         (p for w in content for p in char_bigrams(w)), (p for w in extra for p in char_bigrams(w))
     )
     return (
-        _channel(index.body, words, 1.0, n)
-        + _channel(index.title, words, TITLE_WEIGHT, n)
-        + _channel(index.phrases, words, PHRASES_WEIGHT, n)
-        + _channel(index.chars, pairs, CHARS_WEIGHT, n)
+        _channel(index.body, words, 1.0, n),
+        _channel(index.title, words, TITLE_WEIGHT, n),
+        _channel(index.phrases, words, PHRASES_WEIGHT, n),
+        _channel(index.chars, pairs, CHARS_WEIGHT, n),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """The first stage's scores and the candidates in their final order."""
+
+    channels: Channels
+    order: np.ndarray  # entry positions, best first (reranked when a model is loaded)
+    words: list[Word]
+    aspects: list[Aspect]
+    tokens: list[str]
+
+
+def rank(index: KbIndex, text: str, topic: str | None = None,
+         use_reranker: bool = True) -> Ranked | None:
+    """Score every entry for the cleaned question ``text`` and order the best ones."""
+    tokens = index.tokenizer.tokens(text)
+    if not tokens:
+        return None
+    extra = index.tokenizer.expand(text, index.synonyms)
+    tagged = index.tokenizer.tagged(text)
+    body, title, phrases, chars = channels(index, tokens, extra, [w for w, *_ in tagged])
+    total = (body + title + phrases + chars) * index.priors.factors(f"{text} {' '.join(extra)}")
+    aspects = asked(text)
+    for aspect in aspects:  # 多久 prefers entries that state a time limit, …
+        total = np.where(index.aspect_masks[aspect.name], total * (1.0 + ASPECT_BOOST), total)
+    if topic:
+        total = np.where(index.topics == topic, total * (1.0 + TOPIC_BOOST), total)
+    words = question_words(text, index.tokenizer, index.synonyms, index.idf, index.corpus_text,
+                           tagged)
+    ch = Channels(body, title, phrases, chars, total)
+    order = np.argsort(-total, kind="stable")
+    order = order[total[order] > 0]
+    if use_reranker and index.reranker is not None and len(order) > 1:
+        cands = order[:DEPTH]
+        f = candidate_features(cands, ch, words, text, aspects, index.entry_cache)
+        order = np.concatenate([cands[index.reranker.order(f)], order[DEPTH:]])
+    return Ranked(ch, order, words, aspects, tokens)
 
 
 def search(
@@ -98,37 +139,24 @@ def search(
     if len(text) > MAX_QUERY_CHARS:
         text, message = text[:MAX_QUERY_CHARS], MSG_TOO_LONG
     index = index or get_index()
-    tokens = index.tokenizer.tokens(text)
-    if not tokens:
+    ranked = rank(index, text, topic)
+    if ranked is None:
         return SearchResult(query=raw, normalized=text, message=MSG_NO_WORDS)
-    extra = index.tokenizer.expand(text, index.synonyms)
-    tagged = index.tokenizer.tagged(text)
-    total = _score(index, tokens, extra, [w for w, _flag, _s, _e in tagged])
-    total = total * index.priors.factors(f"{text} {' '.join(extra)}")
-    for aspect in asked(text):  # 多久 prefers entries that state a time limit, …
-        total = np.where(index.aspect_masks[aspect.name], total * (1.0 + ASPECT_BOOST), total)
-    if topic:
-        total = np.where(index.topics == topic, total * (1.0 + TOPIC_BOOST), total)
+    total = ranked.channels.total
     k = max(1, min(int(k), 50))
-    order = np.argsort(-total, kind="stable")
     hits: list[Hit] = []
     seen: set[tuple[str, str, str | None, str | None]] = set()
-    for i in order:
-        score = float(total[i])
-        if score <= 0 or len(hits) >= k:
+    for i in ranked.order:
+        if len(hits) >= k:
             break
         e = index.entries[int(i)]
         key = (e.source, e.title, e.article, e.department)
         if key in seen:  # same-named sub-items of one department: show the best only
             continue
         seen.add(key)
-        hits.append(Hit(entry=e, score=score, rank=len(hits) + 1))
+        hits.append(Hit(entry=e, score=float(total[i]), rank=len(hits) + 1))
     decision = (
-        decide(
-            question_words(text, index.tokenizer, index.synonyms, index.idf, index.corpus_text,
-                           tagged),
-            hits[0].entry, hits[0].score, index.tokenizer, text,
-        )
+        decide(ranked.words, hits[0].entry, hits[0].score, index.tokenizer, text)
         if hits
         else None
     )
@@ -146,7 +174,7 @@ def search(
         confident=confident,
         coverage=coverage,
         message=message,
-        tokens=tuple(tokens),
+        tokens=tuple(ranked.tokens),
         missing=decision.missing if decision else (),
         reason=decision.reason if decision else "no match",
     )
