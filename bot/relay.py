@@ -267,6 +267,23 @@ class Relay:
             return await self._out(conversation_id, channel,
                                    [BotMessage(text=messages.RASA_BUSY)], False)
 
+    async def handle_edit(self, conversation_id: str, channel: str, text: str
+                          ) -> list[BotMessage]:
+        """An edited earlier message: kept in the transcript, marked as an edit, and not
+        answered again (the bot has acted on the original)."""
+        text = (text or "").strip()
+        if not text:
+            return []
+        await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "in",
+                                "enterprise", messages.EDITED_MARK + text)
+        try:
+            await live.apublish(self._redis, conversation_id)
+        except RedisError as exc:
+            logger.warning("console not told of an edit in %s (Redis: %s)",
+                           pseudonym(conversation_id), exc)
+        return await self._out(conversation_id, channel,
+                               [BotMessage(text=messages.EDIT_NOT_PROCESSED)], False)
+
     async def _answer(self, conversation_id: str, channel: str, text: str,
                       is_payload: bool) -> list[BotMessage]:
         """The replies to a message already in the transcript."""

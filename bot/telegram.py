@@ -72,8 +72,12 @@ class TelegramChannel:
             self._operator_group.register(app)
             enterprises = ~filters.Chat(self._operator_group.chat_id)
         app.add_handler(CommandHandler("start", self.on_start,
-                                       filters=filters.UpdateType.MESSAGES & enterprises))
-        app.add_handler(MessageHandler(filters.TEXT & enterprises, self.on_text))  # after /start: other commands are text
+                                       filters=filters.UpdateType.MESSAGE & enterprises))
+        # An edit of an earlier message is recorded as such, never relayed as a new message.
+        app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & enterprises,
+                                       self.on_edit))
+        app.add_handler(MessageHandler(filters.TEXT & filters.UpdateType.MESSAGE & enterprises,
+                                       self.on_text))  # after /start: other commands are text
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(MessageHandler(~filters.TEXT & ~filters.UpdateType.EDITED & enterprises,
                                        self.on_other))
@@ -154,6 +158,15 @@ class TelegramChannel:
         text = message.text or ""
         # A leading "/" would be read by Rasa as an intent payload: only buttons may do that.
         replies = await self._relay.handle(conversation_id(chat_id), "telegram", text.lstrip("/"))
+        await self.send(context.bot, chat_id, replies)
+
+    async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.edited_message
+        if message is None or update.effective_chat is None or not await self._first_time(update, context.bot.id):
+            return
+        text = message.text or message.caption or ""
+        chat_id = update.effective_chat.id
+        replies = await self._relay.handle_edit(conversation_id(chat_id), "telegram", text)
         await self.send(context.bot, chat_id, replies)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

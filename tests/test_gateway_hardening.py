@@ -261,3 +261,24 @@ async def test_redis_down_web_chat_message_is_recorded_and_answered(
 
 def _ws(gw: Gateway, session: str) -> str:
     return gw.url.replace("http", "ws", 1) + f"/ws/chat/{session}"
+
+
+# --- 4. an edited Telegram message is marked in the transcript, not relayed again ------------
+
+
+async def test_an_edited_message_is_recorded_as_an_edit_and_not_relayed(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    rasa = RasaStandIn()
+    async with gateway(fake_telegram, clean_redis, db_url, rasa):
+        fake_telegram.user_says(CHAT, "营业执照怎么办理")
+        await fake_telegram.await_reply(CHAT, timeout=10)
+        message_id = fake_telegram.actions[-1].update["message"]["message_id"]
+        fake_telegram.user_edits(CHAT, message_id, "营业执照怎么变更")
+        note = await fake_telegram.await_reply(CHAT, timeout=10)
+        await fake_telegram.await_no_reply(CHAT, within=1.0)
+    assert [p["message"] for p in rasa.received] == ["营业执照怎么办理"]
+    assert "重新发送" in note.text
+    lines = transcript(db_url, f"tg:{CHAT}")
+    assert ("in", "（修改了之前的消息）营业执照怎么变更") in lines
+    assert lines.count(("in", "营业执照怎么变更")) == 0
