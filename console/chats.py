@@ -127,15 +127,49 @@ def _chat_page(request: Request, actor: Actor, conversation: str, *, status_code
                   flash=flash, **context)
 
 
-def _after(request: Request, conversation: str, flash: str) -> Response:
-    return RedirectResponse(f"/console/chats/{quote(conversation, safe=':')}?done={quote(flash)}",
-                            status_code=303)
+# Success banners: the redirect after an action carries one of these codes, never text.
+DONE = {
+    "taken": "已接入该会话。",
+    "sent": "已发送。",
+    "handback": "已交回智能客服。",
+    "closed": "会话已结束。",
+    "verified": "已核验企业身份。",
+    "revoked": "已撤销企业身份核验。",
+    "approved": "已采纳变更。",
+    "rejected": "已驳回变更。",
+    "ticket": "工单 {number} 已登记并分派，受理回执已发给企业。",
+}
+TICKET_NUMBER = re.compile(r"^T\d{8}-\d{4,6}$")
+
+
+def _after(request: Request, conversation: str, code: str, number: str | None = None) -> Response:
+    assert code in DONE
+    url = f"/console/chats/{quote(conversation, safe=':')}?done={code}"
+    if number is not None:
+        url += f"&number={quote(number)}"
+    return RedirectResponse(url, status_code=303)
+
+
+def _banner(request: Request, conversation: str, done: str | None,
+            number: str | None) -> str | None:
+    """The banner of a ``done`` code; a ticket's only if it is one of this chat's."""
+    text = DONE.get(done or "")
+    if text is None or done != "ticket":
+        return text
+    if not number or not TICKET_NUMBER.match(number):
+        return None
+    with session_scope(get_ctx(request).db_url) as session:
+        known = {t.number for t in svc.open_tickets_of(session, conversation)}
+    return text.format(number=number) if number in known else None
 
 
 @router.get("/chats/{conversation}", response_class=HTMLResponse)
 def chat_page(request: Request, conversation: str, done: str | None = None,
+              number: str | None = None,
               actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
-    return _chat_page(request, actor, _conversation(conversation), flash=done[:100] if done else None)
+    conversation = _conversation(conversation)
+    return _chat_page(request, actor, conversation,
+                      flash=_banner(request, conversation, done, number))
 
 
 @router.get("/chats/{conversation}/messages", response_class=HTMLResponse)
@@ -154,7 +188,7 @@ def chat_messages(request: Request, conversation: str, after: int = 0,
     return response
 
 
-def _act(request: Request, actor: Actor, conversation: str, action, flash: str) -> Response:  # type: ignore[no-untyped-def]
+def _act(request: Request, actor: Actor, conversation: str, action, done: str) -> Response:  # type: ignore[no-untyped-def]
     ctx = get_ctx(request)
     conversation = _conversation(conversation)
     try:
@@ -164,14 +198,14 @@ def _act(request: Request, actor: Actor, conversation: str, action, flash: str) 
         return _chat_page(request, actor, conversation, status_code=409, error=str(exc))
     ctx.deliver(conversation)
     live.publish(ctx.redis, conversation, "console")
-    return _after(request, conversation, flash)
+    return _after(request, conversation, done)
 
 
 @router.post("/chats/{conversation}/take")
 def take(request: Request, conversation: str,
          actor: Actor = Depends(chat_post)) -> Response:
     return _act(request, actor, conversation, lambda s, c: svc.take(
-        s, c.redis, conversation, actor.username, actor.display_name), "已接入该会话。")
+        s, c.redis, conversation, actor.username, actor.display_name), "taken")
 
 
 @router.post("/chats/{conversation}/reply")
@@ -186,14 +220,14 @@ async def reply(request: Request, conversation: str, text: str = Form(""),
     return await asyncio.to_thread(
         _act, request, actor, conversation, lambda s, c: svc.reply(
             s, c.redis, conversation, actor.username, actor.display_name, text[:20000], upload,
-            max_bytes), "已发送。")
+            max_bytes), "sent")
 
 
 @router.post("/chats/{conversation}/handback")
 async def hand_back(request: Request, conversation: str,
                     actor: Actor = Depends(chat_post)) -> Response:
     response = await asyncio.to_thread(_act, request, actor, conversation, lambda s, c: svc.hand_back(
-        s, c.redis, conversation, actor.username), "已交回智能客服。")
+        s, c.redis, conversation, actor.username), "handback")
     ctx = get_ctx(request)
     if response.status_code == 303 and ctx.hand_back_to_bot is not None:
         try:
@@ -207,7 +241,7 @@ async def hand_back(request: Request, conversation: str,
 def close(request: Request, conversation: str,
           actor: Actor = Depends(chat_post)) -> Response:
     return _act(request, actor, conversation, lambda s, c: svc.close(
-        s, c.redis, conversation, actor.username), "会话已结束。")
+        s, c.redis, conversation, actor.username), "closed")
 
 
 @router.post("/chats/{conversation}/ticket")
@@ -222,9 +256,9 @@ def open_ticket(request: Request, conversation: str, topic: str = Form(""),
     def action(session, ctx) -> None:  # type: ignore[no-untyped-def]
         numbers.append(svc.open_ticket(session, conversation, draft, actor.who).number)
 
-    response = _act(request, actor, conversation, action, "工单已登记")
+    response = _act(request, actor, conversation, action, "ticket")
     if response.status_code == 303:
-        return _after(request, conversation, f"工单 {numbers[0]} 已登记并分派，受理回执已发给企业。")
+        return _after(request, conversation, "ticket", numbers[0])
     return response
 
 
@@ -233,14 +267,14 @@ def verify(request: Request, conversation: str,
            actor: Actor = Depends(chat_post)) -> Response:
     """Staff confirmed the chat's enterprise (by calling the contact on file)."""
     return _act(request, actor, conversation, lambda s, c: svc.verify_identity(
-        s, conversation, actor.who), "已核验企业身份。")
+        s, conversation, actor.who), "verified")
 
 
 @router.post("/chats/{conversation}/revoke")
 def revoke(request: Request, conversation: str,
            actor: Actor = Depends(chat_post)) -> Response:
     return _act(request, actor, conversation, lambda s, c: svc.revoke_identity(
-        s, conversation, actor.who), "已撤销企业身份核验。")
+        s, conversation, actor.who), "revoked")
 
 
 @router.post("/chats/{conversation}/changes/{change_id}")
@@ -248,7 +282,7 @@ def decide_change(request: Request, conversation: str, change_id: int,
                   decision: str = Form(""), actor: Actor = Depends(chat_post)) -> Response:
     approve = decision == "approve"
     return _act(request, actor, conversation, lambda s, c: svc.decide_change(
-        s, change_id, approve, actor.who), "已采纳变更。" if approve else "已驳回变更。")
+        s, change_id, approve, actor.who), "approved" if approve else "rejected")
 
 
 @router.get("/attachments/{attachment_id}")
