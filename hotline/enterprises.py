@@ -12,7 +12,7 @@ from stdnum.cn import uscc as uscc_check
 from stdnum.exceptions import ValidationError
 
 from hotline import identity
-from hotline.company_names import registered_name
+from hotline.company_names import COMPANY_IN_TEXT, registered_name
 from hotline.models import Enterprise
 from hotline.textnorm import normalize
 
@@ -62,13 +62,31 @@ def clean_phone(raw: str) -> tuple[str | None, str | None]:
     return f"{area}-{''.join(rest)}", None
 
 
+#: What a sentence has and a registered name never does: clause punctuation, question
+#: particles, words of a complaint or a time span.
+_SENTENCE_RE = re.compile(
+    r"[，,。？?！!；;]|吗|呢|吧|怎么|为什么|一直|已经|还没|没有|不给|不让|下不来|我们|我司|你们|"
+    r"请问|帮忙|了$|个月|多久"
+)
+MSG_COMPANY = "请输入营业执照上的企业全称（如“深圳市华兴精密制造有限公司”）。"
+MSG_COMPANY_SENTENCE = "这句话看起来是在说明情况，不像企业名称。" + MSG_COMPANY
+
+
 def clean_company(raw: str) -> tuple[str | None, str | None]:
-    """The registered name in full (place prefix kept), whatever lead-in words surround it."""
+    """The registered name in full (place prefix kept), whatever lead-in words surround it.
+
+    A sentence typed where the name was asked ("我们厂的环评批复一直下不来") is not taken
+    as the name: a registered name ends in an organisational form (有限公司, 厂 …) and has
+    no clause punctuation or question words.
+    """
     name = registered_name(normalize(raw))
     if len(name) < 4 or name.isdigit():
-        return None, "请输入营业执照上的企业全称（如“深圳市华兴精密制造有限公司”）。"
+        return None, MSG_COMPANY
     if len(name) > 100:
         return None, "企业名称过长，请输入营业执照上的企业全称。"
+    registered = COMPANY_IN_TEXT.fullmatch(name) is not None
+    if not registered and (_SENTENCE_RE.search(name) or len(name) > 40):
+        return None, MSG_COMPANY_SENTENCE
     return name, None
 
 

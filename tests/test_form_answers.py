@@ -80,3 +80,20 @@ def test_a_topic_typed_by_its_name() -> None:
     assert _validate("ticket_topic", "融资与信贷", "financing")[0] == {"ticket_topic": "financing"}
     result, said = _validate("ticket_topic", "随便", "out_of_scope")
     assert result == {"ticket_topic": None} and "点击下方按钮" in said[0]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["我们厂的环评批复一直下不来，已经三个月了", "为什么还不给我们办证", "你们怎么还没处理",
+     "贷款批不下来怎么办", "工业用地申请已经半年了没有消息"],
+)
+def test_a_sentence_is_not_taken_as_the_company_name(typed: str) -> None:
+    result, said = _validate("company_name", typed, "inform")
+    assert result == {"company_name": None}
+    assert "不像企业名称" in " ".join(said)
+
+
+@pytest.mark.parametrize("typed", ["华兴精密", "腾达科技", "鑫源五金制品有限公司，谢谢"])
+def test_short_names_and_a_name_in_a_sentence_still_pass(typed: str) -> None:
+    result, _ = _validate("company_name", typed, "inform")
+    assert result["company_name"]
