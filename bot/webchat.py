@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter, Response, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from bot import webframes
 from bot.outbox_delivery import pump_web
 from bot.relay import Relay
 from hotline import attachments
@@ -19,7 +20,6 @@ from hotline.db import session_scope
 
 logger = logging.getLogger(__name__)
 PAGE = Path(__file__).with_name("static") / "webchat.html"
-MAX_FRAME_CHARS = 20_000
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # read at most this much; the relay's cap says the rest
 
 
@@ -94,13 +94,15 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
         ))
         try:
             while True:
-                raw = await websocket.receive_text()
+                received = await websocket.receive()
+                if received["type"] == "websocket.disconnect":
+                    raise WebSocketDisconnect(received.get("code", 1000))
                 try:
-                    frame = json.loads(raw[:MAX_FRAME_CHARS * 2])
-                    text = str(frame.get("text", ""))[:MAX_FRAME_CHARS]
-                    is_payload = bool(frame.get("payload"))
-                except (ValueError, AttributeError):
-                    text, is_payload = raw[:MAX_FRAME_CHARS], False
+                    frame = webframes.parse(received)
+                except webframes.BadFrame as bad:
+                    await websocket.send_text(json.dumps(bad.reply(), ensure_ascii=False))
+                    continue
+                text, is_payload = frame.text, frame.is_payload
                 if not is_payload:
                     text = text.lstrip("/")
                 replies = await relay.handle(conversation, "web", text, is_payload=is_payload)

@@ -282,3 +282,31 @@ async def test_an_edited_message_is_recorded_as_an_edit_and_not_relayed(
     lines = transcript(db_url, f"tg:{CHAT}")
     assert ("in", "（修改了之前的消息）营业执照怎么变更") in lines
     assert lines.count(("in", "营业执照怎么变更")) == 0
+
+
+# --- 5. hostile web-chat frames get a clear answer, and the connection stays -----------------
+
+
+async def _exchange(ws: Any, frame: str | bytes) -> dict[str, Any]:
+    await ws.send(frame)
+    return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+
+@pytest.mark.parametrize("bad", [
+    b"\x00\x01binary",
+    '{"text": "半截的JSON',
+    '[1, 2, 3]',
+    '{"text": {"nested": true}}',
+], ids=["binary", "truncated-json", "json-array", "text-not-a-string"])
+async def test_a_bad_web_chat_frame_gets_an_error_frame_and_the_chat_goes_on(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str, bad: str | bytes,
+) -> None:
+    rasa = RasaStandIn()
+    async with gateway(fake_telegram, clean_redis, db_url, rasa) as gw:
+        async with websockets.connect(_ws(gw, str(uuid.uuid4()))) as ws:
+            error = await _exchange(ws, bad)
+            assert error["error"] == "bad_frame"
+            assert "无法识别" in error["messages"][0]["text"]
+            after = await _exchange(ws, json.dumps({"text": "还在吗"}, ensure_ascii=False))
+            assert after["messages"][0]["text"] == "您说的是：还在吗"
+    assert [p["message"] for p in rasa.received] == ["还在吗"]
