@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 
 from fastapi import APIRouter, Response, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from bot import webframes
+from bot import messages, webframes
 from bot.outbox_delivery import pump_web
 from bot.relay import Relay
 from hotline import attachments
@@ -51,11 +50,10 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
     @api.get("/chat/files/{attachment_id}")
     async def file(attachment_id: int, c: str = "") -> Response:
         """A file of this conversation (the session id is the page's secret)."""
-        try:
-            uuid.UUID(c)
-        except ValueError:
+        session = webframes.session_id(c)
+        if session is None:
             return Response(status_code=404)
-        found = await asyncio.to_thread(_attachment, db_url, attachment_id, f"web:{c}")
+        found = await asyncio.to_thread(_attachment, db_url, attachment_id, f"web:{session}")
         if found is None:
             return Response(status_code=404)
         name, mime, data = found
@@ -65,26 +63,24 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
 
     @api.post("/chat/upload/{session_id}")
     async def upload(session_id: str, file: UploadFile) -> JSONResponse:
-        try:
-            uuid.UUID(session_id)
-        except ValueError:
-            return JSONResponse({"detail": "bad session id"}, status_code=400)
+        session = webframes.session_id(session_id)
+        if session is None:
+            return JSONResponse({"detail": messages.BAD_SESSION}, status_code=400)
         data = await file.read(MAX_UPLOAD_BYTES + 1)
         relay: Relay = relay_of()
-        replies = await relay.handle_file(f"web:{session_id}", "web", file.filename,
+        replies = await relay.handle_file(f"web:{session}", "web", file.filename,
                                           file.content_type, data)
         return JSONResponse({"messages": [asdict(r) for r in replies]})
 
     @api.websocket("/ws/chat/{session_id}")
     async def chat(websocket: WebSocket, session_id: str) -> None:
-        try:
-            uuid.UUID(session_id)
-        except ValueError:
+        session = webframes.session_id(session_id)
+        if session is None:
             await websocket.close(code=4400, reason="bad session id")
             return
         await websocket.accept()
         relay: Relay = relay_of()
-        conversation = f"web:{session_id}"
+        conversation = f"web:{session}"
         await relay.set_present(conversation, True)
         waker = _WAKERS.setdefault(conversation, asyncio.Event())
         pump = asyncio.create_task(pump_web(

@@ -8,6 +8,7 @@ another shape is refused with an error frame the page can show; the connection s
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -54,3 +55,12 @@ def parse(received: Mapping[str, Any]) -> Frame:
     if not isinstance(text, str) or not isinstance(payload, bool):
         raise BadFrame(messages.FRAME_MALFORMED)
     return Frame(text[:MAX_FRAME_CHARS], payload)
+
+
+def session_id(raw: str) -> str | None:
+    """The canonical spelling of a page's session id (lower-case, hyphenated), None if it is
+    not a UUID: ``{…}``, ``urn:uuid:…``, upper case or bare hex are the same visitor."""
+    try:
+        return str(uuid.UUID(raw.strip()))
+    except (ValueError, AttributeError):
+        return None

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 import websockets
@@ -310,3 +311,38 @@ async def test_a_bad_web_chat_frame_gets_an_error_frame_and_the_chat_goes_on(
             after = await _exchange(ws, json.dumps({"text": "还在吗"}, ensure_ascii=False))
             assert after["messages"][0]["text"] == "您说的是：还在吗"
     assert [p["message"] for p in rasa.received] == ["还在吗"]
+
+
+# --- 6. one visitor is one conversation, however the session id is spelt ---------------------
+
+
+async def test_session_id_spellings_are_one_conversation(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    session = uuid.uuid4()
+    spellings = [str(session).upper(), "%7B" + str(session) + "%7D", session.hex,
+                 "urn:uuid:" + str(session)]
+    async with gateway(fake_telegram, clean_redis, db_url, RasaStandIn()) as gw:
+        for n, spelt in enumerate(spellings):
+            async with websockets.connect(_ws(gw, spelt)) as ws:
+                await _exchange(ws, json.dumps({"text": f"第{n}句"}, ensure_ascii=False))
+    conversations = {c for c in _conversations(db_url) if c.startswith("web:")}
+    assert conversations == {f"web:{session}"}
+    assert [t for d, t in transcript(db_url, f"web:{session}") if d == "in"] == [
+        "第0句", "第1句", "第2句", "第3句"]
+
+
+async def test_a_non_uuid_session_is_refused_in_chinese(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    async with gateway(fake_telegram, clean_redis, db_url, RasaStandIn()) as gw:
+        async with httpx.AsyncClient() as client:
+            refused = await client.post(gw.url + "/chat/upload/not-a-session",
+                                        files={"file": ("a.txt", b"x", "text/plain")})
+    assert refused.status_code == 400
+    assert "会话编号无效" in refused.json()["detail"]
+
+
+def _conversations(db_url: str) -> set[str]:
+    with session_scope(db_url) as session:
+        return set(session.scalars(select(TranscriptMessage.conversation_id).distinct()))
