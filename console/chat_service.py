@@ -7,6 +7,7 @@ when it was delivered; until then the chat page shows it as 待送达 / 未送�
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -47,6 +48,7 @@ from hotline.models import (
     TranscriptMessage,
 )
 
+logger = logging.getLogger(__name__)
 CONVERSATION = re.compile(r"^(tg:-?\d{1,20}|web:[0-9a-f-]{36})$")
 REPLY_MAX = 4000
 PRESENCE_PREFIX = "hotline:presence:"
@@ -55,7 +57,8 @@ REASON_ZH = {
     "request_human": "企业要求转人工", "two_fallbacks": "机器人两次未能理解",
     "misconduct": "反映作风问题", "operator_pick": "客服主动接入", "claim": "客服接入",
     "cancel": "企业取消排队", "hand_back": "交回智能客服", "close": "会话结束",
-    "reopen": "企业再次咨询",
+    "reopen": "企业再次咨询", "force_release": "督办强制释放", "operator_gone": "接待客服已停用",
+    "idle": "超时无人应答",
 }
 MODE_ZH = {Mode.BOT: "智能客服", Mode.QUEUED: "排队中", Mode.HUMAN: "人工服务中",
            Mode.CLOSED: "已结束"}
@@ -354,6 +357,22 @@ def close(session: Session, r: redis.Redis, conversation: str, username: str) ->
             "本次人工服务已结束，感谢您的耐心。如有新的问题，直接发消息即可。"
             + ("\n" + service_ratings.ASK if rate else ""),
             service_ratings.buttons(event.id) if rate else None)
+
+
+def force_release(session: Session, r: redis.Redis, conversation: str, username: str) -> None:
+    """A supervisor or admin gives a queued or human chat back to the bot (operator gone).
+
+    The handoff event (who, reason ``force_release``) is the audit record; the log says
+    whose chat it was.
+    """
+    owner = handoff.state_of(r, conversation).operator
+    try:
+        event = handoff.release_and_notify(r, session, conversation, username,
+                                           reason=handoff.Reason.FORCE_RELEASE)
+    except handoff.InvalidHandoff as exc:
+        raise ChatError(exc.message) from None
+    logger.info("chat %s force-released from %s (operator %s) by %s", conversation,
+                event.from_mode.value, owner or "-", username)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ from hotline.models import StaffRole, TicketStatus
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
 CHAT_ROLES = (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN)
+RELEASERS = (StaffRole.SUPERVISOR, StaffRole.ADMIN)  # may free a chat from its operator
 chat_post = post_roles(*CHAT_ROLES)
+release_post = post_roles(*RELEASERS, message="只有督办人员和管理员可以强制释放会话。")
 CANNED = Path(__file__).with_name("canned_replies.yml")
 SSE_BLOCK_MS = 4_000  # below redis-py's default socket timeout; a keep-alive after each
 
@@ -107,6 +109,7 @@ def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str
         "reason_zh": svc.REASON_ZH.get(state.reason or "", ""),
         "owner_name": names.get(state.operator or "", state.operator or ""),
         "mine": state.mode is Mode.HUMAN and state.operator == actor.username,
+        "can_release": actor.role in RELEASERS and state.mode in (Mode.QUEUED, Mode.HUMAN),
         "history": history, "pending": waiting, "draft": draft, "card": card, "panel": panel,
         "tickets": its_tickets, "canned": _canned(),
         "topics": [(name, t.zh) for name, t in taxonomy.topics.items()],
@@ -137,6 +140,7 @@ DONE = {
     "revoked": "已撤销企业身份核验。",
     "approved": "已采纳变更。",
     "rejected": "已驳回变更。",
+    "released": "已强制释放该会话，智能客服继续为企业服务，企业已收到通知。",
     "ticket": "工单 {number} 已登记并分派，受理回执已发给企业。",
 }
 TICKET_NUMBER = re.compile(r"^T\d{8}-\d{4,6}$")
@@ -228,12 +232,8 @@ async def hand_back(request: Request, conversation: str,
                     actor: Actor = Depends(chat_post)) -> Response:
     response = await asyncio.to_thread(_act, request, actor, conversation, lambda s, c: svc.hand_back(
         s, c.redis, conversation, actor.username), "handback")
-    ctx = get_ctx(request)
-    if response.status_code == 303 and ctx.hand_back_to_bot is not None:
-        try:
-            await ctx.hand_back_to_bot(conversation)
-        except Exception:  # noqa: BLE001 - the chat is the bot's again either way
-            logger.warning("Rasa not told of hand-back of %s", conversation, exc_info=True)
+    if response.status_code == 303:
+        await get_ctx(request).resume_bot(conversation)
     return response
 
 
@@ -242,6 +242,17 @@ def close(request: Request, conversation: str,
           actor: Actor = Depends(chat_post)) -> Response:
     return _act(request, actor, conversation, lambda s, c: svc.close(
         s, c.redis, conversation, actor.username), "closed")
+
+
+@router.post("/chats/{conversation}/release")
+async def force_release(request: Request, conversation: str,
+                        actor: Actor = Depends(release_post)) -> Response:
+    """Supervisor/admin: free a queued or human chat whose operator is gone; the bot resumes."""
+    response = await asyncio.to_thread(_act, request, actor, conversation, lambda s, c: (
+        svc.force_release(s, c.redis, conversation, actor.username)), "released")
+    if response.status_code == 303:
+        await get_ctx(request).resume_bot(conversation)
+    return response
 
 
 @router.post("/chats/{conversation}/ticket")

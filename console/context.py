@@ -6,6 +6,7 @@ gateway process, next to the channels it relays to) and tests build their own.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -14,6 +15,8 @@ import redis.asyncio as aioredis
 from fastapi import Request
 
 from hotline.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 Deliver = Callable[[str], None]  # "send this conversation's pending outbox rows now"
 HandBack = Callable[[str], Awaitable[None]]  # tell the dialogue engine a chat is the bot's again
@@ -28,6 +31,15 @@ class ConsoleContext:
     deliver: Deliver = lambda _conversation: None
     hand_back_to_bot: HandBack | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+    async def resume_bot(self, conversation: str) -> None:
+        """Tell the dialogue engine a chat is the bot's again (hand-back, release)."""
+        if self.hand_back_to_bot is None:
+            return
+        try:
+            await self.hand_back_to_bot(conversation)
+        except Exception:  # noqa: BLE001 - the chat is the bot's again either way
+            logger.warning("Rasa not told of hand-back of %s", conversation, exc_info=True)
 
 
 def get_ctx(request: Request) -> ConsoleContext:

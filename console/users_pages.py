@@ -13,6 +13,7 @@ An admin cannot deactivate their own account here (another admin must do it).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -24,6 +25,7 @@ from console import auth
 from console.auth import Actor, post_roles, require_roles
 from console.context import ConsoleContext, get_ctx
 from console.web import render
+from hotline import handoff, live
 from hotline.db import session_scope
 from hotline.models import Department, Staff, StaffRole
 from hotline.staff import (
@@ -43,7 +45,7 @@ router = APIRouter(prefix="/console")
 DONE = {
     "created": "已创建账号 {username}（{name}），请把初始密码当面或电话告知本人。",
     "password": "已重置 {username}（{name}）的密码，其已登录的会话已退出。",
-    "deactivated": "已停用 {username}（{name}），其会话已失效。",
+    "deactivated": "已停用 {username}（{name}），其登录已失效，其接待中的会话已交回智能客服。",
     "activated": "已启用 {username}（{name}）。",
     "telegram": "已更新 {username}（{name}）的值班群 Telegram 绑定。",
 }
@@ -162,21 +164,36 @@ def link_telegram(request: Request, staff_id: int, telegram_user_id: str = Form(
 
 
 @router.post("/users/{staff_id}/active", response_class=HTMLResponse)
-def change_active(request: Request, staff_id: int, active: str = Form(""),
-                  actor: Actor = Depends(admin_post)) -> Response:
+async def change_active(request: Request, staff_id: int, active: str = Form(""),
+                        actor: Actor = Depends(admin_post)) -> Response:
     ctx = get_ctx(request)
     want = active == "1"
     try:
-        with session_scope(ctx.db_url) as session:
-            staff = set_active(session, staff_id, want)  # refuses the last admin
-            if not want and staff_id == actor.staff_id:  # (rolled back)
-                raise StaffError("不能停用自己正在使用的账号，请由另一位管理员操作。")
-            username = staff.username
+        username, released = await asyncio.to_thread(_set_active, ctx, staff_id, want, actor)
     except StaffError as exc:
-        return _page(request, actor, flash=f"操作未完成：{exc}", flash_kind="error",
-                     status_code=400, focus=staff_id)
-    if not want:
-        end_sessions(ctx, staff_id)
-    log.info("staff %s %s by %s", username, "activated" if want else "deactivated",
-             actor.username)
+        return await asyncio.to_thread(
+            _page, request, actor, flash=f"操作未完成：{exc}", flash_kind="error",
+            status_code=400, focus=staff_id)
+    for conversation in released:  # the deactivated operator's chats are the bot's again
+        ctx.deliver(conversation)
+        live.publish(ctx.redis, conversation, "console")
+        await ctx.resume_bot(conversation)
+    log.info("staff %s %s by %s (%d chats released)", username,
+             "activated" if want else "deactivated", actor.username, len(released))
     return _done(staff_id, "activated" if want else "deactivated")
+
+
+def _set_active(ctx: ConsoleContext, staff_id: int, want: bool,
+                actor: Actor) -> tuple[str, list[str]]:
+    """Apply the change; on deactivation end the sessions and release the chats owned."""
+    released: list[str] = []
+    with session_scope(ctx.db_url) as session:
+        staff = set_active(session, staff_id, want)  # refuses the last admin
+        if not want and staff_id == actor.staff_id:  # (rolled back)
+            raise StaffError("不能停用自己正在使用的账号，请由另一位管理员操作。")
+        username = staff.username
+    if not want:  # after the commit: from now on the account can take no chat
+        end_sessions(ctx, staff_id)
+        with session_scope(ctx.db_url) as session:
+            released = handoff.release_operator(ctx.redis, session, username, actor.username)
+    return username, released

@@ -3,6 +3,9 @@
 Modes: ``bot`` → ``queued`` (waiting for an operator; the enterprise is told its place in
 the queue) → ``human`` (one operator owns the chat, the bot is silent) → ``bot`` again when
 the operator hands back, or ``closed``. A conversation with no state is in ``bot`` mode.
+A queued or human chat nobody answers goes back to the bot by :func:`release`: a
+supervisor's force-release, its operator's deactivation, or the idle limit
+(:func:`release_idle`, run periodically); the enterprise is told why.
 
 Every transition is one function below, and every one of them runs the same Lua script:
 inside one Redis call it checks the current mode against the allowed-from modes, writes the
@@ -36,6 +39,12 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
 import redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hotline import outbox
+from hotline.db import session_scope
+from hotline.models import TranscriptMessage
 
 PREFIX = "hotline:handoff"
 QUEUE_KEY = f"{PREFIX}:queue"
@@ -69,11 +78,16 @@ class Reason(StrEnum):
     HAND_BACK = "hand_back"
     CLOSE = "close"
     REOPEN = "reopen"
+    # queued | human → bot without the operator (see :func:`release`)
+    FORCE_RELEASE = "force_release"  # a supervisor or admin freed the chat
+    OPERATOR_GONE = "operator_gone"  # the owning operator's account was deactivated
+    IDLE = "idle"  # waited or stayed silent past the idle limit (:func:`release_idle`)
 
 
 QUEUE_REASONS = frozenset(
     {Reason.REQUEST_HUMAN, Reason.TWO_FALLBACKS, Reason.MISCONDUCT, Reason.OPERATOR_PICK}
 )
+RELEASE_REASONS = frozenset({Reason.FORCE_RELEASE, Reason.OPERATOR_GONE, Reason.IDLE})
 
 _MODE_ZH = {Mode.BOT: "智能客服", Mode.QUEUED: "排队等待人工", Mode.HUMAN: "人工服务中",
             Mode.CLOSED: "已结束"}
@@ -127,6 +141,10 @@ _REFUSALS: dict[tuple[str, Mode], str] = {
     ("hand_back", Mode.QUEUED): "该会话仍在排队，尚未由人工接待。",
     ("hand_back", Mode.CLOSED): "该会话已结束。",
     ("close", Mode.CLOSED): "该会话已结束。",
+    ("release", Mode.BOT): "该会话当前由智能客服应答，无需释放。",
+    ("release", Mode.QUEUED): "该会话已回到排队状态，未释放。",
+    ("release", Mode.HUMAN): "该会话已由客服接入，未释放。",
+    ("release", Mode.CLOSED): "该会话已结束。",
 }
 
 
@@ -315,6 +333,25 @@ def close(
                        Mode.CLOSED, who, reason, now)
 
 
+def release(
+    r: redis.Redis, conversation: str, who: str, *,
+    reason: Reason | str = Reason.FORCE_RELEASE, only_from: Mode | None = None,
+    now: datetime | None = None,
+) -> Event:
+    """queued | human → bot without the owner: force-release, owner gone, idle limit.
+
+    ``only_from`` narrows the allowed mode (the idle sweep releases a chat only in the mode
+    it found it in, never one an operator took meanwhile).
+    """
+    reason = Reason(reason)
+    if reason not in RELEASE_REASONS:
+        raise ValueError(f"not a reason to release a chat: {reason}")
+    allowed = (only_from,) if only_from is not None else (Mode.QUEUED, Mode.HUMAN)
+    if any(m not in (Mode.QUEUED, Mode.HUMAN) for m in allowed):
+        raise ValueError(f"only queued or human chats are released, not {only_from}")
+    return _transition(r, conversation, "release", allowed, Mode.BOT, who, reason.value, now)
+
+
 def reopen(
     r: redis.Redis, conversation: str, *, who: str = "enterprise", now: datetime | None = None
 ) -> Event:
@@ -470,3 +507,108 @@ def queue_notice_zh(r: redis.Redis, conversation: str, *, avg_handle_s: float,
     head = "已为您转接人工客服" if first else "您正在排队等待人工客服"
     return (f"{head}，{ahead}，预计等待约 {minutes} 分钟。排队期间您可以继续留言或发送图片、"
             f"文件，客服接入后会一并看到。发送“取消”可退出排队。")
+
+
+# --- releasing chats nobody answers -------------------------------------------------------------
+
+SYSTEM = "system"  # the ``who`` of releases nobody made by hand
+
+_RELEASED_ZH = {
+    (Reason.IDLE, Mode.QUEUED): "很抱歉，人工客服暂时都在忙，您已等待较长时间。智能客服继续为您服务："
+                                "您可以直接描述诉求，我们登记工单后由承办部门联系您；"
+                                "稍后也可以再次发送“转人工”。",
+    (Reason.IDLE, Mode.HUMAN): "本次人工服务因较长时间没有新消息已自动结束，智能客服继续为您服务。"
+                               "如需人工服务，请再次发送“转人工”。",
+}
+_RELEASED_DEFAULT_ZH = ("人工客服暂时无法继续接待，智能客服继续为您服务。如需人工服务，请再次发送"
+                        "“转人工”；您也可以直接描述诉求，我们登记工单后由承办部门联系您。")
+
+
+def released_notice_zh(event: Event) -> str:
+    """What the enterprise is told when :func:`release` gave its chat back to the bot."""
+    return _RELEASED_ZH.get((Reason(event.reason), event.from_mode), _RELEASED_DEFAULT_ZH)
+
+
+def release_and_notify(
+    r: redis.Redis, session: Session, conversation: str, who: str, *,
+    reason: Reason | str = Reason.FORCE_RELEASE, only_from: Mode | None = None,
+    now: datetime | None = None,
+) -> Event:
+    """:func:`release` and tell the enterprise through the outbox (in ``session``)."""
+    event = release(r, conversation, who, reason=reason, only_from=only_from, now=now)
+    outbox.enqueue(session, conversation, "handoff.released", released_notice_zh(event), now=now)
+    return event
+
+
+def release_operator(r: redis.Redis, session: Session, operator: str, who: str, *,
+                     now: datetime | None = None) -> list[str]:
+    """Give every chat ``operator`` owns back to the bot (their account was deactivated)."""
+    released = []
+    for conversation in owned_by(r, operator):
+        try:
+            release_and_notify(r, session, conversation, who, reason=Reason.OPERATOR_GONE,
+                               only_from=Mode.HUMAN, now=now)
+        except InvalidHandoff:
+            continue  # handed back or closed meanwhile
+        released.append(conversation)
+    return released
+
+
+def _last_activity(session: Session, conversations: list[str]) -> dict[str, datetime]:
+    """The time of each conversation's latest transcript line (either side)."""
+    if not conversations:
+        return {}
+    rows = session.execute(
+        select(TranscriptMessage.conversation_id, func.max(TranscriptMessage.at))
+        .where(TranscriptMessage.conversation_id.in_(conversations))
+        .group_by(TranscriptMessage.conversation_id)
+    ).all()
+    out = {}
+    for conversation, at in rows:
+        if at is not None:
+            out[conversation] = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    return out
+
+
+def idle_chats(r: redis.Redis, session: Session, *, queued_after_s: float,
+               human_after_s: float, now: datetime | None = None) -> list[tuple[str, Mode]]:
+    """Chats queued longer than ``queued_after_s`` with nobody taking them, and human chats
+    with no message either way for ``human_after_s`` (a limit of 0 or less: never)."""
+    at = _epoch(now)
+    found: list[tuple[str, Mode]] = []
+    if queued_after_s > 0:
+        found += [(_s(m), Mode.QUEUED)
+                  for m in r.zrangebyscore(QUEUE_KEY, "-inf", at - queued_after_s)]
+    if human_after_s > 0:
+        owned = sorted({c for operator in workloads(r) for c in owned_by(r, operator)})
+        last = _last_activity(session, owned)
+        for conversation in owned:
+            state = state_of(r, conversation)
+            if state.mode is not Mode.HUMAN or state.since is None:
+                continue
+            latest = max(state.since.timestamp(),
+                         last[conversation].timestamp() if conversation in last else 0.0)
+            if latest <= at - human_after_s:
+                found.append((conversation, Mode.HUMAN))
+    return found
+
+
+def release_idle(r: redis.Redis, db_url: str, *, queued_after_s: float, human_after_s: float,
+                 now: datetime | None = None) -> list[str]:
+    """Give idle queued and human chats back to the bot, telling each enterprise why.
+
+    The periodic housekeeping of the process that delivers the outbox calls this (then tells
+    the dialogue engine each returned chat is the bot's again, as after a hand-back).
+    Returns the released conversations.
+    """
+    released = []
+    with session_scope(db_url) as session:
+        for conversation, mode in idle_chats(r, session, queued_after_s=queued_after_s,
+                                              human_after_s=human_after_s, now=now):
+            try:
+                release_and_notify(r, session, conversation, SYSTEM, reason=Reason.IDLE,
+                                   only_from=mode, now=now)
+            except InvalidHandoff:
+                continue  # taken, handed back or closed meanwhile
+            released.append(conversation)
+    return released

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     console_trusted_proxies: str = ""
     transcript_retention_days: int = 730  # `hotline transcripts purge` deletes older ones
     avg_handle_s: float = 300.0  # a chat's typical handling time, for the queue's wait guess
+    # Idle limits (minutes, 0: none) after which hotline.handoff.release_idle gives a chat
+    # back to the bot and tells the enterprise: queued with nobody taking it, or with a
+    # person and no message either way.
+    handoff_queued_idle_min: int = 60
+    handoff_human_idle_min: int = 30
     operator_chat_id: int | None = None  # Telegram group announcing escalations (optional)
     operator_group_allow: str = ""  # Telegram user ids allowed to take chats there (comma list)
 
