@@ -34,17 +34,47 @@ APPEAL_BUTTONS = [
 ]
 
 
-def full_button(entry: Entry) -> dict[str, str]:
+#: Other results offered under an answer: at most this many, scoring at least this share
+#: of the answer's first-stage score.
+RELATED_MAX = 2
+RELATED_SHARE = 0.6
+RELATED_TITLE_CHARS = 24
+
+
+def full_button(entry: Entry, title: str = "查看完整办事指南") -> dict[str, str]:
     payload = "/inform" + json.dumps({"kb_full": entry.id}, ensure_ascii=False)
-    return {"title": "查看完整办事指南", "payload": payload}
+    return {"title": title, "payload": payload}
 
 
-def send_answer(dispatcher: CollectingDispatcher, entry: Entry, aspects: list[Aspect]) -> None:
+def short_label(entry: Entry) -> str:
+    """A button title for an entry: 《企业所得税法》第九条, or the (shortened) title."""
+    if entry.source == "laws":
+        name = entry.keywords[0] if entry.keywords else entry.title
+        return f"《{name}》{entry.article or ''}"
+    title = entry.title
+    return title if len(title) <= RELATED_TITLE_CHARS else title[: RELATED_TITLE_CHARS - 1] + "…"
+
+
+def related(result: SearchResult) -> list[Entry]:
+    """Runners-up close enough to the answer that the asker may have meant one of them."""
+    top = result.top
+    if top is None:
+        return []
+    return [h.entry for h in result.hits[1:]
+            if h.entry.id != top.entry.id and h.score >= RELATED_SHARE * top.score][:RELATED_MAX]
+
+
+def send_answer(dispatcher: CollectingDispatcher, entry: Entry, aspects: list[Aspect],
+                others: list[Entry] | None = None) -> None:
     """The answer: the asked parts first when the question asked for some (with the full
-    一次性告知 list one tap away), else the whole entry; then the feedback buttons."""
+    一次性告知 list one tap away), else the whole entry; then close runners-up one tap away
+    (您问的是不是…), then the feedback buttons."""
     chunks = render_focused(entry, aspects) if aspects else render_answer(entry)
     for chunk in chunks:
         dispatcher.utter_message(json_message={"html": chunk})
+    if others:
+        dispatcher.utter_message(response="utter_kb_related",
+                                 buttons=[full_button(e, short_label(e)) for e in others])
     buttons = ([full_button(entry)] if aspects else []) + ANSWER_BUTTONS
     dispatcher.utter_message(response="utter_kb_feedback", buttons=buttons)
 
@@ -126,7 +156,8 @@ class ActionHandleTopic(Action):
             result = search(text, topic=topic, k=3)
             if result.confident and result.top is not None:
                 entry = result.top.entry
-                send_answer(dispatcher, entry, answerable_aspects(result.normalized, entry))
+                send_answer(dispatcher, entry, answerable_aspects(result.normalized, entry),
+                            related(result))
                 return [*remember(act, topic, text), SlotSet("kb_entry", entry.id)]
             log_declined(result, topic, tracker.sender_id)
             dispatcher.utter_message(

@@ -275,3 +275,29 @@ def test_unanswerable_set_is_mostly_declined(idx: kb_index.KbIndex) -> None:
     # measured 0.734 (the issue's target is 0.90: not met, see the closing note)
     summary = evaluate(load_questions(DATA / "kb_unanswerable.jsonl"), index=idx).summary()
     assert summary["n"] >= 40 and summary["declined"] >= 0.70, summary
+
+
+def test_close_runners_up_are_one_tap_away(scoped: str, idx: kb_index.KbIndex) -> None:
+    """施工许可证要多久: 建筑法 第八条 (the permit's time limit), 第九条 (start within three
+    months) and the approval guide all fit; those not shown first are buttons that open them."""
+    messages, events = _run(topic_actions.ActionHandleTopic(),
+                            _tracker("施工许可证要多久", "construction_permit"))
+    responses = [m.get("response") for m in messages]
+    assert responses[-2:] == ["utter_kb_related", "utter_kb_feedback"]
+    offered = messages[-2]["buttons"]
+    assert 1 <= len(offered) <= topic_actions.RELATED_MAX
+    shown = [e["value"] for e in events if e.get("name") == "kb_entry"][-1]
+    ids = [json.loads(b["payload"].removeprefix("/inform"))["kb_full"] for b in offered]
+    assert shown not in ids and len(set(ids)) == len(ids)
+    assert "law:建筑法(2019-04-23):第八条" in {shown, *ids}
+    full, _ = _run(ticket_actions.ActionHandleInform(), _tracker(
+        offered[0]["payload"], "inform", entities=[{"entity": "kb_full", "value": ids[0]}]))
+    opened = idx.by_id[ids[0]]
+    html = "\n".join(m["custom"]["html"] for m in full if m.get("custom"))
+    assert opened.title in html and (opened.article or "") in html
+
+
+def test_no_runner_up_offered_when_the_answer_stands_out(scoped: str) -> None:
+    messages, _ = _run(topic_actions.ActionHandleTopic(),
+                       _tracker("公司捐钱给慈善机构能不能抵税", "tax"))
+    assert "utter_kb_related" not in [m.get("response") for m in messages]
