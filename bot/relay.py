@@ -21,7 +21,7 @@ import redis as sync_redis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot import messages
+from bot import messages, offered
 from bot.logsafe import pseudonym
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
 from hotline import attachments, handoff, live, service_ratings, tickets, transcripts
@@ -116,6 +116,18 @@ class Relay:
         except RedisError as exc:
             logger.warning("presence of %s not recorded (Redis: %s)", pseudonym(conversation_id),
                            exc)
+
+    async def remember_offered(self, conversation_id: str, payloads: list[str]) -> None:
+        """Buttons shown to a web page (see :mod:`bot.offered`); best effort."""
+        try:
+            await offered.remember(self._redis, conversation_id, payloads)
+        except RedisError as exc:
+            logger.warning("buttons offered to %s not remembered (Redis: %s)",
+                           pseudonym(conversation_id), exc)
+
+    async def was_offered(self, conversation_id: str, payload: str) -> bool:
+        """Whether the bot showed this button to the conversation (raises RedisError)."""
+        return await offered.was_offered(self._redis, conversation_id, payload)
 
     async def mode(self, conversation_id: str) -> Mode:
         return await asyncio.to_thread(handoff.mode_of, self._sync, conversation_id)

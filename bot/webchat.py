@@ -7,12 +7,16 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Response, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse
+from redis.exceptions import RedisError
 
-from bot import messages, webframes
+from bot import messages, offered, webframes
+from bot.logsafe import pseudonym
 from bot.outbox_delivery import pump_web
+from bot.rasa_client import BotMessage
 from bot.relay import Relay
 from hotline import attachments
 from hotline.db import session_scope
@@ -36,6 +40,24 @@ def wake(conversation: str) -> None:
     event = _WAKERS.get(conversation)
     if event is not None:
         event.set()
+
+
+async def _answer(relay: Relay, conversation: str, frame: webframes.Frame) -> list[BotMessage]:
+    """The relay's replies to a frame; a button the bot never offered here is refused."""
+    if not frame.is_payload:
+        # A leading "/" would be read by Rasa as an intent payload: only buttons may do that.
+        return await relay.handle(conversation, "web", frame.text.lstrip("/"))
+    try:
+        offered_here = await relay.was_offered(conversation, frame.text)
+    except RedisError as exc:
+        logger.error("button of %s not checked (Redis: %s): busy reply",
+                     pseudonym(conversation), exc)
+        return [BotMessage(text=messages.RASA_BUSY)]
+    if not offered_here:
+        logger.warning("a button payload never offered to %s was refused",
+                       pseudonym(conversation))
+        return [BotMessage(text=messages.BUTTON_EXPIRED)]
+    return await relay.handle(conversation, "web", frame.text, is_payload=True)
 
 
 def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
@@ -82,10 +104,15 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
         relay: Relay = relay_of()
         conversation = f"web:{session}"
         await relay.set_present(conversation, True)
+
+        async def send_frame(frame: dict[str, Any]) -> None:
+            # Buttons are remembered before the page can press them.
+            await relay.remember_offered(conversation, offered.payloads_of(frame))
+            await websocket.send_text(json.dumps(frame, ensure_ascii=False))
+
         waker = _WAKERS.setdefault(conversation, asyncio.Event())
         pump = asyncio.create_task(pump_web(
-            db_url, conversation,
-            lambda frame: websocket.send_text(json.dumps(frame, ensure_ascii=False)),
+            db_url, conversation, send_frame,
             wake=waker, traditional=lambda: relay.traditional_of(conversation),
         ))
         try:
@@ -98,13 +125,8 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
                 except webframes.BadFrame as bad:
                     await websocket.send_text(json.dumps(bad.reply(), ensure_ascii=False))
                     continue
-                text, is_payload = frame.text, frame.is_payload
-                if not is_payload:
-                    text = text.lstrip("/")
-                replies = await relay.handle(conversation, "web", text, is_payload=is_payload)
-                await websocket.send_text(
-                    json.dumps({"messages": [asdict(r) for r in replies]}, ensure_ascii=False)
-                )
+                replies = await _answer(relay, conversation, frame)
+                await send_frame({"messages": [asdict(r) for r in replies]})
         except WebSocketDisconnect:
             return
         finally:

@@ -24,7 +24,7 @@ import websockets
 from sqlalchemy import select
 
 from bot.app import create_app
-from hotline import tickets
+from hotline import outbox, tickets
 from hotline.db import session_scope
 from hotline.db_cli import upgrade
 from hotline.models import Ticket, TranscriptMessage
@@ -346,3 +346,43 @@ async def test_a_non_uuid_session_is_refused_in_chinese(
 def _conversations(db_url: str) -> set[str]:
     with session_scope(db_url) as session:
         return set(session.scalars(select(TranscriptMessage.conversation_id).distinct()))
+
+
+# --- 7. a web client may press only the buttons the bot offered it ---------------------------
+
+FORGED = '/inform{"ticket_id": "T20261120-0001", "rating": "满意", "round": 1}'
+
+
+async def test_a_forged_button_payload_is_refused_politely(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    rasa = RasaStandIn()
+    async with gateway(fake_telegram, clean_redis, db_url, rasa) as gw:
+        async with websockets.connect(_ws(gw, str(uuid.uuid4()))) as ws:
+            refused = await _exchange(ws, json.dumps({"text": FORGED, "payload": True}))
+            assert "按钮已失效" in refused["messages"][0]["text"]
+            greeted = await _exchange(ws, json.dumps({"text": "/greet", "payload": True}))
+            assert greeted["messages"][0]["text"] == "收到按钮：/greet"  # the page's first frame
+            offer = await _exchange(ws, json.dumps({"text": "给我按钮"}, ensure_ascii=False))
+            payloads = [b["payload"] for b in offer["messages"][0]["buttons"]]
+            pressed = await _exchange(ws, json.dumps({"text": payloads[1], "payload": True}))
+            assert pressed["messages"][0]["text"] == f"收到按钮：{payloads[1]}"
+    assert [p["message"] for p in rasa.received] == ["/greet", "给我按钮", payloads[1]]
+
+
+async def test_buttons_pushed_by_the_outbox_may_be_pressed(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    session = uuid.uuid4()
+    rating = '/inform{"ticket_id": "T20261120-0009", "rating": "满意"}'
+    with session_scope(db_url) as s:
+        outbox.enqueue(s, f"web:{session}", "result", "请评价工单 T20261120-0009 的办理结果",
+                       buttons=[{"title": "满意", "payload": rating}])
+    rasa = RasaStandIn()
+    async with gateway(fake_telegram, clean_redis, db_url, rasa) as gw:
+        async with websockets.connect(_ws(gw, str(session))) as ws:
+            pushed = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert pushed["messages"][0]["buttons"][0]["payload"] == rating
+            pressed = await _exchange(ws, json.dumps({"text": rating, "payload": True},
+                                                     ensure_ascii=False))
+    assert pressed["messages"][0]["text"] == f"收到按钮：{rating}"
