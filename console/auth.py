@@ -3,8 +3,10 @@
 - The session cookie holds a random token; Redis holds the session under the token's
   SHA-256 (a leaked Redis dump does not give usable cookies). Cookies are HttpOnly,
   SameSite=Strict, and Secure on https (or when ``HOTLINE_CONSOLE_SECURE_COOKIE`` says so).
-- A session ends after ``console_session_idle_min`` minutes without use, at logout, and as
-  soon as the account is deactivated or its role changes.
+- A session ends after ``console_session_idle_min`` minutes without use, at logout, as
+  soon as the account is deactivated or its role changes, and when its password is changed
+  (the account's other sessions; an admin's reset ends all of them). The live-event stream
+  re-checks its session on every turn and ends with it.
 - Every state-changing request carries the session's CSRF token (form field ``csrf_token``
   or header ``X-CSRF-Token``); a cross-site Origin is refused as well.
 - Login attempts are counted before any password is checked, per client address and
@@ -14,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -98,6 +101,33 @@ def start_session(ctx: ConsoleContext, staff: Staff) -> str:
 
 def end_session(ctx: ConsoleContext, token_hash: str) -> None:
     ctx.redis.delete(SESSION_PREFIX + token_hash)
+
+
+def end_sessions(ctx: ConsoleContext, staff_id: int, keep: str | None = None) -> int:
+    """Delete every console session of ``staff_id`` (but the one hashed ``keep``)."""
+    ended = 0
+    for key in ctx.redis.scan_iter(match=SESSION_PREFIX + "*", count=500):
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        if keep and name == SESSION_PREFIX + keep:
+            continue
+        raw = ctx.redis.get(key)
+        try:
+            owner = json.loads(raw)["staff_id"] if raw else None
+        except (ValueError, KeyError, TypeError):
+            continue
+        if owner == staff_id:
+            ctx.redis.delete(key)
+            ended += 1
+    return ended
+
+
+async def session_alive(ctx: ConsoleContext, token_hash: str) -> bool:
+    """Whether the session still exists and its account is still what it was (for the
+    long-lived event stream, which has no request to check per update)."""
+    raw = await ctx.aredis.get(SESSION_PREFIX + token_hash)
+    if raw is None:
+        return False
+    return await asyncio.to_thread(_still_valid, ctx, json.loads(raw))
 
 
 def _still_valid(ctx: ConsoleContext, data: dict[str, object]) -> bool:

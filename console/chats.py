@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from console import chat_service as svc
-from console.auth import ANY_STAFF, Actor, Forbidden, post_roles, require_roles
+from console.auth import ANY_STAFF, Actor, Forbidden, post_roles, require_roles, session_alive
 from console.context import get_ctx
 from console.web import render
 from hotline import attachments, handoff, live, routing
@@ -317,6 +317,9 @@ async def events(request: Request, since: str | None = None,
                  actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
     """Server-sent events: ``change`` with the conversation whenever a chat or its mode moves.
 
+    The session is checked again before every read (at most ``SSE_BLOCK_MS`` apart): a
+    logout, deactivation or password change ends the stream.
+
     Starts after ``since`` (the position the page was rendered at) or the browser's
     ``Last-Event-ID`` on a reconnect, so no change is missed in between.
     """
@@ -325,7 +328,8 @@ async def events(request: Request, since: str | None = None,
 
     async def stream():  # type: ignore[no-untyped-def]
         yield "retry: 3000\n\n"
-        while True:  # ends when the client goes: Starlette cancels the response
+        # ends when the client goes (Starlette cancels the response) or the session does
+        while await session_alive(ctx, actor.token_hash):
             try:
                 found = await ctx.aredis.xread(ids, block=SSE_BLOCK_MS, count=100)
             except (redis.TimeoutError, TimeoutError):  # the client's socket timeout

@@ -118,5 +118,7 @@ def change_password(
     if error:
         return render(request, "account.html", actor, status_code=400, title="我的账号",
                       error=error)
+    ended = auth.end_sessions(ctx, actor.staff_id, keep=actor.token_hash)
     return render(request, "account.html", actor, title="我的账号", error=None,
-                  flash="密码已修改，下次登录请使用新密码。")
+                  flash="密码已修改，下次登录请使用新密码。"
+                  + (f"您在其他地方的 {ended} 个登录已退出。" if ended else ""))

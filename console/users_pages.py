@@ -14,15 +14,13 @@ An admin cannot deactivate their own account here (another admin must do it).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from console import auth
-from console.auth import Actor, post_roles, require_roles
+from console.auth import Actor, end_sessions, post_roles, require_roles
 from console.context import ConsoleContext, get_ctx
 from console.web import render
 from hotline import handoff, live
@@ -73,24 +71,6 @@ def _page(request: Request, actor: Actor, *, form: dict[str, str] | None = None,
 
 def _done(staff_id: int, code: str) -> Response:
     return RedirectResponse(f"/console/users?done={code}&id={staff_id}", status_code=303)
-
-
-def end_sessions(ctx: ConsoleContext, staff_id: int, keep: str | None = None) -> int:
-    """Delete every console session of ``staff_id`` (but the one hashed ``keep``)."""
-    ended = 0
-    for key in ctx.redis.scan_iter(match=auth.SESSION_PREFIX + "*", count=500):
-        name = key.decode() if isinstance(key, bytes) else str(key)
-        if keep and name == auth.SESSION_PREFIX + keep:
-            continue
-        raw = ctx.redis.get(key)
-        try:
-            owner = json.loads(raw)["staff_id"] if raw else None
-        except (ValueError, KeyError, TypeError):
-            continue
-        if owner == staff_id:
-            ctx.redis.delete(key)
-            ended += 1
-    return ended
 
 
 @router.get("/users", response_class=HTMLResponse)
