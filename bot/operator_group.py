@@ -86,6 +86,7 @@ QUOTE_CHARS = 80  # each one cut to this many characters
 FORWARD_MAX = 20  # at most this many messages forwarded at once (catch-up after a take)
 FORWARD_CHARS = 2000  # a longer enterprise message is cut (the console shows all of it)
 CAPTION_CHARS = 400
+NOT_LISTED = "您不在人工客服名单中，不能操作会话。如需开通请联系管理员（发送 /whoami 查看您的 Telegram 用户 ID）。"
 CALLBACK_LIMIT = 64
 SEND_ATTEMPTS = 3
 
@@ -584,7 +585,11 @@ class OperatorGroup:
         conversation = await self.conversation_of(message.reply_to_message.message_id)
         if conversation is None:
             return  # operators talking among themselves
-        username, name = await self.identity(message.from_user) or operator_of(message.from_user)
+        who = await self.identity(message.from_user)
+        if who is None:
+            await message.reply_text(NOT_LISTED)
+            return
+        username, name = who
         await self._remember_name(username, name)
         file = None
         if media.has_file(message):
@@ -612,7 +617,11 @@ class OperatorGroup:
                 f"您的 Telegram 用户 ID：{message.from_user.id}。请管理员在控制台“账号”页绑定到您的"
                 "账号，之后您在值班群的接待会记在该账号名下。")
             return
-        username, name = await self.identity(message.from_user) or operator_of(message.from_user)
+        who = await self.identity(message.from_user)
+        if who is None:  # the allow-list covers every command but /whoami
+            await message.reply_text(NOT_LISTED)
+            return
+        username, name = who
         await self._remember_name(username, name)
         conversation = None
         if message.reply_to_message is not None:

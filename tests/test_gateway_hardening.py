@@ -24,12 +24,14 @@ import websockets
 from sqlalchemy import select
 
 from bot.app import create_app
-from hotline import outbox, tickets
+from hotline import handoff, outbox, tickets
 from hotline.db import session_scope
 from hotline.db_cli import upgrade
+from hotline.handoff import Mode
 from hotline.models import Ticket, TranscriptMessage
 from hotline.settings import Settings
 from hotline.stack import free_port, redis_server_binary
+from tests import test_operator_group as og
 from tests.fake_telegram import FakeTelegram
 from tests.rasa_standin import RasaStandIn, default_reply
 from tests.telegram_helpers import serve_asgi
@@ -386,3 +388,52 @@ async def test_buttons_pushed_by_the_outbox_may_be_pressed(
             pressed = await _exchange(ws, json.dumps({"text": rating, "payload": True},
                                                      ensure_ascii=False))
     assert pressed["messages"][0]["text"] == f"收到按钮：{rating}"
+
+
+# --- 8. the operator group's allow-list covers every command ---------------------------------
+
+GROUP = -1009876543210
+OP_LISTED = {"id": 601, "first_name": "王", "last_name": "五", "is_bot": False}
+OP_UNLISTED = {"id": 602, "first_name": "赵六", "is_bot": False}
+
+
+@pytest.fixture
+async def group_env(fake_telegram: FakeTelegram, clean_redis: str,
+                    db_url: str) -> AsyncIterator[og.Env]:
+    fake_telegram.register_chat(GROUP, chat_type="supergroup", title="值班群")
+    client = redis.Redis.from_url(clean_redis)
+    rasa = RasaStandIn()
+    async with gateway(fake_telegram, clean_redis, db_url, rasa, operator_chat_id=GROUP,
+                       operator_group_allow=str(OP_LISTED["id"])):
+        yield og.Env(fake_telegram, rasa, client, db_url)
+    client.close()
+
+
+async def _announce(env: og.Env) -> Any:
+    env.fake.user_says(og.CHAT, "我要找人工")
+    await env.fake.await_reply(og.CHAT, timeout=10)
+    mark = env.fake.mark()
+    handoff.request_human(env.r, og.CONV)
+    return await env.fake.await_reply(GROUP, contains="新的人工服务请求", since=mark, timeout=10)
+
+
+@pytest.mark.parametrize("command", ["/close", "/handback"])
+async def test_an_unlisted_group_member_cannot_end_a_queued_chat(
+    group_env: og.Env, command: str,
+) -> None:
+    announcement = await _announce(group_env)
+    mark = group_env.fake.mark()
+    group_env.fake.user_says(GROUP, command, user=OP_UNLISTED, reply_to=announcement.message_id,
+                             chat_type="supergroup")
+    refusal = await group_env.fake.await_reply(GROUP, since=mark, timeout=10)
+    assert "不在人工客服名单" in refusal.text
+    assert handoff.mode_of(group_env.r, og.CONV) is Mode.QUEUED
+
+
+async def test_an_unlisted_group_member_cannot_reply_to_the_enterprise(group_env: og.Env) -> None:
+    announcement = await _announce(group_env)
+    mark = group_env.fake.mark()
+    group_env.fake.user_says(GROUP, "我来回答", user=OP_UNLISTED,
+                             reply_to=announcement.message_id, chat_type="supergroup")
+    refusal = await group_env.fake.await_reply(GROUP, since=mark, timeout=10)
+    assert "不在人工客服名单" in refusal.text
