@@ -189,6 +189,14 @@ ANY_STAFF = tuple(StaffRole)
 # --- CSRF -----------------------------------------------------------------------------
 
 
+def tokens_match(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a token from the request (any characters: a non-ASCII
+    header or form value is simply not the token)."""
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+
+
 def same_origin(request: Request) -> bool:
     origin = request.headers.get("origin") or request.headers.get("referer")
     if not origin or origin == "null":
@@ -203,7 +211,7 @@ async def require_csrf(request: Request, actor: Actor = Depends(current_actor)) 
         form = await request.form()
         value = form.get("csrf_token")
         given = value if isinstance(value, str) else None
-    if not given or not hmac.compare_digest(given, actor.csrf) or not same_origin(request):
+    if not tokens_match(given, actor.csrf) or not same_origin(request):
         raise Forbidden("请求已失效（安全校验未通过），请刷新页面后重试。")
     return actor
 

@@ -47,7 +47,7 @@ def login(
     next_url = auth.safe_next(next)
     username = username.strip()[:50]
     cookie = request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
-    if not cookie or not secrets.compare_digest(cookie, csrf_token) or not auth.same_origin(request):
+    if not auth.tokens_match(csrf_token, cookie) or not auth.same_origin(request):
         return _login_page(request, "页面已过期，请重新输入。", username, next_url, 403)
     if not username or not password:
         return _login_page(request, "请输入用户名和密码。", username, next_url, 400)

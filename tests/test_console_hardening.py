@@ -265,6 +265,10 @@ def test_non_ascii_csrf_is_refused_not_a_server_error(console_app: ConsoleHarnes
     refused = anonymous.post("/console/login", data={
         "username": "op1", "password": PASSWORD, "csrf_token": "令牌", "next": "/console/"})
     assert refused.status_code == 403
+    department = console_app.login("zhujian")
+    api = department.post("/console/api/tickets/T20261120-0001/take", json={},
+                          headers={"X-CSRF-Token": "令牌".encode()})
+    assert api.status_code == 403
     assert op.get("/console/account").status_code == 200  # still logged in
 
 

@@ -16,7 +16,6 @@ the wall clock; the pages use the same :func:`request_now`.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, timezone
@@ -111,7 +110,7 @@ def api_actor(request: Request) -> Actor:
 def api_csrf(request: Request, actor: Annotated[Actor, Depends(api_actor)]) -> Actor:
     """POSTs: the session's CSRF token in ``X-CSRF-Token``, from our own origin."""
     given = request.headers.get("x-csrf-token") or ""
-    if not given or not hmac.compare_digest(given, actor.csrf) or not auth.same_origin(request):
+    if not auth.tokens_match(given, actor.csrf) or not auth.same_origin(request):
         raise HTTPException(status_code=403, detail=CSRF_FAILED)
     return actor
 
