@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = state["rt"]
         secret = settings.telegram_secret_token or ""
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if runtime.telegram is None or not secret or not hmac.compare_digest(given, secret):
+        if runtime.telegram is None or not secret_matches(given, secret):
             return Response(status_code=403)
         try:
             data = await request.json()
@@ -121,6 +121,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(status_code=200)
 
     return app
+
+
+def secret_matches(given: str, secret: str) -> bool:
+    """Constant-time check of the webhook's secret header. Compared as bytes: a header with
+    non-ASCII characters (decoded as Latin-1 by the server) is a mismatch, not a crash."""
+    if not secret:
+        return False
+    return hmac.compare_digest(given.encode("latin-1", "replace"), secret.encode())
 
 
 def _deliver_now(runtime: Runtime, conversation: str) -> None:

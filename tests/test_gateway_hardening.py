@@ -23,7 +23,7 @@ import redis
 import websockets
 from sqlalchemy import select
 
-from bot.app import create_app
+from bot.app import WEBHOOK_PATH, create_app
 from hotline import handoff, outbox, tickets
 from hotline.db import session_scope
 from hotline.db_cli import upgrade
@@ -126,12 +126,12 @@ class Gateway:
 async def gateway(fake: FakeTelegram, redis_url: str, db_url: str, rasa: RasaStandIn,
                   **overrides: Any) -> AsyncIterator[Gateway]:
     async with serve_asgi(rasa.app()) as rasa_url:
-        settings = Settings(
-            redis_url=redis_url, rasa_url=rasa_url, database_url=db_url, rasa_timeout_s=5,
-            telegram_token=fake.token, telegram_base_url=fake.base_url,
-            telegram_mode="polling", telegram_secret_token=SECRET,
-            public_url="http://127.0.0.1:1", **overrides,
-        )
+        settings = Settings(**{
+            "redis_url": redis_url, "rasa_url": rasa_url, "database_url": db_url,
+            "rasa_timeout_s": 5, "telegram_token": fake.token,
+            "telegram_base_url": fake.base_url, "telegram_mode": "polling",
+            "telegram_secret_token": SECRET, "public_url": "http://127.0.0.1:1", **overrides,
+        })
         async with serve_asgi(create_app(settings)) as url:
             yield Gateway(url, fake, rasa, db_url)
 
@@ -437,3 +437,23 @@ async def test_an_unlisted_group_member_cannot_reply_to_the_enterprise(group_env
                              reply_to=announcement.message_id, chat_type="supergroup")
     refusal = await group_env.fake.await_reply(GROUP, since=mark, timeout=10)
     assert "不在人工客服名单" in refusal.text
+
+
+# --- 9. a webhook secret that is not ASCII is a 403 ------------------------------------------
+
+
+async def test_a_non_ascii_webhook_secret_is_forbidden_not_an_error(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    async with gateway(fake_telegram, clean_redis, db_url, RasaStandIn(),
+                       telegram_mode="webhook") as gw:
+        update = fake_telegram.build_text_update(CHAT, "伪造")
+        async with httpx.AsyncClient() as client:
+            for secret in ("秘密令牌".encode(), "s3cret-token-for-hardeninG\xe9".encode("latin-1"),
+                           b"\xff\xfe"):
+                answer = await client.post(gw.url + WEBHOOK_PATH, json=update,
+                                           headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+                assert answer.status_code == 403, secret
+            good = await client.post(gw.url + WEBHOOK_PATH, json=update,
+                                     headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+        assert good.status_code == 200
