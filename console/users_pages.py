@@ -9,21 +9,25 @@ and no free text travels in the URL.
 A password reset ends the account's open console sessions (except the admin's own
 current one); deactivation ends them through the session check in :mod:`console.auth`.
 An admin cannot deactivate their own account here (another admin must do it).
+Deactivating an operator also gives the chats they own back to the bot. Department users
+can be given every department of the routing table, also one no ticket has reached yet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from console.auth import Actor, end_sessions, post_roles, require_roles
 from console.context import ConsoleContext, get_ctx
 from console.web import render
-from hotline import handoff, live
+from hotline import handoff, live, routing, tickets
 from hotline.db import session_scope
 from hotline.models import Department, Staff, StaffRole
 from hotline.staff import (
@@ -59,14 +63,48 @@ def _page(request: Request, actor: Actor, *, form: dict[str, str] | None = None,
     ctx = get_ctx(request)
     with session_scope(ctx.db_url) as session:
         staff = [view(s) for s in all_staff(session)]
-        departments = [(d.id, d.name) for d in
-                       session.scalars(select(Department).order_by(Department.id))]
+        departments = department_choices(session, ctx.settings.routing_file)
     return render(
         request, "users.html", actor, status_code=status_code, title="账号管理",
         staff=staff, departments=departments, roles=[(r.value, r.zh) for r in StaffRole],
         form=form or dict(EMPTY_FORM), flash=flash, flash_kind=flash_kind, focus=focus,
         min_password=MIN_PASSWORD,
     )
+
+
+NEW_DEPARTMENT = "route:"  # option value of a routing-table department with no row yet
+
+
+def _routed(routing_file: Path | None) -> list[str]:
+    """Every department of the routing table, in its order."""
+    taxonomy = routing.load_taxonomy(routing_file)
+    return list(dict.fromkeys(t.department for t in taxonomy.topics.values()))
+
+
+def department_choices(session: Session, routing_file: Path | None) -> list[tuple[str, str]]:
+    """(option value, name): the routing table's departments, then any others on file.
+
+    A department no ticket has reached yet has no row; its value names it and the row is
+    made when an account is created for it.
+    """
+    rows = {d.name: d.id for d in session.scalars(select(Department).order_by(Department.id))}
+    routed = _routed(routing_file)
+    choices = [(str(rows[n]) if n in rows else NEW_DEPARTMENT + n, n) for n in routed]
+    return choices + [(str(i), n) for n, i in rows.items() if n not in routed]
+
+
+def _department_id(session: Session, value: str, routing_file: Path | None) -> int | None:
+    """The department of an option value (a routing-table one is created if new)."""
+    value = value.strip()
+    if value.startswith(NEW_DEPARTMENT):
+        name = value.removeprefix(NEW_DEPARTMENT)
+        if name not in _routed(routing_file):
+            raise StaffError("所选的部门不在分派表中，请重新选择。")
+        return tickets.department_named(session, name).id
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
 
 
 def _done(staff_id: int, code: str) -> Response:
@@ -97,14 +135,13 @@ def create_user(
 ) -> Response:
     form = {"username": username.strip()[:50], "display_name": display_name.strip()[:50],
             "role": role, "department_id": department_id}
-    try:
-        dept = int(department_id) if department_id.strip() else None
-    except ValueError:
-        dept = None
+    ctx = get_ctx(request)
     try:
         if not role:
             raise StaffError("请选择角色。")
-        with session_scope(get_ctx(request).db_url) as session:
+        with session_scope(ctx.db_url) as session:
+            dept = (_department_id(session, department_id[:200], ctx.settings.routing_file)
+                    if role == StaffRole.DEPARTMENT.value else None)
             staff = create_staff(session, username, display_name, password[:500], role, dept)
             staff_id = staff.id
     except StaffError as exc:
