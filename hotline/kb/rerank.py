@@ -190,10 +190,6 @@ class Reranker:
     def scores(self, features: np.ndarray) -> np.ndarray:
         return features @ self.weights
 
-    def order(self, features: np.ndarray) -> np.ndarray:
-        """Candidate positions, best first (ties keep the first stage's order)."""
-        return np.argsort(-self.scores(features), kind="stable")
-
     def to_json(self) -> dict[str, object]:
         return {
             "features": list(FEATURES),

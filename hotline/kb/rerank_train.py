@@ -44,6 +44,8 @@ TRAINING_DIR = "training"
 GLOSS_SHARE = 2
 #: Regularisation of the logistic regression (sklearn's C).
 C = 1.0
+#: Whether held-out glosses join the written questions.
+USE_GLOSSES = True
 SEED = 20261130
 
 
@@ -130,28 +132,40 @@ def fit(pairs: Pairs, c: float = C) -> np.ndarray:
     return model.coef_[0]
 
 
-def train(kb: Path | None = None, use_glosses: bool = True,
+def train_on(kb: Path, index: KbIndex, questions: Sequence[Question], tmp: Path,
+             use_glosses: bool = USE_GLOSSES) -> tuple[Reranker, dict[str, int]]:
+    """Weights from ``questions`` asked against ``index`` (built from ``kb``, no reranker),
+    plus held-out glosses from a copy of ``kb`` under ``tmp``."""
+    saved, index.reranker = index.reranker, None
+    pairs = Pairs([])
+    try:
+        collect(index, questions, pairs)
+    finally:
+        index.reranker = saved
+    glossed = 0
+    if use_glosses:
+        held = held_out_glosses(kb, tmp / "kb")
+        glossed = len(held)
+        collect(build(kb=tmp / "kb", out_root=tmp / "index-fold"), held, pairs)
+    if not pairs.diffs:
+        raise ValueError("no training question found its answer among the candidates")
+    stats = {"written": len(questions), "held_out_glosses": glossed,
+             "questions": pairs.questions, "found": pairs.found,
+             "pairs": sum(len(d) for d in pairs.diffs)}
+    return Reranker(fit(pairs), data_hash(kb)), stats
+
+
+def written_questions(kb: Path) -> list[Question]:
+    return [q for path in training_files(kb) for q in load_questions(path) if q.answerable]
+
+
+def train(kb: Path | None = None, use_glosses: bool = USE_GLOSSES,
           extra: Sequence[Question] = ()) -> tuple[Reranker, dict[str, int]]:
     """Learn the weights from the training files (and held-out glosses)."""
     kb = kb or paths.kb_dir()
-    pairs = Pairs([])
-    written = [q for path in training_files(kb) for q in load_questions(path) if q.answerable]
-    written += list(extra)
     with tempfile.TemporaryDirectory(prefix="kb-rerank-") as tmp:
         index = build(kb=kb, out_root=Path(tmp) / "index")
-        index.reranker = None
-        collect(index, written, pairs)
-        glossed = 0
-        if use_glosses:
-            held = held_out_glosses(kb, Path(tmp) / "kb")
-            glossed = len(held)
-            fold = build(kb=Path(tmp) / "kb", out_root=Path(tmp) / "index-fold")
-            collect(fold, held, pairs)
-    if not pairs.diffs:
-        raise ValueError("no training question found its answer among the candidates")
-    stats = {"written": len(written), "held_out_glosses": glossed, "questions": pairs.questions,
-             "found": pairs.found, "pairs": sum(len(d) for d in pairs.diffs)}
-    return Reranker(fit(pairs), data_hash(kb)), stats
+        return train_on(kb, index, written_questions(kb) + list(extra), Path(tmp), use_glosses)
 
 
 def save(reranker: Reranker, stats: dict[str, int], kb: Path | None = None) -> Path:

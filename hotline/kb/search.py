@@ -15,14 +15,15 @@ follow-up variants (变更, 延续 …) or serve citizens only are mildly down-w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 
+from hotline.kb.answerable import Decider, question_features
 from hotline.kb.aspects import Aspect, asked
-from hotline.kb.decide import Word, decide, question_words
+from hotline.kb.decide import Features, Word, decide, question_words
 from hotline.kb.index import KbIndex, get_index
 from hotline.kb.models import Hit, SearchResult
 from hotline.kb.rerank import DEPTH, Channels, candidate_features
@@ -95,6 +96,10 @@ class Ranked:
     words: list[Word]
     aspects: list[Aspect]
     tokens: list[str]
+    #: Reranker features of the first candidates, in ``order`` (row 0 is the top entry).
+    features: np.ndarray
+    #: The reranker's scores of those rows (empty without a model).
+    scores: np.ndarray
 
 
 def rank(index: KbIndex, text: str, topic: str | None = None,
@@ -117,11 +122,27 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
     ch = Channels(body, title, phrases, chars, total)
     order = np.argsort(-total, kind="stable")
     order = order[total[order] > 0]
+    cands = order[:DEPTH]
+    f = candidate_features(cands, ch, words, text, aspects, index.entry_cache)
+    scores = np.zeros(0)
     if use_reranker and index.reranker is not None and len(order) > 1:
-        cands = order[:DEPTH]
-        f = candidate_features(cands, ch, words, text, aspects, index.entry_cache)
-        order = np.concatenate([cands[index.reranker.order(f)], order[DEPTH:]])
-    return Ranked(ch, order, words, aspects, tokens)
+        scores = index.reranker.scores(f)
+        best = np.argsort(-scores, kind="stable")
+        order = np.concatenate([cands[best], order[DEPTH:]])
+        f, scores = f[best], scores[best]
+    return Ranked(ch, order, words, aspects, tokens, f, scores)
+
+
+def _learned(decider: Decider | None,
+             ranked: Ranked) -> Callable[[Features], tuple[float, float]] | None:
+    if decider is None:
+        return None
+
+    def probability(f: Features) -> tuple[float, float]:
+        x = question_features(ranked.words, f, ranked.features, ranked.scores)
+        return decider.probability(x), decider.threshold
+
+    return probability
 
 
 def search(
@@ -156,7 +177,8 @@ def search(
         seen.add(key)
         hits.append(Hit(entry=e, score=float(total[i]), rank=len(hits) + 1))
     decision = (
-        decide(ranked.words, hits[0].entry, hits[0].score, index.tokenizer, text)
+        decide(ranked.words, hits[0].entry, hits[0].score, index.tokenizer, text,
+               _learned(index.decider, ranked))
         if hits
         else None
     )
