@@ -34,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     tr = sub.add_parser("train-reranker",
                         help="learn the reranker's weights from kb/training (→ kb/reranker.json)")
-    tr.add_argument("--no-glosses", action="store_true",
-                    help="train on the written questions only, not on held-out glosses")
+    tr.add_argument("--glosses", action="store_true",
+                    help="also train on held-out glosses of statute articles")
     tr.set_defaults(func=cmd_train_reranker)
 
 
@@ -99,7 +99,7 @@ def cmd_train_reranker(args: argparse.Namespace) -> int:
     from hotline.kb.rerank_train import save, train
 
     try:
-        reranker, stats = train(use_glosses=not args.no_glosses)
+        reranker, stats = train(use_glosses=args.glosses)
     except ValueError as exc:
         print(f"reranker not trained: {exc}", file=sys.stderr)
         return 1
@@ -109,3 +109,4 @@ def cmd_train_reranker(args: argparse.Namespace) -> int:
         print(f"  {name:20s} {weight:+.3f}")
     print(f"saved {path} (training data {reranker.trained_on})")
     return 0
+

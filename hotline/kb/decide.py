@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from hotline.kb.models import Entry
@@ -274,33 +274,18 @@ def rule(f: Features) -> tuple[bool, str]:
     return True, "covered"
 
 
-def learned_rule(f: Features, probability: float, threshold: float) -> tuple[bool, str]:
-    """The decision when a trained model (:mod:`hotline.kb.answerable`) weighs the evidence:
-    the facts still decide first (no match worth the name, a figure the entry lacks)."""
-    if f.score < MIN_SCORE:
-        return False, "weak match"
-    if f.asks_figure and not f.has_figure:
-        return False, "figure not in source"
-    if probability < threshold:
-        return False, f"not answerable (p={probability:.2f})"
-    return True, f"answerable (p={probability:.2f})"
-
-
 def decide(
     words: Sequence[Word],
     entry: Entry,
     score: float,
     tokenizer: KbTokenizer,
     question: str = "",
-    probability: Callable[[Features], tuple[float, float]] | None = None,
 ) -> Decision:
-    """Whether ``entry`` (ranked first with ``score``) answers a question of ``words``;
-    ``probability`` (features → (P(answerable), threshold)) replaces the hand-set
-    thresholds when a model is trained."""
+    """Whether ``entry`` (ranked first with ``score``) answers a question of ``words``."""
     if not words:
         return Decision(False, 0.0, (), "no words")
     f = features(words, entry, score, tokenizer, question)
-    answer, reason = rule(f) if probability is None else learned_rule(f, *probability(f))
+    answer, reason = rule(f)
     return Decision(answer, f.coverage, f.missing, reason, f.foreign)
 
 

@@ -27,7 +27,6 @@ import bm25s
 import numpy as np
 
 from hotline.kb import paths
-from hotline.kb.answerable import DECIDER_FILE, Decider, decider_path, load_decider
 from hotline.kb.aspects import ASPECTS, states
 from hotline.kb.decide import idf_table
 from hotline.kb.ingest import load_corpus
@@ -67,7 +66,6 @@ class KbIndex:
     path: Path
     built_seconds: float | None = None
     reranker: Reranker | None = None  # the second stage (kb/reranker.json), if trained
-    decider: Decider | None = None  # answer or decline (kb/decider.json), if trained
     topics: np.ndarray = field(init=False)
     priors: ItemPriors = field(init=False)
     idf: dict[str, float] = field(init=False)
@@ -124,7 +122,7 @@ def fingerprint(kb: Path | None = None) -> str:
     files = sorted(p for p in (kb / "sources").rglob("*") if p.is_file())
     files += sorted((kb / "curated").glob("*.yml"))
     files += sorted((kb / "glosses").glob("*.yml"))
-    for name in (SYNONYMS_FILE, RERANKER_FILE, DECIDER_FILE):
+    for name in (SYNONYMS_FILE, RERANKER_FILE):
         if (kb / name).exists():
             files.append(kb / name)
     _hash_files(h, files, kb)
@@ -235,7 +233,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
         raise
     _prune(out_root, keep=target.name)
     return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
-                   elapsed, load_reranker(reranker_path(kb)), load_decider(decider_path(kb)))
+                   elapsed, load_reranker(reranker_path(kb)))
 
 
 def _prune(out_root: Path, keep: str) -> None:
@@ -265,8 +263,7 @@ def _read(target: Path, kb: Path, fp: str) -> KbIndex | None:
         return None
     tokenizer, synonyms = make_tokenizer(kb, entries)
     return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
-                   reranker=load_reranker(reranker_path(kb)),
-                   decider=load_decider(decider_path(kb)))
+                   reranker=load_reranker(reranker_path(kb)))
 
 
 def load(kb: Path | None = None, out_root: Path | None = None, rebuild: bool = False) -> KbIndex:

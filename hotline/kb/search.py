@@ -15,15 +15,14 @@ follow-up variants (变更, 延续 …) or serve citizens only are mildly down-w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 
-from hotline.kb.answerable import Decider, question_features
 from hotline.kb.aspects import Aspect, asked
-from hotline.kb.decide import Features, Word, decide, question_words
+from hotline.kb.decide import Word, decide, question_words
 from hotline.kb.index import KbIndex, get_index
 from hotline.kb.models import Hit, SearchResult
 from hotline.kb.rerank import DEPTH, Channels, candidate_features
@@ -133,18 +132,6 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
     return Ranked(ch, order, words, aspects, tokens, f, scores)
 
 
-def _learned(decider: Decider | None,
-             ranked: Ranked) -> Callable[[Features], tuple[float, float]] | None:
-    if decider is None:
-        return None
-
-    def probability(f: Features) -> tuple[float, float]:
-        x = question_features(ranked.words, f, ranked.features, ranked.scores)
-        return decider.probability(x), decider.threshold
-
-    return probability
-
-
 def search(
     query: str | None,
     topic: str | None = None,
@@ -177,8 +164,7 @@ def search(
         seen.add(key)
         hits.append(Hit(entry=e, score=float(total[i]), rank=len(hits) + 1))
     decision = (
-        decide(ranked.words, hits[0].entry, hits[0].score, index.tokenizer, text,
-               _learned(index.decider, ranked))
+        decide(ranked.words, hits[0].entry, hits[0].score, index.tokenizer, text)
         if hits
         else None
     )
