@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from telegram import Update
 from telegram.ext import Application
 
-from bot import webchat
+from bot import flood, webchat
 from bot.housekeeping import purge_loop
 from bot.operator_group import OperatorGroup
 from bot.outbox_delivery import OutboxDelivery
@@ -96,7 +96,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
 
     app = FastAPI(title="企业服务热线 gateway", lifespan=lifespan)
-    app.include_router(webchat.router(lambda: state["rt"].relay, settings.db_url()))
+    limits = flood.Limits(
+        session_per_min=settings.web_session_msgs_per_min,
+        ip_per_min=settings.web_ip_msgs_per_min,
+        queued_per_ip=settings.web_queued_per_ip,
+        upload_max_bytes=settings.attachment_max_mb * 1024 * 1024 + flood.MULTIPART_OVERHEAD,
+    )
+    app.add_middleware(flood.UploadLimit, max_bytes=limits.upload_max_bytes)
+    app.include_router(webchat.router(lambda: state["rt"].relay, settings.db_url(), limits))
     console_web.install(app, lambda: state["console"])
 
     @app.get("/healthz")

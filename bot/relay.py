@@ -117,6 +117,18 @@ class Relay:
             logger.warning("presence of %s not recorded (Redis: %s)", pseudonym(conversation_id),
                            exc)
 
+    @property
+    def redis(self) -> Redis:
+        return self._redis
+
+    @property
+    def sync(self) -> sync_redis.Redis:
+        return self._sync
+
+    async def tell(self, conversation_id: str, channel: str, text: str) -> list[BotMessage]:
+        """A gateway notice, recorded in the transcript like any reply."""
+        return await self._out(conversation_id, channel, [BotMessage(text=text)], False)
+
     async def remember_offered(self, conversation_id: str, payloads: list[str]) -> None:
         """Buttons shown to a web page (see :mod:`bot.offered`); best effort."""
         try:

@@ -9,17 +9,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Response, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, Response, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse
 from redis.exceptions import RedisError
 
-from bot import messages, offered, webframes
+from bot import flood, messages, offered, webframes
 from bot.logsafe import pseudonym
 from bot.outbox_delivery import pump_web
 from bot.rasa_client import BotMessage
 from bot.relay import Relay
 from hotline import attachments
 from hotline.db import session_scope
+from hotline.handoff import Mode
 
 logger = logging.getLogger(__name__)
 PAGE = Path(__file__).with_name("static") / "webchat.html"
@@ -42,7 +43,32 @@ def wake(conversation: str) -> None:
         event.set()
 
 
-async def _answer(relay: Relay, conversation: str, frame: webframes.Frame) -> list[BotMessage]:
+async def _answer(relay: Relay, conversation: str, frame: webframes.Frame,
+                  limits: flood.Limits, ip: str | None) -> list[BotMessage]:
+    """The relay's replies to a frame, within the flood limits."""
+    refusal = await flood.too_fast(relay.redis, limits, conversation, ip)
+    if refusal is not None:
+        return [BotMessage(text=refusal)]
+    try:
+        before = await relay.mode(conversation)
+    except RedisError:
+        before = None  # the relay degrades on its own
+    replies = await _relay(relay, conversation, frame)
+    if before in (Mode.BOT, Mode.CLOSED) and await _just_queued(relay, conversation) \
+            and await flood.check_queue_cap(relay.sync, limits, conversation, ip):
+        return await relay.tell(conversation, "web",
+                                messages.QUEUE_CAP.format(cap=limits.queued_per_ip))
+    return replies
+
+
+async def _just_queued(relay: Relay, conversation: str) -> bool:
+    try:
+        return await relay.mode(conversation) is Mode.QUEUED
+    except RedisError:
+        return False
+
+
+async def _relay(relay: Relay, conversation: str, frame: webframes.Frame) -> list[BotMessage]:
     """The relay's replies to a frame; a button the bot never offered here is refused."""
     if not frame.is_payload:
         # A leading "/" would be read by Rasa as an intent payload: only buttons may do that.
@@ -60,14 +86,18 @@ async def _answer(relay: Relay, conversation: str, frame: webframes.Frame) -> li
     return await relay.handle(conversation, "web", frame.text, is_payload=True)
 
 
-def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
+def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
+           limits: flood.Limits | None = None) -> APIRouter:
     """``relay_of()`` returns the running :class:`Relay` (built at start-up, not import);
-    notifications for the conversation are pumped to the page while it is connected."""
+    notifications for the conversation are pumped to the page while it is connected.
+    The upload size is enforced by :class:`bot.flood.UploadLimit` (installed by the app)."""
+    limits = limits or flood.Limits()
     api = APIRouter()
 
     @api.get("/", response_class=HTMLResponse)
     async def page() -> str:
-        return PAGE.read_text(encoding="utf-8")
+        return PAGE.read_text(encoding="utf-8").replace(
+            "__UPLOAD_MAX_MB__", str(flood.file_mb(limits.upload_max_bytes)))
 
     @api.get("/chat/files/{attachment_id}")
     async def file(attachment_id: int, c: str = "") -> Response:
@@ -84,12 +114,16 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
             "X-Content-Type-Options": "nosniff"})
 
     @api.post("/chat/upload/{session_id}")
-    async def upload(session_id: str, file: UploadFile) -> JSONResponse:
+    async def upload(session_id: str, file: UploadFile, request: Request) -> JSONResponse:
         session = webframes.session_id(session_id)
         if session is None:
             return JSONResponse({"detail": messages.BAD_SESSION}, status_code=400)
-        data = await file.read(MAX_UPLOAD_BYTES + 1)
         relay: Relay = relay_of()
+        ip = request.client.host if request.client else None
+        refusal = await flood.too_fast(relay.redis, limits, f"web:{session}", ip)
+        if refusal is not None:
+            return JSONResponse({"detail": refusal}, status_code=429)
+        data = await file.read(MAX_UPLOAD_BYTES + 1)
         replies = await relay.handle_file(f"web:{session}", "web", file.filename,
                                           file.content_type, data)
         return JSONResponse({"messages": [asdict(r) for r in replies]})
@@ -102,6 +136,7 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
             return
         await websocket.accept()
         relay: Relay = relay_of()
+        ip = websocket.client.host if websocket.client else None
         conversation = f"web:{session}"
         await relay.set_present(conversation, True)
 
@@ -125,7 +160,7 @@ def router(relay_of, db_url: str) -> APIRouter:  # type: ignore[no-untyped-def]
                 except webframes.BadFrame as bad:
                     await websocket.send_text(json.dumps(bad.reply(), ensure_ascii=False))
                     continue
-                replies = await _answer(relay, conversation, frame)
+                replies = await _answer(relay, conversation, frame, limits, ip)
                 await send_frame({"messages": [asdict(r) for r in replies]})
         except WebSocketDisconnect:
             return

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         ids = [x.strip() for x in self.operator_group_allow.split(",") if x.strip()]
         return frozenset(int(x) for x in ids) if ids else None
     attachment_max_mb: int = 10
+    # Flood control of the anonymous web chat (issue 10), see bot/flood.py.
+    web_session_msgs_per_min: int = 20
+    web_ip_msgs_per_min: int = 120
+    web_queued_per_ip: int = 5
 
     def db_url(self) -> str:
         if self.database_url:

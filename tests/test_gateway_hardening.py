@@ -457,3 +457,102 @@ async def test_a_non_ascii_webhook_secret_is_forbidden_not_an_error(
             good = await client.post(gw.url + WEBHOOK_PATH, json=update,
                                      headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
         assert good.status_code == 200
+
+
+# --- 10. flood control on the anonymous web chat ---------------------------------------------
+
+
+async def _say(gw: Gateway, session: str, texts: list[str]) -> list[str]:
+    """Each text on its own connection's turn; the first line of each answer."""
+    answers = []
+    async with websockets.connect(_ws(gw, session)) as ws:
+        for text in texts:
+            frame = await _exchange(ws, json.dumps({"text": text}, ensure_ascii=False))
+            answers.append(frame["messages"][0]["text"])
+    return answers
+
+
+async def test_one_session_sending_too_fast_is_slowed_down(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    rasa = RasaStandIn()
+    async with gateway(fake_telegram, clean_redis, db_url, rasa,
+                       web_session_msgs_per_min=3) as gw:
+        answers = await _say(gw, str(uuid.uuid4()), [f"第{n}条" for n in range(5)])
+        other = await _say(gw, str(uuid.uuid4()), ["别的访客"])
+    assert answers[:3] == ["您说的是：第0条", "您说的是：第1条", "您说的是：第2条"]
+    assert all("发送太频繁" in a for a in answers[3:])
+    assert other == ["您说的是：别的访客"]
+    assert len(rasa.received) == 4
+
+
+async def test_one_address_sending_too_fast_is_slowed_down(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    rasa = RasaStandIn()
+    async with gateway(fake_telegram, clean_redis, db_url, rasa,
+                       web_ip_msgs_per_min=4) as gw:
+        first = await _say(gw, str(uuid.uuid4()), ["一", "二", "三"])
+        second = await _say(gw, str(uuid.uuid4()), ["四", "五"])
+    assert first == ["您说的是：一", "您说的是：二", "您说的是：三"]
+    assert second[0] == "您说的是：四" and "发送太频繁" in second[1]
+
+
+def _queue_on_request(sync: redis.Redis):  # type: ignore[no-untyped-def]
+    def reply(sender: str, message: str) -> list[dict[str, Any]]:
+        if message == "转人工":  # what the action server does
+            handoff.request_human(sync, sender)
+            return [{"recipient_id": sender, "text": "正在为您转接人工客服，请稍候。"}]
+        return default_reply(sender, message)
+    return reply
+
+
+async def test_one_address_may_keep_only_a_few_chats_in_the_queue(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    sync = redis.Redis.from_url(clean_redis)
+    rasa = RasaStandIn(_queue_on_request(sync))
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    async with gateway(fake_telegram, clean_redis, db_url, rasa, web_queued_per_ip=1) as gw:
+        assert (await _say(gw, first, ["转人工"]))[0] == "正在为您转接人工客服，请稍候。"
+        refused = await _say(gw, second, ["转人工"])
+    assert "排队" in refused[0] and "上限" in refused[0]
+    assert handoff.mode_of(sync, f"web:{first}") is Mode.QUEUED
+    assert handoff.mode_of(sync, f"web:{second}") is Mode.BOT
+    sync.close()
+
+
+async def test_an_oversized_upload_is_refused_before_its_body_is_read(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    async with gateway(fake_telegram, clean_redis, db_url, RasaStandIn(),
+                       attachment_max_mb=1) as gw:
+        host, port = gw.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        # Announces 500 MB and sends none of it: the answer must come without the body.
+        try:
+            writer.write((f"POST /chat/upload/{uuid.uuid4()} HTTP/1.1\r\nHost: {host}\r\n"
+                          "Content-Type: multipart/form-data; boundary=x\r\n"
+                          "Content-Length: 500000000\r\n\r\n").encode())
+            await writer.drain()
+            head = await asyncio.wait_for(reader.read(4096), 5)
+        finally:
+            writer.close()
+        assert head.startswith(b"HTTP/1.1 413")
+        assert "文件太大" in head.decode("utf-8", "replace")
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+            yield b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\n"
+            for _ in range(40):
+                yield b"\0" * 65536
+            yield b"\r\n--x--\r\n"
+        async with httpx.AsyncClient() as client:
+            streamed = await client.post(
+                gw.url + f"/chat/upload/{uuid.uuid4()}", content=chunks(),
+                headers={"Content-Type": "multipart/form-data; boundary=x"})
+            small = await client.post(gw.url + f"/chat/upload/{uuid.uuid4()}",
+                                      files={"file": ("a.txt", b"hello", "text/plain")})
+            page = await client.get(gw.url + "/")
+        assert "const MAX_UPLOAD_MB = 1;" in page.text  # the page checks before sending
+    assert streamed.status_code == 413 and "文件太大" in streamed.json()["detail"]
+    assert small.status_code == 200
