@@ -1,6 +1,6 @@
 """What each retrieval change buys: the evaluation sets with one change switched off.
 
-Rows: everything on; then without the glosses (index rebuilt from a copy of ``kb/``
+Rows: everything on; then without the reranker, without the glosses (index rebuilt from a copy of ``kb/``
 without ``glosses/``), the everyday-phrasings channel, the character-pair channel, the
 synonym table, the catalogue filter (items that are not services kept), the
 citizen-only prior; and plain BM25 (word body channel only, nothing else). Columns: cited
@@ -67,6 +67,7 @@ def main() -> int:
         bare = build(tmp, drop_glosses=True)
         rows: list[tuple[str, Callable[[], dict[str, object]]]] = [
             ("all on", lambda: measure(full)),
+            ("without reranker", lambda: _without_reranker(full)),
             ("without glosses", lambda: measure(bare)),
             ("without phrasings channel",
              lambda: _with(kb_search, {"PHRASES_WEIGHT": 0.0}, full)),
@@ -98,6 +99,14 @@ def _without_synonyms(idx: kb_index.KbIndex) -> dict[str, object]:
         idx.synonyms = saved
 
 
+def _without_reranker(idx: kb_index.KbIndex) -> dict[str, object]:
+    saved, idx.reranker = idx.reranker, None
+    try:
+        return measure(idx)
+    finally:
+        idx.reranker = saved
+
+
 def _unfiltered(tmp: Path) -> dict[str, object]:
     kb = tmp / "kb_unfiltered"
     shutil.copytree(ROOT / "kb", kb)
@@ -107,8 +116,8 @@ def _unfiltered(tmp: Path) -> dict[str, object]:
 
 
 def _plain(idx: kb_index.KbIndex) -> dict[str, object]:
-    saved = idx.synonyms
-    idx.synonyms = ()
+    saved, saved_reranker = idx.synonyms, idx.reranker
+    idx.synonyms, idx.reranker = (), None
     try:
         with patched(kb_search, PHRASES_WEIGHT=0.0, CHARS_WEIGHT=0.0, TITLE_WEIGHT=0.0,
                      TOPIC_BOOST=0.0), \
@@ -116,7 +125,7 @@ def _plain(idx: kb_index.KbIndex) -> dict[str, object]:
                      VARIANT_FACTOR=1.0):
             return measure(idx)
     finally:
-        idx.synonyms = saved
+        idx.synonyms, idx.reranker = saved, saved_reranker
 
 
 if __name__ == "__main__":
