@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from telegram import Update
 from telegram.ext import Application
 
-from bot import flood, webchat
+from bot import flood, logsafe, webchat
 from bot.housekeeping import purge_loop
 from bot.operator_group import OperatorGroup
 from bot.outbox_delivery import OutboxDelivery
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sync.close()
             await redis.aclose()
 
+    logsafe.install()  # web session ids out of uvicorn's request logs
     app = FastAPI(title="企业服务热线 gateway", lifespan=lifespan)
     limits = flood.Limits(
         session_per_min=settings.web_session_msgs_per_min,

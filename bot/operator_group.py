@@ -66,6 +66,7 @@ from telegram.ext import (
 )
 
 from bot import media
+from bot.logsafe import pseudonym
 from console import chat_service
 from console.chat_service import ChatError
 from hotline import attachments, handoff, live, transcripts
@@ -116,8 +117,15 @@ def operator_of(user: User) -> tuple[str, str]:
     return f"{OPERATOR_PREFIX}{user.id}", (name or f"Telegram 用户 {user.id}")[:50]
 
 
+def public_ref(conversation: str) -> str:
+    """How the group names a conversation: a web chat's session id is the page's secret
+    (whoever knows it reads the chat), so the group sees its pseudonym; a Telegram chat
+    keeps its id."""
+    return pseudonym(conversation) if conversation.startswith("web:") else conversation
+
+
 def take_data(conversation: str) -> str:
-    data = TAKE_PREFIX + conversation
+    data = TAKE_PREFIX + public_ref(conversation)
     if len(data.encode()) > CALLBACK_LIMIT:
         raise ValueError(f"callback data longer than {CALLBACK_LIMIT} bytes: {data}")
     return data
@@ -244,6 +252,13 @@ class OperatorGroup:
     async def _first_time(self, update: Update, bot_id: int) -> bool:
         key = f"hotline:dedupe:opg:{bot_id}:{update.update_id}"
         return bool(await self._redis.set(key, b"1", nx=True, ex=DEDUPE_TTL_S))
+
+    async def _conversation_named(self, ref: str) -> str | None:
+        """The conversation behind a :func:`public_ref` (None when forgotten)."""
+        if ref.startswith("web:"):
+            raw = await self._redis.get(self._key("ref", ref))
+            return raw.decode() if raw else None
+        return ref
 
     async def _link(self, message_id: int, conversation: str) -> None:
         await self._redis.set(self._key("msg", message_id), conversation, ex=KEY_TTL_S)
@@ -379,7 +394,7 @@ class OperatorGroup:
             f"渠道：{_esc(channel)}",
             f"企业：{_esc(name) if name else '（未登记）'}",
             f"原因：{_esc(chat_service.REASON_ZH.get(reason, reason or '未说明'))}",
-            f"会话：<code>{_esc(conversation)}</code>",
+            f"会话：<code>{_esc(public_ref(conversation))}</code>",
         ]
         if said:
             lines.append("最近消息：")
@@ -387,6 +402,9 @@ class OperatorGroup:
         text = "\n".join(lines)
         markup = InlineKeyboardMarkup(
             [[InlineKeyboardButton("接入", callback_data=take_data(conversation))]])
+        if public_ref(conversation) != conversation:  # the 接入 button names the pseudonym
+            await self._redis.set(self._key("ref", public_ref(conversation)), conversation,
+                                  ex=KEY_TTL_S)
         message = await self._post(text, markup=markup, conversation=conversation)
         await self._redis.set(self._key("ann", conversation),
                               json.dumps({"id": message.message_id, "html": text}), ex=KEY_TTL_S)
@@ -412,13 +430,14 @@ class OperatorGroup:
                 f"{ann['html']}\n\n{status}", chat_id=self.chat_id,
                 message_id=ann["id"], parse_mode=ParseMode.HTML, reply_markup=None))
         except BadRequest as exc:  # deleted by an admin, or already edited
-            logger.warning("operator group: announcement of %s not edited: %s", conversation, exc)
+            logger.warning("operator group: announcement of %s not edited: %s",
+                           pseudonym(conversation), exc)
 
     # --- the thread of a taken chat ------------------------------------------------------
 
     def _label(self, name: str | None, conversation: str) -> str:
         channel = chat_service.CHANNEL_ZH.get(chat_service.channel_of(conversation), "")
-        return f"{name}（{channel}）" if name else f"{channel} 会话 {conversation}"
+        return f"{name}（{channel}）" if name else f"{channel} 会话 {public_ref(conversation)}"
 
     async def _open_thread(self, conversation: str, operator_name: str,
                            announcement_id: int | None) -> None:
@@ -475,7 +494,7 @@ class OperatorGroup:
                     await self._forward_line(conversation, thread, line)
                 except BadRequest as exc:  # this one cannot be shown: skip it, not the rest
                     logger.warning("operator group: message %s of %s not forwarded: %s",
-                                   line["id"], conversation, exc)
+                                   line["id"], pseudonym(conversation), exc)
                 await self._redis.set(self._key("seen", conversation), line["id"], ex=KEY_TTL_S)
 
     async def _forward_line(self, conversation: str, thread: int, line: dict[str, Any]) -> None:
@@ -543,7 +562,8 @@ class OperatorGroup:
             try:
                 self._deliver(conversation)
             except Exception:  # noqa: BLE001 - the delivery loop polls anyway
-                logger.warning("operator group: wake of %s failed", conversation, exc_info=True)
+                logger.warning("operator group: wake of %s failed", pseudonym(conversation),
+                               exc_info=True)
         await live.apublish(self._redis, conversation, "console")
 
     # --- handlers ---------------------------------------------------------------------
@@ -553,8 +573,9 @@ class OperatorGroup:
         query = update.callback_query
         if query is None:
             return
-        conversation = (query.data or "").removeprefix(TAKE_PREFIX)
-        if not chat_service.valid_conversation(conversation):
+        conversation = await self._conversation_named(
+            (query.data or "").removeprefix(TAKE_PREFIX))
+        if conversation is None or not chat_service.valid_conversation(conversation):
             await query.answer("无效的会话。", show_alert=True)
             return
         who = await self.identity(query.from_user)
@@ -644,7 +665,8 @@ class OperatorGroup:
             try:
                 await self._resume_bot(conversation)
             except Exception:  # noqa: BLE001 - the chat is the bot's again either way
-                logger.warning("Rasa not told of hand-back of %s", conversation, exc_info=True)
+                logger.warning("Rasa not told of hand-back of %s", pseudonym(conversation),
+                               exc_info=True)
         if not had_thread:  # with a thread, the follower posts the outcome there
             done = "已交回智能客服。" if command == "handback" else "会话已结束。"
             await message.reply_text(done)

@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import RetryAfter, TelegramError
 
+from bot.logsafe import pseudonym
 from hotline import attachments, live, outbox
 from hotline.db import session_scope
 from hotline.outbox import Claimed, RetryPolicy
@@ -124,7 +125,8 @@ class OutboxDelivery:
                 retry_after=retry_after, policy=self.policy,
             )
         log = logger.error if status is outbox.OutboxStatus.FAILED else logger.warning
-        log("outbox row %s to %s: %s (%s)", row.id, row.conversation_id, error, status.value)
+        log("outbox row %s to %s: %s (%s)", row.id, pseudonym(row.conversation_id), error,
+            status.value)
 
     def _release(self, rows: list[Claimed], not_before: datetime | None = None) -> None:
         with session_scope(self.db_url) as session:
@@ -137,7 +139,7 @@ class OutboxDelivery:
         try:
             return await self.redis.get(f"{outbox.SCRIPT_KEY}{conversation_id}") == b"t"
         except Exception:  # noqa: BLE001 - the script is a nicety; Redis down must not block
-            logger.warning("script of %s unknown (Redis)", conversation_id, exc_info=True)
+            logger.warning("script of %s unknown (Redis)", pseudonym(conversation_id))
             return False
 
     async def _send(self, row: Claimed) -> None:
@@ -166,7 +168,8 @@ class OutboxDelivery:
         try:
             await live.apublish(self.redis, conversation_id, "delivered")
         except Exception:  # noqa: BLE001 - the console refreshes anyway; never stop delivery
-            logger.warning("could not publish delivery of %s", conversation_id, exc_info=True)
+            logger.warning("could not publish delivery of %s", pseudonym(conversation_id),
+                           exc_info=True)
 
     async def deliver_due(self) -> int:
         """Send the rows due now; returns how many were delivered. Safe to call anytime."""
@@ -334,7 +337,7 @@ async def pump_web(
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - keep the page's chat alive; try again later
-            logger.exception("web outbox pump for %s failed", conversation_id)
+            logger.exception("web outbox pump for %s failed", pseudonym(conversation_id))
         if wake is None:
             await asyncio.sleep(interval)
             continue

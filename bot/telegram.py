@@ -220,7 +220,9 @@ class TelegramChannel:
         await context.bot.send_message(chat_id, messages.NON_TEXT)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        logger.error("Telegram handler failed for %r", update, exc_info=context.error)
+        # The update itself (names, phone numbers, messages) stays out of the log.
+        update_id = update.update_id if isinstance(update, Update) else None
+        logger.error("Telegram handler failed for update %s", update_id, exc_info=context.error)
 
 
 def _button_title(message, data: str) -> str | None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import threading
@@ -556,3 +557,77 @@ async def test_an_oversized_upload_is_refused_before_its_body_is_read(
         assert "const MAX_UPLOAD_MB = 1;" in page.text  # the page checks before sending
     assert streamed.status_code == 413 and "文件太大" in streamed.json()["detail"]
     assert small.status_code == 200
+
+
+# --- 11. personal data stays out of logs and group posts -------------------------------------
+
+
+async def test_a_failing_handler_logs_the_update_id_not_the_update(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def crash(sender: str, message: str) -> list[dict[str, Any]]:
+        return [{"recipient_id": sender, "text": "x" * 5, "buttons": "not a list"}]
+
+    rasa = RasaStandIn(crash)  # the gateway chokes on the malformed buttons
+    async with gateway(fake_telegram, clean_redis, db_url, rasa):
+        update_id = fake_telegram.user_says(CHAT, "我的手机号是13800138000", user={
+            "first_name": "陈", "last_name": "大文", "username": "chen_dawen"})
+        for _ in range(100):
+            if any("handler failed" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+    failures = [r for r in caplog.records if "handler failed" in r.getMessage()]
+    assert failures, "the failure is logged"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert str(update_id) in failures[0].getMessage()
+    for personal in ("13800138000", "大文", "chen_dawen", str(CHAT)):
+        assert personal not in logged
+
+
+async def test_web_session_ids_stay_out_of_access_logs(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    session = str(uuid.uuid4())
+    async with gateway(fake_telegram, clean_redis, db_url, RasaStandIn()) as gw:
+        # What uvicorn logs for each request (the test server runs with its access log off).
+        access, error = logging.getLogger("uvicorn.access"), logging.getLogger("uvicorn.error")
+        levels, propagate = (access.level, error.level), access.propagate
+        access.setLevel(logging.INFO)
+        error.setLevel(logging.INFO)
+        access.propagate = True
+        try:
+            access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
+                        f"/chat/files/7?c={session.upper()}", "1.1", 404)
+            error.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5000", f"/ws/chat/{session}")
+        finally:
+            access.propagate = propagate
+            access.setLevel(levels[0])
+            error.setLevel(levels[1])
+        await _say(gw, session, ["你好"])
+        async with httpx.AsyncClient() as client:
+            await client.post(gw.url + f"/chat/upload/{session}",
+                              files={"file": ("a.txt", b"x", "text/plain")})
+    # (httpx: this test's own client; the gateway runs with httpx at WARNING, bot/__main__.py)
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx")
+    assert "/chat/files/7?c=web:#" in logged and "/ws/chat/web:#" in logged
+    assert session not in logged.lower()
+
+
+async def test_operator_group_posts_hide_web_session_ids(group_env: og.Env) -> None:
+    session = str(uuid.uuid4())
+    conversation = f"web:{session}"
+    mark = group_env.fake.mark()
+    handoff.request_human(group_env.r, conversation)
+    announcement = await group_env.fake.await_reply(GROUP, contains="新的人工服务请求",
+                                                    since=mark, timeout=10)
+    assert session not in (announcement.text or "")
+    assert all(session not in data for data in announcement.callback_data)
+    mark = group_env.fake.mark()
+    group_env.fake.user_presses(GROUP, announcement.callback_data[0],
+                                message_id=announcement.message_id, user=OP_LISTED)
+    taken = await group_env.fake.await_reply(GROUP, contains="您已接入", since=mark, timeout=10)
+    assert session not in (taken.text or "")
+    assert handoff.owner_of(group_env.r, conversation) == f"tg-op-{OP_LISTED['id']}"
