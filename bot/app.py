@@ -17,7 +17,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import flood, logsafe, webchat
-from bot.housekeeping import purge_loop
+from bot.housekeeping import idle_release_loop, purge_loop
 from bot.operator_group import OperatorGroup
 from bot.outbox_delivery import OutboxDelivery
 from bot.rasa_client import RasaClient
@@ -79,10 +79,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await runtime.operator_group.start(runtime.telegram.bot)
         housekeeping = asyncio.create_task(purge_loop(
             settings.db_url(), settings.transcript_retention_days), name="transcript-retention")
+
+        async def after_idle_release(conversation: str) -> None:
+            _deliver_now(runtime, conversation)
+            await _resume_bot(runtime, conversation)
+
+        idle = asyncio.create_task(idle_release_loop(
+            sync, settings.db_url(),
+            queued_after_s=settings.handoff_queued_idle_min * 60,
+            human_after_s=settings.handoff_human_idle_min * 60,
+            after_release=after_idle_release, every_s=settings.handoff_idle_check_s,
+        ), name="idle-release")
         try:
             yield
         finally:
             housekeeping.cancel()
+            idle.cancel()
             if runtime.operator_group is not None:
                 await runtime.operator_group.stop()
             if runtime.outbox is not None:

@@ -1,15 +1,20 @@
-"""Background chores of the gateway: transcript retention (also ``hotline transcripts purge``)."""
+"""Background chores of the gateway: transcript retention (also ``hotline transcripts
+purge``) and giving idle queued or human chats back to the bot."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
-from hotline import transcripts
+import redis
+
+from hotline import handoff, transcripts
 from hotline.db import session_scope
 
 logger = logging.getLogger(__name__)
 PURGE_EVERY_S = 6 * 3600
+IDLE_EVERY_S = 60.0
 
 
 def purge_once(db_url: str, days: int) -> int:
@@ -28,3 +33,27 @@ async def purge_loop(db_url: str, days: int, every_s: float = PURGE_EVERY_S) -> 
         except Exception:  # noqa: BLE001 - a busy database must not stop the gateway
             logger.exception("transcript retention pass failed; will retry")
         await asyncio.sleep(every_s)
+
+
+async def idle_release_loop(
+    r: redis.Redis, db_url: str, *, queued_after_s: float, human_after_s: float,
+    after_release: Callable[[str], Awaitable[None]], every_s: float = IDLE_EVERY_S,
+) -> None:
+    """Every ``every_s`` seconds, give chats queued or silent with a person too long back to
+    the bot (:func:`hotline.handoff.release_idle`; the enterprise is told through the
+    outbox), then ``after_release`` each (deliver the notice, tell the dialogue engine)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            released = await asyncio.to_thread(
+                handoff.release_idle, r, db_url,
+                queued_after_s=queued_after_s, human_after_s=human_after_s)
+        except Exception:  # noqa: BLE001 - Redis or the database down: try again later
+            logger.exception("idle chat release pass failed; will retry")
+            continue
+        for conversation in released:
+            logger.info("idle chat given back to the bot")
+            try:
+                await after_release(conversation)
+            except Exception:  # noqa: BLE001 - the outbox retries delivery on its own
+                logger.exception("after releasing an idle chat")

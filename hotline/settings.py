@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     # person and no message either way.
     handoff_queued_idle_min: int = 60
     handoff_human_idle_min: int = 30
+    handoff_idle_check_s: float = 60.0  # how often the gateway looks for idle chats
     operator_chat_id: int | None = None  # Telegram group announcing escalations (optional)
     operator_group_allow: str = ""  # Telegram user ids allowed to take chats there (comma list)
 

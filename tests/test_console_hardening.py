@@ -3,6 +3,7 @@ sessions, CSRF input, banner codes, departments, over HTTP against real Redis an
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from bot import housekeeping
 from console import auth, chats, login
 from hotline import attachments, handoff, routing, tickets, transcripts
 from hotline.db import session_scope
@@ -213,6 +215,35 @@ def test_idle_queued_and_human_chats_go_back_to_the_bot(console_app: ConsoleHarn
     assert _notices(console_app, "tg:11") == []
     assert handoff.release_idle(r, console_app.db_url, queued_after_s=3600,
                                 human_after_s=1800, now=now) == []
+
+
+def test_the_gateway_loop_releases_idle_chats_and_resumes_the_bot(
+    console_app: ConsoleHarness,
+) -> None:
+    """The gateway's housekeeping runs the idle release periodically and, for each chat it
+    gives back, delivers the notice and tells the dialogue engine."""
+    r = console_app.redis
+    _queued(console_app, "tg:20", datetime.now(timezone.utc) - timedelta(hours=2))
+    _queued(console_app, "tg:21")
+    resumed: list[str] = []
+
+    async def after_release(conversation: str) -> None:
+        resumed.append(conversation)
+
+    async def run_a_while() -> None:
+        task = asyncio.create_task(housekeeping.idle_release_loop(
+            r, console_app.db_url, queued_after_s=3600, human_after_s=1800,
+            after_release=after_release, every_s=0.05))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if resumed:
+                break
+        task.cancel()
+
+    asyncio.run(run_a_while())
+    assert resumed == ["tg:20"]
+    assert handoff.mode_of(r, "tg:20") is Mode.BOT and handoff.mode_of(r, "tg:21") is Mode.QUEUED
+    assert _notices(console_app, "tg:20")[-1][0] == "handoff.released"
 
 
 # --- 4. sessions --------------------------------------------------------------------------
