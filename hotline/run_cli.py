@@ -1,4 +1,5 @@
-"""``hotline run``: the whole product on embedded defaults, until Ctrl-C."""
+"""``hotline run``: the whole product on embedded defaults, until Ctrl-C. A service that
+crashes is restarted with backoff (``hotline.supervise``); one that keeps crashing stops all."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import threading
 
 from hotline.settings import get_settings
 from hotline.stack import Ports, Stack, StackError
+from hotline.supervise import supervise
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -57,16 +59,16 @@ def run(_args: argparse.Namespace) -> int:
         print(f"Telegram: {settings.telegram_mode} is on for the bot of TELEGRAM_TOKEN", flush=True)
     else:
         print("Telegram: off (set TELEGRAM_TOKEN to poll the Bot API)", flush=True)
-    print(f"logs: {settings.var_dir / 'logs'} · Ctrl-C stops everything", flush=True)
+    print(f"logs: {settings.var_dir / 'logs'} · crashed services are restarted · "
+          "Ctrl-C stops everything", flush=True)
     try:
-        while not stop.wait(1.0):
-            for service in stack.services:
-                if service.process is not None and service.process.poll() is not None:
-                    print(f"error: {service.name} stopped unexpectedly, see {service.log_path}",
-                          file=sys.stderr)
-                    return 1
+        return supervise(list(stack.services), stack.respawn, stop, log=_log)
     finally:
         print("stopping …", flush=True)
         stack.stop()
         print("stopped.", flush=True)
-    return 0
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr if line.startswith(("error:", "warning:")) else sys.stdout,
+          flush=True)

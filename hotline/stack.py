@@ -2,7 +2,8 @@
 
 Used by ``python -m hotline run`` and by the test suite's session fixture. Readiness is
 awaited on each service's health endpoint, never with fixed sleeps; a service that dies or
-never becomes ready is reported in one line with what to do.
+never becomes ready is reported in one line with what to do. Once started, ``hotline run``
+keeps the services alive with ``hotline.supervise`` (``Stack.respawn`` restarts one).
 """
 
 from __future__ import annotations
@@ -133,15 +134,30 @@ class Stack:
                 )
 
     def _spawn(self, service: Service) -> None:
+        self._popen(service)
+        self.services.append(service)
+
+    def _popen(self, service: Service) -> None:
         log_dir = self.var_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         service.log_path = log_dir / f"{service.name}.log"
-        log = service.log_path.open("ab")
-        service.process = subprocess.Popen(
-            service.argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.services.append(service)
+        with service.log_path.open("ab") as log:
+            service.process = subprocess.Popen(
+                service.argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def respawn(self, service: Service) -> None:
+        """Start ``service`` again after its process exited (used by the supervisor). What is
+        left of the old process group (workers holding its port) is killed first."""
+        old = service.process
+        if old is not None:
+            try:
+                os.killpg(old.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            old.wait()
+        self._popen(service)
 
     def _await(self, service: Service) -> None:
         deadline = time.monotonic() + service.timeout_s
