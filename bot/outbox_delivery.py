@@ -9,6 +9,9 @@ owns the channels, so it sends the rows:
   each with the PTB ``Bot``, marks it delivered, and on failure puts it back with
   exponential backoff — or exactly the ``retry_after`` Telegram asked for, pausing the
   whole loop meanwhile, since flood control applies to the bot, not to one chat.
+  The lease is renewed per row, right before its send and while the send is in
+  flight, and a row another gateway took over meanwhile is skipped: a batch or a
+  send that outlives the lease it was claimed with is still sent only once.
   Stopping it hands unsent claims back; a crash leaves them leased only until the lease
   runs out. Either way a restarted loop sends every undelivered row.
 - :func:`deliver_web` / :func:`pump_web` — web-chat rows stay pending until the page of
@@ -90,6 +93,7 @@ class OutboxDelivery:
         policy: RetryPolicy = outbox.DEFAULT_RETRY,
         clock: Clock = utcnow,
         redis: Redis | None = None,
+        renew_every: float | None = None,
     ) -> None:
         self.bot = bot
         self.db_url = db_url
@@ -100,6 +104,8 @@ class OutboxDelivery:
         self.policy = policy
         self.clock = clock
         self.redis = redis
+        self.renew_every = (renew_every if renew_every is not None
+                            else max(lease.total_seconds() / 3, 0.01))
         self.delivered = 0
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -112,6 +118,34 @@ class OutboxDelivery:
         with session_scope(self.db_url) as session:
             return outbox.claim_due(session, channel="tg", worker=self.worker, now=now,
                                     lease=self.lease, limit=self.batch_size)
+
+    def _renew(self, row: Claimed, now: datetime) -> bool:
+        with session_scope(self.db_url) as session:
+            return outbox.renew(session, row.id, worker=self.worker, now=now, lease=self.lease)
+
+    async def _keep_lease(self, row: Claimed) -> None:
+        """While ``row`` is being sent, renew its lease every ``renew_every`` seconds."""
+        while True:
+            await asyncio.sleep(self.renew_every)
+            try:
+                held = await asyncio.to_thread(self._renew, row, self.clock())
+            except Exception:  # noqa: BLE001 - the database hiccuped: try again next tick
+                logger.warning("outbox row %s: lease renewal failed", row.id, exc_info=True)
+                continue
+            if not held:
+                logger.warning("outbox row %s: lease lost while sending", row.id)
+                return
+
+    async def _send_leased(self, row: Claimed) -> None:
+        keeper = asyncio.create_task(self._keep_lease(row))
+        try:
+            await self._send(row)
+        finally:
+            keeper.cancel()
+            try:
+                await keeper
+            except asyncio.CancelledError:
+                pass
 
     def _delivered(self, row: Claimed, now: datetime) -> bool:
         with session_scope(self.db_url) as session:
@@ -182,8 +216,13 @@ class OutboxDelivery:
             if self._stopping.is_set():
                 await asyncio.to_thread(self._release, claimed[i:])
                 break
+            # Lease per row: renew it now; the rows behind a slow send may have been taken
+            # by another gateway after their lease ran out, and must not be sent twice.
+            if not await asyncio.to_thread(self._renew, row, self.clock()):
+                logger.info("outbox row %s: lease taken over, skipped", row.id)
+                continue
             try:
-                await self._send(row)
+                await self._send_leased(row)
             except RetryAfter as exc:
                 wait = _retry_after(exc)
                 now = self.clock()
@@ -251,9 +290,18 @@ class OutboxDelivery:
 # --- web chat ---------------------------------------------------------------------------
 
 
+WEB_LEASE = timedelta(minutes=2)
+
+
 def _claim_web(db_url: str, conversation_id: str, worker: str, now: datetime) -> list[Claimed]:
     with session_scope(db_url) as session:
-        return outbox.claim_for_conversation(session, conversation_id, worker=worker, now=now)
+        return outbox.claim_for_conversation(session, conversation_id, worker=worker, now=now,
+                                             lease=WEB_LEASE)
+
+
+def _renew_web(db_url: str, row: Claimed, worker: str, now: datetime) -> bool:
+    with session_scope(db_url) as session:
+        return outbox.renew(session, row.id, worker=worker, now=now, lease=WEB_LEASE)
 
 
 def _delivered_web(db_url: str, row: Claimed, worker: str, now: datetime) -> None:
@@ -299,6 +347,11 @@ async def deliver_web(
     in_traditional = bool(rows) and traditional is not None and await traditional()
     done = 0
     for i, row in enumerate(rows):
+        if not await asyncio.to_thread(_renew_web, db_url, row, worker, clock()):
+            # taken over after its lease ran out: hand back the rest, which would arrive
+            # out of order if sent here
+            await asyncio.to_thread(_release_web, db_url, rows[i + 1 :], worker)
+            break
         try:
             await send(web_frame(row, in_traditional))
         except Exception:  # noqa: BLE001 - the page went away: they wait for its return

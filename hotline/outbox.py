@@ -21,7 +21,9 @@ Rows and channels:
 Claiming is a conditional ``UPDATE … WHERE id = :id AND status = 'pending' AND the lease
 is free`` that sets a lease (``claimed_by``, ``claimed_until``): of two gateways only one
 updates the row, and a gateway that dies mid-send loses its lease, so the row is sent
-again later (at-least-once; a duplicate is better than a lost notice). A failure puts the
+again later (at-least-once; a duplicate is better than a lost notice). The lease is per
+row: the sender renews it (:func:`renew`) right before sending each row of its batch and
+while the send is in flight, and skips a row whose lease another gateway took meanwhile. A failure puts the
 row back with exponential backoff (or the ``retry_after`` Telegram asked for); after
 :attr:`RetryPolicy.max_attempts` it is marked ``failed`` for operators to requeue.
 """
@@ -364,6 +366,26 @@ def claim_for_conversation(
             break
         ids.append(row.id)
     return _claim(session, ids, worker=worker, now=now, lease=lease, in_order=True)
+
+
+def renew(session: Session, row_id: int, *, worker: str, now: datetime,
+          lease: timedelta) -> bool:
+    """Extend ``worker``'s lease on a row to ``now + lease``; False if the lease was lost.
+
+    The sender calls it right before sending each row of its batch and then every so
+    often while that send is in flight: a lease is held per row for as long as that row
+    is being sent, so a batch (or one slow send) that outlives the lease it was claimed
+    with is never sent a second time by another gateway. A row whose lease ran out and
+    was taken by another gateway (or delivered, or released) is no longer ``worker``'s:
+    the conditional update matches nothing and the sender skips it.
+    """
+    result = session.execute(
+        update(O)
+        .where(O.id == row_id, O.status == OutboxStatus.PENDING.value, O.claimed_by == worker)
+        .values(claimed_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def mark_delivered(session: Session, row_id: int, *, worker: str, now: datetime) -> bool:
