@@ -1,5 +1,6 @@
 """Background chores of the gateway: transcript retention (also ``hotline transcripts
-purge``) and giving idle queued or human chats back to the bot."""
+purge``), retention of delivered notifications (also ``hotline outbox purge``) and giving
+idle queued or human chats back to the bot."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from collections.abc import Awaitable, Callable
 
 import redis
 
-from hotline import handoff, transcripts
+from hotline import handoff, outbox, transcripts
 from hotline.db import session_scope
+from hotline.settings import get_settings
 
 logger = logging.getLogger(__name__)
 PURGE_EVERY_S = 6 * 3600
@@ -25,13 +27,32 @@ def purge_once(db_url: str, days: int) -> int:
     return count
 
 
-async def purge_loop(db_url: str, days: int, every_s: float = PURGE_EVERY_S) -> None:
-    """Apply the retention now and then every ``every_s`` seconds, until cancelled."""
+def purge_outbox_once(db_url: str, days: int) -> int:
+    """Delete notifications delivered more than ``days`` ago (pending and failed stay)."""
+    with session_scope(db_url) as session:
+        count = outbox.purge_delivered(session, days)
+    if count:
+        logger.info("retention: deleted %d delivered notifications older than %d days",
+                    count, days)
+    return count
+
+
+async def purge_loop(db_url: str, days: int, every_s: float = PURGE_EVERY_S,
+                     outbox_days: int | None = None) -> None:
+    """Apply the retentions (transcripts: ``days``; delivered notifications: ``outbox_days``,
+    default ``HOTLINE_OUTBOX_RETENTION_DAYS``) now and then every ``every_s`` seconds,
+    until cancelled."""
+    if outbox_days is None:
+        outbox_days = get_settings().outbox_retention_days
     while True:
         try:
             await asyncio.to_thread(purge_once, db_url, days)
         except Exception:  # noqa: BLE001 - a busy database must not stop the gateway
             logger.exception("transcript retention pass failed; will retry")
+        try:
+            await asyncio.to_thread(purge_outbox_once, db_url, outbox_days)
+        except Exception:  # noqa: BLE001 - a busy database must not stop the gateway
+            logger.exception("outbox retention pass failed; will retry")
         await asyncio.sleep(every_s)
 
 

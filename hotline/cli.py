@@ -19,6 +19,7 @@ GROUPS: tuple[str, ...] = (
     "hotline.tickets_cli",
     "hotline.staff_cli",
     "hotline.transcripts_cli",
+    "hotline.outbox_cli",
 )
 
 

@@ -4,7 +4,10 @@ Why this module exists: "every status change notifies the enterprise" must hold 
 Telegram is down, the gateway restarts or two gateways run. So a change never sends
 anything itself: it writes a row here in the same database transaction as the change
 (:func:`notify_ticket`), and a delivery loop in the gateway (``bot/outbox_delivery.py``)
-sends the rows later, with retries, marking each one delivered. A row is never deleted.
+sends the rows later, with retries, marking each one delivered. Delivered rows are
+deleted after ``HOTLINE_OUTBOX_RETENTION_DAYS`` (:func:`purge_delivered`); rows that gave
+up stay until an operator requeues them (:func:`requeue_failed`: ``hotline outbox
+requeue`` or the console's dashboard).
 
 Rows and channels:
 
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from hotline import routing, sla, transcripts
@@ -455,6 +458,46 @@ def requeue(session: Session, row_id: int, *, now: datetime) -> None:
             claimed_by=None, claimed_until=None,
         ).execution_options(synchronize_session=False)
     )
+
+
+def requeue_failed(session: Session, *, now: datetime, row_id: int | None = None) -> int:
+    """Operators: rows that gave up (``failed``) start again from scratch, due at once.
+
+    Only ``failed`` rows: a pending or delivered row is left alone. ``row_id`` limits it
+    to one row; without it every failed row is requeued. Returns how many.
+    """
+    query = update(O).where(O.status == OutboxStatus.FAILED.value)
+    if row_id is not None:
+        query = query.where(O.id == row_id)
+    result = session.execute(
+        query.values(status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=now,
+                     claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def failed_rows(session: Session, *, limit: int = 100) -> list[NotificationOutbox]:
+    """Rows that gave up, newest first (the console's list for requeueing)."""
+    return list(session.scalars(
+        select(O).where(O.status == OutboxStatus.FAILED.value).order_by(O.id.desc()).limit(limit)
+    ))
+
+
+def purge_delivered(session: Session, older_than_days: int, now: datetime | None = None) -> int:
+    """Retention: delete rows delivered more than ``older_than_days`` ago; returns how many.
+
+    Pending and failed rows stay whatever their age (not yet told; operators requeue them).
+    The delivered text lives on in the transcript, which has its own retention.
+    """
+    if older_than_days < 1:
+        raise ValueError("retention must be at least one day")
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=older_than_days)
+    result = session.execute(
+        delete(O).where(O.status == OutboxStatus.DELIVERED.value, O.delivered_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def pending_for(session: Session, conversation_id: str) -> list[NotificationOutbox]:

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     # believes, so its per-address login limit sees each client, not the proxy.
     console_trusted_proxies: str = ""
     transcript_retention_days: int = 730  # `hotline transcripts purge` deletes older ones
+    outbox_retention_days: int = 30  # delivered notifications older than this are deleted
     avg_handle_s: float = 300.0  # a chat's typical handling time, for the queue's wait guess
     # Idle limits (minutes, 0: none) after which hotline.handoff.release_idle gives a chat
     # back to the bot and tells the enterprise: queued with nobody taking it, or with a

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.outbox_delivery import OutboxDelivery
 from hotline import outbox
 from hotline.db import session_scope
 from hotline.models import NotificationOutbox
+from hotline.settings import get_settings
 
 T0 = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
 SEC = timedelta(seconds=1)
@@ -92,3 +95,98 @@ async def test_a_batch_and_a_send_that_outlive_the_lease_are_not_sent_twice(db_u
     with session_scope(db_url) as s:
         assert list(s.scalars(select(NotificationOutbox.status).order_by(NotificationOutbox.id))) \
             == ["delivered", "delivered"]
+
+
+# --- requeue and retention --------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    yield db_url
+    get_settings.cache_clear()
+
+
+def give_up(db_url: str, row_id: int, error: str = "Forbidden: bot was blocked by the user") -> None:
+    """Fail a row until the outbox gives up on it (15 attempts)."""
+    policy = outbox.RetryPolicy(base=timedelta(0), max_delay=timedelta(0))
+    with session_scope(db_url) as s:
+        conversation = s.get(NotificationOutbox, row_id).conversation_id  # type: ignore[union-attr]
+    for attempt in range(policy.max_attempts):
+        now = T0 + attempt * SEC
+        with session_scope(db_url) as s:
+            assert outbox.claim_for_conversation(s, conversation, worker="W", now=now)
+        with session_scope(db_url) as s:
+            outbox.mark_failed_attempt(s, row_id, worker="W", now=now, error=error, policy=policy)
+    assert row_state(db_url, row_id)[0] == "failed"
+
+
+def row_state(db_url: str, row_id: int) -> tuple[str, int]:
+    with session_scope(db_url) as s:
+        row = s.get(NotificationOutbox, row_id)
+        assert row is not None
+        return row.status, row.attempts
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    from hotline.cli import main
+
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_cli_requeue_one_or_all_failed_rows(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    one, two, pending = put_rows(cli_db, "tg:11", "tg:12", "tg:13")
+    give_up(cli_db, one)
+    give_up(cli_db, two)
+    with session_scope(cli_db) as s:  # given up: never claimed again
+        assert [r.id for r in outbox.claim_due(s, channel="tg", worker="X",
+                                               now=T0 + timedelta(days=1))] == [pending]
+
+    code, out = run_cli(capsys, "outbox", "requeue", "--id", str(one))
+    assert code == 0 and "1" in out
+    assert row_state(cli_db, one) == ("pending", 0)
+    assert row_state(cli_db, two) == ("failed", 15)
+    code, out = run_cli(capsys, "outbox", "requeue", "--id", str(pending))  # not failed
+    assert code == 1 and "0" in out
+
+    code, out = run_cli(capsys, "outbox", "requeue", "--all-failed")
+    assert code == 0 and "1" in out
+    assert row_state(cli_db, two) == ("pending", 0)
+    now = datetime.now(timezone.utc)  # due again, at once
+    with session_scope(cli_db) as s:
+        ids = [r.id for r in outbox.claim_due(s, channel="tg", worker="Y", now=now)]
+    assert one in ids and two in ids
+    with pytest.raises(SystemExit):  # one of the two is required
+        run_cli(capsys, "outbox", "requeue")
+
+
+def test_delivered_rows_older_than_the_retention_are_purged(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.housekeeping import purge_outbox_once
+
+    old_done, old_failed, old_pending, new_done = put_rows(
+        cli_db, "tg:21", "tg:22", "tg:23", "tg:24")
+    now = datetime.now(timezone.utc)
+    with session_scope(cli_db) as s:
+        for row_id, status, at in ((old_done, "delivered", now - timedelta(days=31)),
+                                   (old_failed, "failed", now - timedelta(days=31)),
+                                   (old_pending, "pending", now - timedelta(days=31)),
+                                   (new_done, "delivered", now - timedelta(days=29))):
+            row = s.get(NotificationOutbox, row_id)
+            assert row is not None
+            row.status, row.created_at = status, at
+            row.delivered_at = at if status == "delivered" else None
+    assert get_settings().outbox_retention_days == 30
+    assert purge_outbox_once(cli_db, 30) == 1
+    assert purge_outbox_once(cli_db, 30) == 0
+    with session_scope(cli_db) as s:  # failed and pending rows stay, whatever their age
+        left = set(s.scalars(select(NotificationOutbox.id)))
+    assert left == {old_failed, old_pending, new_done}
+
+    code, out = run_cli(capsys, "outbox", "purge", "--days", "28")
+    assert code == 0 and "1" in out
+    with session_scope(cli_db) as s:
+        assert set(s.scalars(select(NotificationOutbox.id))) == {old_failed, old_pending}
