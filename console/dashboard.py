@@ -41,7 +41,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import charts
+from console import charts, outbox_pages
 from console.auth import Actor, Forbidden, current_actor
 from console.context import get_ctx
 from console.web import render
@@ -419,6 +419,8 @@ def _page(request: Request, actor: Actor, d: Dashboard | None, error: str | None
         "trend_svg": "", "topic_svg": "", "lights_svg": "",
     }
     context["links"] = {"topic": {}, "department": {}}
+    with session_scope(get_ctx(request).db_url) as session:
+        context["failed_notifications"] = outbox_pages.failed_count(session)
     if d is not None:
         context.update(_charts(d))
         context["links"] = {"topic": links_for(d.period, d.by_topic, "topic"),

@@ -17,6 +17,7 @@ from hotline import outbox
 from hotline.db import session_scope
 from hotline.models import NotificationOutbox
 from hotline.settings import get_settings
+from tests.console_helpers import ConsoleHarness
 
 T0 = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
 SEC = timedelta(seconds=1)
@@ -190,3 +191,54 @@ def test_delivered_rows_older_than_the_retention_are_purged(
     assert code == 0 and "1" in out
     with session_scope(cli_db) as s:
         assert set(s.scalars(select(NotificationOutbox.id))) == {old_failed, old_pending}
+
+
+def test_console_lists_failed_notifications_and_requeues_them(
+    console_app: ConsoleHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    web = "web:8c0e9e1e-3b1f-4f7a-9a59-5d1c1f3b2a10"
+    one, two, fine = put_rows(console_app.db_url, "tg:987654321", web, "tg:555")
+    give_up(console_app.db_url, one)
+    give_up(console_app.db_url, two, error="ValueError: attachment 7 is gone")
+
+    boss = console_app.login("boss")
+    board = boss.get("/console/dashboard")
+    assert board.status_code == 200 and 'id="failed-notifications"' in board.text
+    assert "/console/notifications" in board.text
+    page = boss.get("/console/notifications")
+    assert page.status_code == 200
+    assert "发送失败的通知" in page.text and "重新发送" in page.text
+    assert "Forbidden: bot was blocked by the user" in page.text and "attachment 7 is gone" in page.text
+    assert page.text.count('name="row"') == 2  # one button per failed row, none for the rest
+    # Conversations are masked: neither the chat id nor the web session id is shown.
+    assert "987654321" not in page.text and "8c0e9e1e" not in page.text
+    assert "98*****21" in page.text
+
+    for who in ("op1", "zhujian"):  # operators and departments neither see nor requeue
+        other = console_app.login(who)
+        assert other.get("/console/notifications").status_code == 403
+        assert other.post("/console/notifications/requeue",
+                          data={"csrf_token": other.csrf, "row": str(one)}).status_code == 403
+    forged = boss.post("/console/notifications/requeue", data={"csrf_token": "x", "row": str(one)})
+    assert forged.status_code == 403
+    assert row_state(console_app.db_url, one) == ("failed", 15)
+
+    caplog.set_level("INFO")
+    done = boss.post("/console/notifications/requeue",
+                     data={"csrf_token": boss.csrf, "row": str(one)}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].endswith("?done=requeued")
+    assert row_state(console_app.db_url, one) == ("pending", 0)
+    assert row_state(console_app.db_url, two) == ("failed", 15)
+    assert any("requeue" in r.getMessage() and "boss" in r.getMessage() for r in caplog.records)
+    assert "tg:987654321" in console_app.delivered  # delivered now, not at the next poll
+    after = boss.get(done.headers["location"])
+    assert "已重新排队" in after.text and after.text.count('name="row"') == 1
+
+    everything = boss.post("/console/notifications/requeue",
+                           data={"csrf_token": boss.csrf, "all": "1"}, follow_redirects=False)
+    assert everything.status_code == 303
+    assert row_state(console_app.db_url, two) == ("pending", 0)
+    assert row_state(console_app.db_url, fine) == ("pending", 0)
+    assert "没有发送失败的通知" in boss.get("/console/notifications").text
+    admin = console_app.login("admin")
+    assert admin.get("/console/notifications").status_code == 200
