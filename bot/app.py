@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("REDIS_URL is not set: the gateway needs Redis")
         redis = Redis.from_url(settings.redis_url)
         sync = SyncRedis.from_url(settings.redis_url)  # for the sync handoff and console code
-        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
+        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s, token=settings.rasa_token)
         runtime = Runtime(redis=redis, rasa=rasa, relay=Relay(
             rasa, redis, sync, settings.db_url(), avg_handle_s=settings.avg_handle_s,
             attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024))

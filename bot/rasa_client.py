@@ -1,4 +1,6 @@
-"""Client of Rasa's REST channel (``/webhooks/rest/webhook``)."""
+"""Client of Rasa's REST channel (``/webhooks/rest/webhook``) and of the parts of its HTTP API
+the gateway uses. Those (``/status``, ``/conversations/…``) need Rasa's ``--auth-token``, sent
+as ``?token=``; the REST channel's webhook is not protected by it and is sent without."""
 
 from __future__ import annotations
 
@@ -36,8 +38,9 @@ class BotMessage:
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 30.0, token: str | None = None) -> None:
         self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s)
+        self._auth = {"token": token} if token else {}
 
     async def send(
         self, sender: str, text: str, metadata: dict[str, Any] | None = None
@@ -55,13 +58,18 @@ class RasaClient:
         try:
             response = await self._http.post(
                 f"/conversations/{sender}/tracker/events", json=events,
-                params={"include_events": "NONE"})
+                params={"include_events": "NONE", **self._auth})
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise RasaUnavailable(str(exc)) from exc
+            raise RasaUnavailable(self._redact(str(exc))) from None  # the cause names the token
+
+    def _redact(self, text: str) -> str:
+        """An error names the URL it failed on: keep the token out of messages and logs."""
+        token = self._auth.get("token")
+        return text.replace(token, "***") if token else text
 
     async def status(self) -> dict[str, Any]:
-        response = await self._http.get("/status")
+        response = await self._http.get("/status", params=self._auth)
         response.raise_for_status()
         return response.json()
 

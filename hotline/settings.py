@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     )
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_s: float = 30.0
+    # Token of Rasa's HTTP API (rasa run --auth-token); `hotline run` sets it for the gateway.
+    rasa_token: str | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     public_url: str | None = None  # e.g. https://hotline.example.gov.cn (for the webhook)

@@ -4,11 +4,16 @@ Used by ``python -m hotline run`` and by the test suite's session fixture. Readi
 awaited on each service's health endpoint, never with fixed sleeps; a service that dies or
 never becomes ready is reported in one line with what to do. Once started, ``hotline run``
 keeps the services alive with ``hotline.supervise`` (``Stack.respawn`` restarts one).
+
+Rasa and the action server listen on 127.0.0.1 only, and Rasa's HTTP API (``/status``,
+``/conversations/…``, ``/model/…``) needs the token ``Stack.rasa_token`` (``HOTLINE_RASA_TOKEN``,
+or a random one per run), which the gateway gets through its environment (issue 10).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -82,6 +87,7 @@ class Service:
     hint: str
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # on top of Stack.env(), this one only
 
 
 @dataclass
@@ -94,6 +100,9 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     rasa_timeout_s: float = float(os.environ.get("HOTLINE_RASA_READY_TIMEOUT", 420))
     services: list[Service] = field(default_factory=list)
+    # The token of Rasa's HTTP API: HOTLINE_RASA_TOKEN, or a fresh random one for this run.
+    rasa_token: str = field(
+        default_factory=lambda: os.environ.get("HOTLINE_RASA_TOKEN") or secrets.token_urlsafe(32))
 
     # -- environment shared by every child process ------------------------------------------
     def env(self) -> dict[str, str]:
@@ -118,6 +127,7 @@ class Stack:
             }
         )
         env.update(self.extra_env)
+        env["HOTLINE_RASA_TOKEN"] = self.rasa_token  # what Rasa was started with
         return env
 
     # -- services ------------------------------------------------------------------------------
@@ -143,7 +153,7 @@ class Stack:
         service.log_path = log_dir / f"{service.name}.log"
         with service.log_path.open("ab") as log:
             service.process = subprocess.Popen(
-                service.argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                service.argv, cwd=ROOT, env={**self.env(), **service.env}, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
@@ -193,6 +203,33 @@ class Stack:
             self.stop()
             raise
 
+    def rasa_service(self) -> Service:
+        """Rasa on loopback; its HTTP API needs ``rasa_token`` (the REST webhook does not)."""
+        rasa_port, token = self.ports.rasa, self.rasa_token
+        return Service(
+            "rasa",
+            [str(self.rasa_python), "-m", "rasa", "run", "--enable-api", "-i", "127.0.0.1",
+             "-p", str(rasa_port), "--model", str(self.model), "--endpoints", "endpoints.yml",
+             "--credentials", "credentials.yml", "--auth-token", token],
+            ready=lambda: _rasa_ready(rasa_port, token),
+            timeout_s=self.rasa_timeout_s,
+            hint="Rasa loads its model in about 60 s on 2 cores; "
+            "raise HOTLINE_RASA_READY_TIMEOUT on a slower machine",
+        )
+
+    def actions_service(self) -> Service:
+        """The rasa-sdk action server on loopback. rasa-sdk 3.x has no interface option: its
+        ``run()`` binds to ``$SANIC_HOST`` (default 0.0.0.0, every interface)."""
+        actions_port = self.ports.actions
+        return Service(
+            "actions",
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(actions_port)],
+            ready=lambda: httpx.get(f"http://127.0.0.1:{actions_port}/health").status_code == 200,
+            timeout_s=60,
+            hint="the rasa-sdk action server",
+            env={"SANIC_HOST": "127.0.0.1"},
+        )
+
     def _start(self, *, gateway: bool, log: Callable[[str], None]) -> None:
         if not self.redis_url:
             redis_dir = self.var_dir / "redis"
@@ -213,28 +250,11 @@ class Stack:
             [sys.executable, "-m", "hotline", "db", "upgrade"], cwd=ROOT, env=self.env(),
             check=True, capture_output=True,
         )
-        rasa_port, actions_port = self.ports.rasa, self.ports.actions
-        rasa_svc = Service(
-            "rasa",
-            [str(self.rasa_python), "-m", "rasa", "run", "--enable-api", "-i", "127.0.0.1",
-             "-p", str(rasa_port), "--model", str(self.model), "--endpoints", "endpoints.yml",
-             "--credentials", "credentials.yml"],
-            ready=lambda: _rasa_ready(rasa_port),
-            timeout_s=self.rasa_timeout_s,
-            hint="Rasa loads its model in about 60 s on 2 cores; "
-            "raise HOTLINE_RASA_READY_TIMEOUT on a slower machine",
-        )
-        actions_svc = Service(
-            "actions",
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(actions_port)],
-            ready=lambda: httpx.get(f"http://127.0.0.1:{actions_port}/health").status_code == 200,
-            timeout_s=60,
-            hint="the rasa-sdk action server",
-        )
+        rasa_svc, actions_svc = self.rasa_service(), self.actions_service()
         self._spawn(rasa_svc)
         self._spawn(actions_svc)
         self._await(actions_svc)
-        log(f"  actions  ready on 127.0.0.1:{actions_port}")
+        log(f"  actions  ready on 127.0.0.1:{self.ports.actions}")
         if gateway:
             gw_port = self.ports.gateway
             gw = Service(
@@ -246,7 +266,7 @@ class Stack:
             self._await(gw)
             log(f"  gateway  ready on 127.0.0.1:{gw_port}")
         self._await(rasa_svc)
-        log(f"  rasa     ready on 127.0.0.1:{rasa_port} (model {self.model.name})")
+        log(f"  rasa     ready on 127.0.0.1:{self.ports.rasa} (model {self.model.name})")
 
     def stop(self, timeout_s: float = 20) -> None:
         for service in reversed(self.services):
@@ -272,6 +292,6 @@ class Stack:
         shutil.rmtree(self.var_dir, ignore_errors=True)
 
 
-def _rasa_ready(port: int) -> bool:
-    response = httpx.get(f"http://127.0.0.1:{port}/status", timeout=5)
+def _rasa_ready(port: int, token: str) -> bool:
+    response = httpx.get(f"http://127.0.0.1:{port}/status", params={"token": token}, timeout=5)
     return response.status_code == 200 and bool(response.json().get("model_file"))
