@@ -94,7 +94,8 @@ def test_operator_takes_over_a_telegram_chat(running: Running, browser, staff) -
     assert back.buttons == [["满意", "基本满意", "不满意"]]
     fake.user_presses(chat, back.callback_data[0])
     assert "感谢您的评价（满意）" in fake.wait_for_reply(chat, timeout=30).text
-    tracker = httpx.get(f"{running.rasa_url}/conversations/{conv}/tracker", timeout=30).json()
+    tracker = httpx.get(f"{running.rasa_url}/conversations/{conv}/tracker",
+                        params={"token": running.stack.rasa_token}, timeout=30).json()
     resumed = [e for e in tracker["events"] if e["event"] == "active_loop" and e.get("name") is None]
     assert resumed, "Rasa was not told of the hand-back"
     assert "企业服务热线" in fake.say(chat, "你好").text
