@@ -40,7 +40,8 @@ class Running:
         return text
 
     def parse(self, text: str) -> dict:
-        return httpx.post(f"{self.rasa_url}/model/parse", json={"text": text}, timeout=30).json()
+        return httpx.post(f"{self.rasa_url}/model/parse", json={"text": text},
+                          params={"token": self.stack.rasa_token}, timeout=30).json()
 
 
 @pytest.fixture(scope="session")
