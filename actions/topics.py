@@ -16,6 +16,7 @@ from hotline.db import session_scope
 from hotline.kb import declined, feedback
 from hotline.kb.aspects import Aspect, answerable_aspects
 from hotline.kb.index import get_index
+from hotline.kb.ingest import law_short_name
 from hotline.kb.models import Entry, SearchResult
 from hotline.kb.render import render_answer, render_focused
 from hotline.kb.search import search
@@ -55,13 +56,21 @@ def short_label(entry: Entry) -> str:
     return title if len(title) <= RELATED_TITLE_CHARS else title[: RELATED_TITLE_CHARS - 1] + "…"
 
 
+def _cited_as(entry: Entry) -> str:
+    """How a curated entry's ``cites`` names ``entry``."""
+    return f"{law_short_name(entry.title)} {entry.article}" if entry.article else entry.title
+
+
 def related(result: SearchResult) -> list[Entry]:
-    """Runners-up close enough to the answer that the asker may have meant one of them."""
+    """Runners-up close enough to the answer that the asker may have meant one of them
+    (not the answer again under its own name, nor a source the answer already cites)."""
     top = result.top
     if top is None:
         return []
+    shown = {top.entry.title, *top.entry.cites}
     return [h.entry for h in result.hits[1:]
-            if h.entry.id != top.entry.id and h.score >= RELATED_SHARE * top.score][:RELATED_MAX]
+            if h.score >= RELATED_SHARE * top.score
+            and h.entry.title not in shown and _cited_as(h.entry) not in shown][:RELATED_MAX]
 
 
 def send_answer(dispatcher: CollectingDispatcher, entry: Entry, aspects: list[Aspect],

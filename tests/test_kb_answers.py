@@ -282,10 +282,11 @@ def test_unanswerable_set_is_mostly_declined(idx: kb_index.KbIndex) -> None:
 
 
 def test_close_runners_up_are_one_tap_away(scoped: str, idx: kb_index.KbIndex) -> None:
-    """施工许可证要多久: the approval guide (stage time limits) and 建筑法 articles on the
-    permit all fit; those not shown first are buttons that open them."""
+    """租厂房签的合同要不要去房管局备案: 城市房地产管理法 第五十四条 (lease registration) and
+    民法典合同编 第七百零六条 (an unregistered lease stays valid) both fit; those not shown
+    first are buttons that open them."""
     messages, events = _run(topic_actions.ActionHandleTopic(),
-                            _tracker("施工许可证要多久", "construction_permit"))
+                            _tracker("租厂房签的合同要不要去房管局备案", "land"))
     responses = [m.get("response") for m in messages]
     assert responses[-2:] == ["utter_kb_related", "utter_kb_feedback"]
     offered = messages[-2]["buttons"]
@@ -293,12 +294,28 @@ def test_close_runners_up_are_one_tap_away(scoped: str, idx: kb_index.KbIndex) -
     shown = [e["value"] for e in events if e.get("name") == "kb_entry"][-1]
     ids = [json.loads(b["payload"].removeprefix("/inform"))["kb_full"] for b in offered]
     assert shown not in ids and len(set(ids)) == len(ids)
-    assert any(i.startswith("law:建筑法") for i in {shown, *ids})
+    assert any(i.startswith("law:民法典合同编") for i in {shown, *ids})
     full, _ = _run(ticket_actions.ActionHandleInform(), _tracker(
         offered[0]["payload"], "inform", entities=[{"entity": "kb_full", "value": ids[0]}]))
     opened = idx.by_id[ids[0]]
     html = "\n".join(m["custom"]["html"] for m in full if m.get("custom"))
     assert opened.title in html and (opened.article or "") in html
+
+
+@pytest.mark.parametrize(("question", "topic"), [("高新技术企业认定需要什么条件", "policy_benefit"),
+                                               ("施工许可证要多久", "construction_permit")])
+def test_sources_the_answer_cites_are_not_offered_again(
+    scoped: str, idx: kb_index.KbIndex, question: str, topic: str
+) -> None:
+    """A curated answer cites the service item of the same name and its statute articles:
+    offering them as "did you mean" buttons would repeat the answer."""
+    messages, events = _run(topic_actions.ActionHandleTopic(), _tracker(question, topic))
+    shown = idx.by_id[[e["value"] for e in events if e.get("name") == "kb_entry"][-1]]
+    offered = [idx.by_id[json.loads(b["payload"].removeprefix("/inform"))["kb_full"]]
+               for m in messages if m.get("response") == "utter_kb_related" for b in m["buttons"]]
+    assert shown.source == "curated"
+    assert not [e for e in offered if e.title == shown.title or e.title in shown.cites
+                or topic_actions._cited_as(e) in shown.cites]
 
 
 def test_no_runner_up_offered_when_the_answer_stands_out(scoped: str) -> None:
