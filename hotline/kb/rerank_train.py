@@ -35,7 +35,7 @@ from hotline.kb import paths
 from hotline.kb.evaluate import Question, load_questions
 from hotline.kb.index import KbIndex, build
 from hotline.kb.ingest import GLOSSES_DIR
-from hotline.kb.rerank import DEPTH, FEATURES, Reranker, candidate_features, reranker_path
+from hotline.kb.rerank import DEPTH, FEATURES, Reranker, reranker_path
 from hotline.kb.search import rank
 from hotline.kb.textproc import clean_query
 
@@ -103,8 +103,7 @@ def collect(index: KbIndex, questions: Iterable[Question], pairs: Pairs) -> None
     """Add the (right − wrong) feature differences of every question to ``pairs``."""
     for q in questions:
         pairs.questions += 1
-        text = clean_query(q.question)
-        ranked = rank(index, text, use_reranker=False)
+        ranked = rank(index, clean_query(q.question), use_reranker=False)
         if ranked is None:
             continue
         cands = ranked.order[:DEPTH]
@@ -113,8 +112,7 @@ def collect(index: KbIndex, questions: Iterable[Question], pairs: Pairs) -> None
         if not good.any() or good.all():
             continue
         pairs.found += 1
-        f = candidate_features(cands, ranked.channels, ranked.words, text, ranked.aspects,
-                               index.entry_cache)
+        f = ranked.features  # the rows of ``cands``, in the first stage's order
         pos, neg = f[good], f[~good]
         # every right answer against every wrong one, each question weighing the same
         pairs.diffs.append((pos[:, None, :] - neg[None, :, :]).reshape(-1, f.shape[1]))

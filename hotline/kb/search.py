@@ -97,8 +97,6 @@ class Ranked:
     tokens: list[str]
     #: Reranker features of the first candidates, in ``order`` (row 0 is the top entry).
     features: np.ndarray
-    #: The reranker's scores of those rows (empty without a model).
-    scores: np.ndarray
 
 
 def rank(index: KbIndex, text: str, topic: str | None = None,
@@ -123,13 +121,11 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
     order = order[total[order] > 0]
     cands = order[:DEPTH]
     f = candidate_features(cands, ch, words, text, aspects, index.entry_cache)
-    scores = np.zeros(0)
     if use_reranker and index.reranker is not None and len(order) > 1:
-        scores = index.reranker.scores(f)
-        best = np.argsort(-scores, kind="stable")
+        best = np.argsort(-index.reranker.scores(f), kind="stable")
         order = np.concatenate([cands[best], order[DEPTH:]])
-        f, scores = f[best], scores[best]
-    return Ranked(ch, order, words, aspects, tokens, f, scores)
+        f = f[best]
+    return Ranked(ch, order, words, aspects, tokens, f)
 
 
 def search(
