@@ -438,3 +438,27 @@ class ServiceRating(Base):
     operator: Mapped[str] = mapped_column(String(100))  # the console username
     level: Mapped[str] = mapped_column(String(20))  # RatingLevel value
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TelegramInbox(Base):
+    """A Telegram update received by webhook, stored before Telegram is told it arrived.
+
+    Telegram forgets an update once the webhook answers 200; the row keeps it until it has been
+    handled (``done_at``). A gateway that dies in between leaves the row claimed with a lease
+    (``claimed_until``) that runs out, and any gateway handles it again."""
+
+    __tablename__ = "telegram_inbox"
+    __table_args__ = (
+        UniqueConstraint("bot_id", "update_id", name="uq_telegram_inbox_update"),
+        Index("ix_telegram_inbox_pending", "done_at", "claimed_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bot_id: Mapped[int] = mapped_column(BigInteger)
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column()

@@ -121,8 +121,16 @@ def test_web_enterprise_leaves_and_gets_the_reply_when_back(running: Running, br
     chat_page.locator("#log").get_by_text("人工客服（赵客服）已接入").wait_for()
     shot(chat_page, "04_webchat_with_operator")
     chat_page.close()  # the enterprise leaves
-    page.reload()
-    assert "企业已离线" in page.locator("#presence").inner_text()
+    # The gateway sees the socket close a moment after the tab does: look again until it has.
+    presence = ""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        page.reload()
+        presence = page.locator("#presence").inner_text()
+        if "企业已离线" in presence:
+            break
+        time.sleep(0.3)
+    assert "企业已离线" in presence
     page.fill("#reply-text", "您还在吗？申请表模板已发您，回来后可以查看。")
     page.click("#send")
     page.locator(".pending").get_by_text("申请表模板已发您").wait_for()
