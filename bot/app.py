@@ -23,6 +23,8 @@ from bot.outbox_delivery import OutboxDelivery
 from bot.rasa_client import RasaClient
 from bot.relay import Relay
 from bot.telegram import TelegramChannel
+from bot.tg_inbox import WebhookInbox
+from bot.tg_updates import PerChatProcessor
 from console import web as console_web
 from console.context import ConsoleContext
 from hotline.settings import Settings, get_settings
@@ -39,6 +41,7 @@ class Runtime:
     telegram: Application | None = None
     outbox: OutboxDelivery | None = None
     operator_group: OperatorGroup | None = None
+    inbox: WebhookInbox | None = None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             rasa, redis, sync, settings.db_url(), avg_handle_s=settings.avg_handle_s,
             attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024))
         state["rt"] = runtime
+        tasks: list[asyncio.Task[None]] = []
         state["console"] = ConsoleContext(
             settings=settings, db_url=settings.db_url(),
             redis=sync, aredis=redis,
@@ -72,29 +76,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024,
                     allowed_users=settings.operator_group_users())
             runtime.telegram = await _start_telegram(settings, runtime)
+            if runtime.inbox is not None:  # what a stopped gateway left unhandled, then leases
+                tasks.append(asyncio.create_task(runtime.inbox.run(runtime.telegram),
+                                                 name="webhook-inbox"))
             # Ticket progress and results written by actions and the console reach the chat.
             runtime.outbox = OutboxDelivery(runtime.telegram.bot, settings.db_url(), redis=redis)
             runtime.outbox.start()
             if runtime.operator_group is not None:
                 await runtime.operator_group.start(runtime.telegram.bot)
-        housekeeping = asyncio.create_task(purge_loop(
-            settings.db_url(), settings.transcript_retention_days), name="transcript-retention")
+        tasks.append(asyncio.create_task(purge_loop(
+            settings.db_url(), settings.transcript_retention_days), name="transcript-retention"))
 
         async def after_idle_release(conversation: str) -> None:
             _deliver_now(runtime, conversation)
             await _resume_bot(runtime, conversation)
 
-        idle = asyncio.create_task(idle_release_loop(
+        tasks.append(asyncio.create_task(idle_release_loop(
             sync, settings.db_url(),
             queued_after_s=settings.handoff_queued_idle_min * 60,
             human_after_s=settings.handoff_human_idle_min * 60,
             after_release=after_idle_release, every_s=settings.handoff_idle_check_s,
-        ), name="idle-release")
+        ), name="idle-release"))
         try:
             yield
         finally:
-            housekeeping.cancel()
-            idle.cancel()
+            for task in tasks:
+                task.cancel()
             if runtime.operator_group is not None:
                 await runtime.operator_group.stop()
             if runtime.outbox is not None:
@@ -130,14 +137,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = state["rt"]
         secret = settings.telegram_secret_token or ""
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if runtime.telegram is None or not secret_matches(given, secret):
-            return Response(status_code=403)
+        if runtime.telegram is None or runtime.inbox is None or not secret_matches(given, secret):
+            return Response(status_code=403)  # no webhook is set in polling mode
         try:
             data = await request.json()
         except ValueError:
             return Response(status_code=400)
-        update = Update.de_json(data, runtime.telegram.bot)
-        await runtime.telegram.update_queue.put(update)
+        if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+            return Response(status_code=400)
+        try:  # stored before Telegram hears 200: a crash after this loses nothing
+            new = await runtime.inbox.accept(data)
+        except Exception:  # noqa: BLE001 - database away: Telegram sends the update again
+            logger.exception("webhook update %s not stored; Telegram will retry",
+                             data["update_id"])
+            return Response(status_code=503)
+        if new:
+            await runtime.telegram.update_queue.put(Update.de_json(data, runtime.telegram.bot))
         return Response(status_code=200)
 
     return app
@@ -178,9 +193,16 @@ async def _start_telegram(settings: Settings, runtime: Runtime) -> Application:
                               operator_group=runtime.operator_group)
     base = settings.telegram_base_url
     file_base = base.replace("/bot", "/file/bot") if base.endswith("/bot") else None
+    processor = PerChatProcessor()
+    if not polling:
+        runtime.inbox = WebhookInbox(settings.db_url(), runtime.redis,
+                                     lease_s=settings.telegram_inbox_lease_s)
+        processor.after = runtime.inbox.finished
     app = channel.build(settings.telegram_token or "", base, polling=polling,
-                        base_file_url=file_base)
+                        base_file_url=file_base, processor=processor)
     await app.initialize()
+    if runtime.inbox is not None:
+        runtime.inbox.bind(app.bot.id)
     await app.start()
     if polling:
         assert app.updater is not None

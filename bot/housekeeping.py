@@ -1,16 +1,17 @@
 """Background chores of the gateway: transcript retention (also ``hotline transcripts
 purge``), retention of delivered notifications (also ``hotline outbox purge``) and giving
-idle queued or human chats back to the bot."""
+idle queued or human chats back to the bot; handled webhook updates are deleted after a day."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
 
 import redis
 
-from hotline import handoff, outbox, transcripts
+from hotline import handoff, outbox, telegram_inbox, transcripts
 from hotline.db import session_scope
 from hotline.settings import get_settings
 
@@ -37,6 +38,13 @@ def purge_outbox_once(db_url: str, days: int) -> int:
     return count
 
 
+def purge_inbox_once(db_url: str) -> int:
+    """Delete webhook updates handled more than a day ago (their messages are in transcripts)."""
+    with session_scope(db_url) as session:
+        return telegram_inbox.purge(session,
+                                    before=datetime.now(timezone.utc) - timedelta(days=1))
+
+
 async def purge_loop(db_url: str, days: int, every_s: float = PURGE_EVERY_S,
                      outbox_days: int | None = None) -> None:
     """Apply the retentions (transcripts: ``days``; delivered notifications: ``outbox_days``,
@@ -53,6 +61,10 @@ async def purge_loop(db_url: str, days: int, every_s: float = PURGE_EVERY_S,
             await asyncio.to_thread(purge_outbox_once, db_url, outbox_days)
         except Exception:  # noqa: BLE001 - a busy database must not stop the gateway
             logger.exception("outbox retention pass failed; will retry")
+        try:
+            await asyncio.to_thread(purge_inbox_once, db_url)
+        except Exception:  # noqa: BLE001 - a busy database must not stop the gateway
+            logger.exception("webhook inbox retention pass failed; will retry")
         await asyncio.sleep(every_s)
 
 

@@ -67,6 +67,7 @@ from telegram.ext import (
 
 from bot import media
 from bot.logsafe import pseudonym
+from bot.tg_updates import dedupe_key
 from console import chat_service
 from console.chat_service import ChatError
 from hotline import attachments, handoff, live, transcripts
@@ -250,7 +251,7 @@ class OperatorGroup:
         return ":".join((KEY_PREFIX, str(self.chat_id), *(str(p) for p in parts)))
 
     async def _first_time(self, update: Update, bot_id: int) -> bool:
-        key = f"hotline:dedupe:opg:{bot_id}:{update.update_id}"
+        key = dedupe_key("opg", bot_id, update.update_id)
         return bool(await self._redis.set(key, b"1", nx=True, ex=DEDUPE_TTL_S))
 
     async def _conversation_named(self, ref: str) -> str | None:

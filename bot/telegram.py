@@ -27,6 +27,7 @@ from telegram.ext import (
 from bot import media, messages
 from bot.rasa_client import BotMessage
 from bot.relay import Relay
+from bot.tg_updates import PerChatProcessor, dedupe_key
 
 if TYPE_CHECKING:
     from bot.operator_group import OperatorGroup
@@ -51,11 +52,13 @@ class TelegramChannel:
         self._operator_group = operator_group
 
     def build(
-        self, token: str, base_url: str, *, polling: bool, base_file_url: str | None = None
+        self, token: str, base_url: str, *, polling: bool, base_file_url: str | None = None,
+        processor: PerChatProcessor | None = None,
     ) -> Application:
         builder = (
             Application.builder()
             .token(token)
+            .concurrent_updates(processor or PerChatProcessor())
             .base_url(base_url)
             .defaults(Defaults(tzinfo=ZoneInfo("Asia/Shanghai"),
                                link_preview_options=LinkPreviewOptions(is_disabled=True)))
@@ -88,7 +91,7 @@ class TelegramChannel:
         """Telegram may deliver an update twice (webhook retries): handle it once.
 
         With Redis down the update is handled anyway (a rare duplicate beats a lost message)."""
-        key = f"hotline:dedupe:tg:{bot_id}:{update.update_id}"
+        key = dedupe_key("tg", bot_id, update.update_id)
         try:
             return bool(await self._redis.set(key, b"1", nx=True, ex=86400))
         except RedisError as exc:

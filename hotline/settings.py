@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     handoff_queued_idle_min: int = 60
     handoff_human_idle_min: int = 30
     handoff_idle_check_s: float = 60.0  # how often the gateway looks for idle chats
+    # A webhook update taken by a gateway that stops answering is handed out again after this
+    # many seconds (the holder renews its lease every third of it).
+    telegram_inbox_lease_s: float = 30.0
     operator_chat_id: int | None = None  # Telegram group announcing escalations (optional)
     operator_group_allow: str = ""  # Telegram user ids allowed to take chats there (comma list)
 

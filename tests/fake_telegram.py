@@ -824,6 +824,9 @@ class FakeTelegram:
             (and that was not :meth:`register_chat`-ed) fails with ``chat not found``,
             as on Telegram.
         webhook_timeout: seconds the server waits for the bot's webhook to answer.
+        webhook_retry_s: when set, an update the webhook did not accept (no 2xx, or no
+            answer) is offered again after this many seconds, before any later update, as
+            Telegram does; by default it is delivered once.
         host: interface to bind (port is chosen freely).
     """
 
@@ -835,6 +838,7 @@ class FakeTelegram:
         bot_username: str = "hotline_test_bot",
         strict_chats: bool = True,
         webhook_timeout: float = 10.0,
+        webhook_retry_s: float | None = None,
         host: str = "127.0.0.1",
     ) -> None:
         self.token = token
@@ -848,6 +852,7 @@ class FakeTelegram:
         }
         self.strict_chats = strict_chats
         self.webhook_timeout = webhook_timeout
+        self.webhook_retry_s = webhook_retry_s
         self.host = host
         self.port = 0
 
@@ -1347,7 +1352,11 @@ class FakeTelegram:
                 await event.wait()
                 continue
             update, url, secret = job
-            await self._post_update(url, update, secret, via="queue")
+            delivery = await self._post_update(url, update, secret, via="queue")
+            if not delivery.ok and self.webhook_retry_s is not None:
+                with self._cond:  # first in line again, as Telegram keeps the order
+                    self._pending.insert(0, update)
+                await asyncio.sleep(self.webhook_retry_s)
 
     async def _post_update(
         self, url: str, update: Mapping[str, Any], secret: str | None, *, via: str

@@ -6,6 +6,7 @@ behaviour (rendering, buttons, failures) is tested quickly and deterministically
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,9 @@ class RasaStandIn:
         self.reply = reply
         self.received: list[dict[str, Any]] = []
         self.down = False
+        #: Seconds to wait before answering a message containing the key (a slow Rasa).
+        self.delays: dict[str, float] = {}
+        self.answered: list[str] = []  # messages in the order their answers left
 
     def app(self) -> Starlette:
         async def webhook(request: Request) -> Response:
@@ -48,6 +52,10 @@ class RasaStandIn:
                 return Response(status_code=503)
             payload = await request.json()
             self.received.append(payload)
+            for key, seconds in self.delays.items():
+                if key in payload["message"]:
+                    await asyncio.sleep(seconds)
+            self.answered.append(payload["message"])
             return JSONResponse(self.reply(payload["sender"], payload["message"]))
 
         return Starlette(routes=[Route("/webhooks/rest/webhook", webhook, methods=["POST"])])

@@ -1,0 +1,208 @@
+"""Telegram webhook updates are stored before they are acknowledged, handled again when the
+gateway that took them died, and processed concurrently across chats but in order within one.
+
+The real PTB Application behind the real gateway app, the fake Bot API server delivering by
+webhook (with Telegram's retry on failure), a scripted Rasa stand-in, real Redis and SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import select, text
+
+from bot.app import WEBHOOK_PATH, create_app
+from bot.tg_updates import dedupe_keys
+from hotline import telegram_inbox
+from hotline.db import get_engine, session_scope
+from hotline.models import TelegramInbox, TranscriptMessage
+from hotline.settings import Settings
+from tests.fake_telegram import FakeTelegram
+from tests.rasa_standin import RasaStandIn
+from tests.telegram_helpers import serve_asgi
+
+SECRET = "s3cret-token-for-tests"
+LEASE_S = 1.5
+
+
+@dataclass
+class Gateway:
+    url: str
+    fake: FakeTelegram
+    rasa: RasaStandIn
+    db_url: str
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis(redis_url: str) -> None:
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+@pytest.fixture
+def rasa() -> RasaStandIn:
+    return RasaStandIn()
+
+
+async def _serve(fake: FakeTelegram, redis_url: str, db_url: str, rasa: RasaStandIn,
+                 ) -> AsyncIterator[Gateway]:
+    async with serve_asgi(rasa.app()) as rasa_url:
+        settings = Settings(
+            redis_url=redis_url, rasa_url=rasa_url, database_url=db_url, rasa_timeout_s=10,
+            telegram_token=fake.token, telegram_base_url=fake.base_url, telegram_mode="webhook",
+            telegram_secret_token=SECRET, public_url="http://127.0.0.1:1",
+            telegram_inbox_lease_s=LEASE_S,
+        )
+        async with serve_asgi(create_app(settings)) as url:
+            async with httpx.AsyncClient() as client:
+                await client.post(fake.api_url("setWebhook"), json={
+                    "url": url + WEBHOOK_PATH, "secret_token": SECRET})
+            yield Gateway(url, fake, rasa, db_url)
+
+
+@pytest.fixture
+async def gateway(fake_telegram: FakeTelegram, redis_url: str, db_url: str,
+                  rasa: RasaStandIn) -> AsyncIterator[Gateway]:
+    fake_telegram.webhook_retry_s = 0.3
+    async for gw in _serve(fake_telegram, redis_url, db_url, rasa):
+        yield gw
+
+
+def _rows(db_url: str) -> list[TelegramInbox]:
+    with session_scope(db_url) as session:
+        return list(session.scalars(select(TelegramInbox).order_by(TelegramInbox.update_id)))
+
+
+async def _until(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def test_an_update_is_stored_before_telegram_hears_200_and_done_after(
+    gateway: Gateway, rasa: RasaStandIn,
+) -> None:
+    rasa.delays["慢一点"] = 1.0  # still being handled when the webhook has already answered
+    update_id = gateway.fake.user_says(77, "慢一点也没关系")
+    delivery = await _until(lambda: next(
+        (d for d in gateway.fake.deliveries if d.update_id == update_id), None))
+    assert delivery.ok
+    rows = _rows(gateway.db_url)
+    assert [r.update_id for r in rows] == [update_id]
+    assert rows[0].done_at is None and rows[0].claimed_by  # acknowledged, not yet handled
+    assert (await gateway.fake.await_reply(77, timeout=10)).text == "您说的是：慢一点也没关系"
+    await _until(lambda: _rows(gateway.db_url)[0].done_at is not None)
+
+
+async def test_database_down_answers_503_and_telegrams_retry_gets_it_through(
+    gateway: Gateway,
+) -> None:
+    engine = get_engine(gateway.db_url)
+    with engine.begin() as conn:  # the store fails as when the database is away
+        conn.execute(text("ALTER TABLE telegram_inbox RENAME TO telegram_inbox_away"))
+    update_id = gateway.fake.user_says(78, "数据库暂时不在")
+    failed = await _until(lambda: next(
+        (d for d in gateway.fake.deliveries if d.update_id == update_id), None))
+    assert failed.status_code == 503  # not 200: Telegram keeps the update
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE telegram_inbox_away RENAME TO telegram_inbox"))
+    assert (await gateway.fake.await_reply(78, timeout=10)).text == "您说的是：数据库暂时不在"
+    assert sum(1 for d in gateway.fake.deliveries if d.update_id == update_id) >= 2
+    assert [r.update_id for r in _rows(gateway.db_url)] == [update_id]
+
+
+async def test_the_same_update_posted_twice_is_handled_once(
+    gateway: Gateway, rasa: RasaStandIn,
+) -> None:
+    update = gateway.fake.build_text_update(79, "重复投递的消息")
+    first = await gateway.fake.apost_to_webhook(update)
+    second = await gateway.fake.apost_to_webhook(update)
+    assert first.ok and second.ok  # a retry is acknowledged, so Telegram stops sending it
+    await gateway.fake.await_reply(79, timeout=10)
+    await asyncio.sleep(0.5)
+    assert [m["message"] for m in rasa.received].count("重复投递的消息") == 1
+
+
+async def test_an_update_left_by_a_dead_gateway_is_handled_after_its_lease(
+    fake_telegram: FakeTelegram, redis_url: str, db_url: str, rasa: RasaStandIn,
+) -> None:
+    """As `kill -9` leaves it: stored and acknowledged, taken by a gateway that is gone, and
+    already marked as taken in Redis. The next gateway handles it once the lease runs out."""
+    update = fake_telegram.build_text_update(80, "网关崩溃前收到的消息")
+    now = datetime.now(timezone.utc)
+    with session_scope(db_url) as session:
+        assert telegram_inbox.store(session, fake_telegram.bot_id, update, worker="dead:1:x",
+                                    now=now, lease=timedelta(seconds=LEASE_S))
+    redis.Redis.from_url(redis_url).set(dedupe_keys(fake_telegram.bot_id,
+                                                    update["update_id"])[0], b"1")
+    async for gw in _serve(fake_telegram, redis_url, db_url, rasa):
+        reply = await gw.fake.await_reply(80, timeout=15)
+        assert reply.text == "您说的是：网关崩溃前收到的消息"
+        await _until(lambda: _rows(db_url)[0].done_at is not None)
+        row = _rows(db_url)[0]
+        assert row.attempts == 2
+        with session_scope(db_url) as session:
+            inbound = session.scalars(select(TranscriptMessage.text).where(
+                TranscriptMessage.conversation_id == "tg:80",
+                TranscriptMessage.direction == "in")).all()
+        assert inbound == ["网关崩溃前收到的消息"]
+
+
+async def test_a_poison_update_is_given_up_after_the_attempt_limit(db_url: str) -> None:
+    now = datetime.now(timezone.utc)
+    lease = timedelta(seconds=1)
+    with session_scope(db_url) as session:
+        telegram_inbox.store(session, 1, {"update_id": 5}, worker="a", now=now, lease=lease)
+    for attempt in range(2, telegram_inbox.MAX_ATTEMPTS + 1):
+        now += timedelta(seconds=2)
+        with session_scope(db_url) as session:
+            claimed, given_up = telegram_inbox.claim_abandoned(
+                session, 1, worker=f"w{attempt}", now=now, lease=lease)
+        assert [c.update_id for c in claimed] == [5] and given_up == []
+        with session_scope(db_url) as session:  # a second gateway at the same time wins nothing
+            assert telegram_inbox.claim_abandoned(session, 1, worker="other", now=now,
+                                                  lease=lease) == ([], [])
+    now += timedelta(seconds=2)
+    with session_scope(db_url) as session:
+        assert telegram_inbox.claim_abandoned(session, 1, worker="last", now=now,
+                                              lease=lease) == ([], [5])
+        assert telegram_inbox.pending_count(session, 1) == 0
+
+
+async def test_a_live_gateway_renews_its_lease_so_a_slow_update_is_not_taken_twice(
+    gateway: Gateway, rasa: RasaStandIn,
+) -> None:
+    rasa.delays["很慢"] = 3 * LEASE_S  # longer than the lease: renewals keep it
+    gateway.fake.user_says(81, "很慢的问题")
+    assert (await gateway.fake.await_reply(81, timeout=15)).text == "您说的是：很慢的问题"
+    await asyncio.sleep(LEASE_S)
+    assert [m["message"] for m in rasa.received].count("很慢的问题") == 1
+    assert _rows(gateway.db_url)[0].attempts == 1
+
+
+async def test_chats_are_handled_concurrently_and_each_chat_in_order(
+    gateway: Gateway, rasa: RasaStandIn,
+) -> None:
+    rasa.delays["第一条"] = 2.0
+    gateway.fake.user_says(90, "甲的第一条")
+    gateway.fake.user_says(90, "甲的第二条")
+    gateway.fake.user_says(91, "乙的消息")
+    # Chat 91 does not wait for chat 90's slow Rasa round trip ...
+    await gateway.fake.await_reply(91, timeout=10)
+    assert "甲的第一条" not in rasa.answered
+    # ... and chat 90's second message waits for its first.
+    first = await gateway.fake.await_reply(90, text="您说的是：甲的第一条", timeout=10)
+    second = await gateway.fake.await_reply(90, text="您说的是：甲的第二条", timeout=10)
+    assert first.seq < second.seq
+    assert rasa.answered.index("甲的第一条") < rasa.answered.index("甲的第二条")
+    assert rasa.answered.index("乙的消息") < rasa.answered.index("甲的第一条")
