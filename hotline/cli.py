@@ -20,6 +20,7 @@ GROUPS: tuple[str, ...] = (
     "hotline.staff_cli",
     "hotline.transcripts_cli",
     "hotline.outbox_cli",
+    "hotline.hot.cli",
 )
 
 

@@ -6,6 +6,7 @@ Adapters (actions, console, gateway) call these functions; they never query tick
 from __future__ import annotations
 
 import html
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from hotline.models import (
 from hotline.settings import get_settings
 
 TICKET_NUMBER_FORMAT = "T{day}-{seq:04d}"
+logger = logging.getLogger(__name__)
 
 
 class TicketNotFound(LookupError):
@@ -134,8 +136,22 @@ def create_ticket(
         )
     )
     lifecycle.dispatch(session, ticket, dept, actor="system:routing", now=now, notify=notify)
+    _group_for_hot_issues(session, ticket, now)
     session.refresh(ticket, ["events"])
     return ticket
+
+
+def _group_for_hot_issues(session: Session, ticket: Ticket, now: datetime) -> None:
+    """Place the ticket among the problems other enterprises raised (热点问题), in a
+    savepoint: a failure there is logged and never costs the enterprise its ticket."""
+    from hotline.hot import service as hot
+
+    try:
+        with session.begin_nested():
+            hot.on_ticket(session, ticket, now=now)
+    except Exception:  # noqa: BLE001 - grouping is an aid; the ticket must be received
+        logger.exception("hot issues: grouping ticket %s failed", ticket.number)
+        hot.forget_index()
 
 
 # --- description of a new ticket ---------------------------------------------------------

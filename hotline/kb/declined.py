@@ -6,6 +6,7 @@ first, with the last time asked and the entry that came closest.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from hotline.kb.models import SearchResult
 from hotline.models import KbDeclined
 
 MAX_QUESTION = 2000
+log = logging.getLogger(__name__)
 
 
 def record(
@@ -33,7 +35,21 @@ def record(
     )
     session.add(row)
     session.flush()
+    _group_for_hot_issues(session, row)
     return row
+
+
+def _group_for_hot_issues(session: Session, row: KbDeclined) -> None:
+    """Many enterprises asking what the knowledge base cannot answer is a hot issue too;
+    grouped in a savepoint, so a failure there never loses the question."""
+    from hotline.hot import service as hot
+
+    try:
+        with session.begin_nested():
+            hot.on_declined(session, row)
+    except Exception:  # noqa: BLE001 - grouping is an aid
+        log.exception("hot issues: grouping declined question %s failed", row.id)
+        hot.forget_index()
 
 
 @dataclass(frozen=True, slots=True)
