@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import redis as sync_redis
 from redis.asyncio import Redis
@@ -199,21 +199,38 @@ class Relay:
         else:
             await self._redis.delete(key)
 
-    async def _empty_answer(self, conversation_id: str) -> list[BotMessage]:
-        """Rasa answered nothing: the action server is down or an action raised. Say so; after
-        the ticket confirmation, say whether the ticket exists (it may or may not)."""
+    async def _empty_answer(self, conversation_id: str, *, confirm_pressed: bool,
+                            received: datetime) -> list[BotMessage]:
+        """Rasa answered nothing: the action server is down or an action raised."""
         if await self.mode(conversation_id) is not Mode.BOT:
             return []  # an action handed the chat to a person: the queue notice is theirs
         logger.error("Rasa gave an empty answer for %s (action server down or an action "
                      "failed)", pseudonym(conversation_id))
-        shown = await self._redis.getdel(f"{CONFIRM_PREFIX}{conversation_id}")
-        if shown is None:
-            return [BotMessage(text=messages.EMPTY_ANSWER)]
-        since = datetime.fromisoformat(shown.decode())
-        found = await asyncio.to_thread(_ticket_since, self._db_url, conversation_id, since)
+        return await self._unanswered(conversation_id, messages.EMPTY_ANSWER,
+                                      confirm_pressed=confirm_pressed, received=received)
+
+    async def _unanswered(self, conversation_id: str, generic: str, *, confirm_pressed: bool,
+                          received: datetime) -> list[BotMessage]:
+        """Nobody could answer a message (Rasa, Redis or the action server away). Say so; after
+        the ticket confirmation (shown, or its button pressed), say whether the ticket exists —
+        the enterprise must never be left to guess whether its confirmed request was filed."""
+        try:
+            shown = await self._redis.getdel(f"{CONFIRM_PREFIX}{conversation_id}")
+        except RedisError:
+            shown = None
+        if shown is None and not confirm_pressed:
+            return [BotMessage(text=generic)]
+        since = (datetime.fromisoformat(shown.decode()) if shown is not None
+                 else received - timedelta(seconds=1))
+        try:
+            found = await asyncio.to_thread(_ticket_since, self._db_url, conversation_id, since)
+        except Exception:  # noqa: BLE001 - database away too: nothing can be said for sure
+            logger.exception("whether a ticket confirmed in %s exists is unknown",
+                             pseudonym(conversation_id))
+            return [BotMessage(text=generic)]
         if found is None:
-            logger.error("a ticket confirmed in %s may not exist: the enterprise is told it was "
-                         "not created", pseudonym(conversation_id))
+            logger.error("a ticket confirmed in %s was not created: the enterprise is told",
+                         pseudonym(conversation_id))
             return [BotMessage(text=messages.TICKET_NOT_CREATED)]
         number, department = found
         return [BotMessage(text=messages.TICKET_CREATED_UNTOLD.format(number=number,
@@ -282,14 +299,17 @@ class Relay:
             return [BotMessage(text=messages.EMPTY)]
         # First of all: the message is in the transcript, whatever fails next.
         await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "in", "enterprise", text)
+        received = datetime.now(timezone.utc)
         try:
-            return await self._answer(conversation_id, channel, text, is_payload)
+            return await self._answer(conversation_id, channel, text, is_payload, received)
         except RedisError as exc:
             # Handoff modes, de-duplication and Rasa's trackers live in Redis: nobody can answer.
             logger.error("Redis unavailable while answering %s: busy reply (%s)",
                          pseudonym(conversation_id), exc)
-            return await self._out(conversation_id, channel,
-                                   [BotMessage(text=messages.RASA_BUSY)], False)
+            replies = await self._unanswered(
+                conversation_id, messages.RASA_BUSY, received=received,
+                confirm_pressed=is_payload and text == CONFIRM_PAYLOAD)
+            return await self._out(conversation_id, channel, replies, False)
 
     async def handle_edit(self, conversation_id: str, channel: str, text: str
                           ) -> list[BotMessage]:
@@ -309,7 +329,7 @@ class Relay:
                                [BotMessage(text=messages.EDIT_NOT_PROCESSED)], False)
 
     async def _answer(self, conversation_id: str, channel: str, text: str,
-                      is_payload: bool) -> list[BotMessage]:
+                      is_payload: bool, received: datetime) -> list[BotMessage]:
         """The replies to a message already in the transcript."""
         await live.apublish(self._redis, conversation_id)
         handled = await self._before_bot(conversation_id, channel, text, is_payload)
@@ -317,6 +337,7 @@ class Relay:
             traditional = await self._traditional(conversation_id, text, is_payload)
             return await self._out(conversation_id, channel, handled, traditional)
         replies: list[BotMessage] = []
+        confirm_pressed = is_payload and text == CONFIRM_PAYLOAD
         to_rasa = text
         if not is_payload and len(text) > MAX_CHARS:
             to_rasa = text[:MAX_CHARS]
@@ -325,9 +346,11 @@ class Relay:
             answer = await self._rasa.send(conversation_id, to_rasa, {"channel": channel})
         except RasaUnavailable as exc:
             logger.error("Rasa unavailable for %s: %s", pseudonym(conversation_id), exc)
-            replies = [BotMessage(text=messages.RASA_BUSY)]
+            replies = await self._unanswered(conversation_id, messages.RASA_BUSY,
+                                             confirm_pressed=confirm_pressed, received=received)
         else:
-            replies += answer if answer else await self._empty_answer(conversation_id)
+            replies += answer if answer else await self._empty_answer(
+                conversation_id, confirm_pressed=confirm_pressed, received=received)
             if answer:
                 await self._note_confirmation(conversation_id, answer)
         try:

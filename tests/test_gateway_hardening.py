@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import subprocess
 import threading
 import time
@@ -27,7 +26,6 @@ from sqlalchemy import select
 from bot.app import WEBHOOK_PATH, create_app
 from hotline import handoff, outbox, tickets
 from hotline.db import session_scope
-from hotline.db_cli import upgrade
 from hotline.handoff import Mode
 from hotline.models import Ticket, TranscriptMessage
 from hotline.settings import Settings
@@ -64,6 +62,7 @@ def _create_concurrently(db_url: str, count: int, description: str) -> list[Base
     return errors
 
 
+@pytest.mark.both_databases  # SQLite's write lock and PostgreSQL's row lock (ON CONFLICT)
 @pytest.mark.parametrize("existing_day", [False, True], ids=["first-of-day", "day-under-way"])
 def test_eight_concurrent_tickets_get_eight_distinct_numbers(db_url: str,
                                                              existing_day: bool) -> None:
@@ -77,31 +76,6 @@ def test_eight_concurrent_tickets_get_eight_distinct_numbers(db_url: str,
         numbers = sorted(session.scalars(select(Ticket.number)))
     expected = 9 if existing_day else 8
     assert numbers == [f"T20261120-{n:04d}" for n in range(1, expected + 1)]
-
-
-def test_the_counter_is_one_atomic_upsert_on_postgresql_too() -> None:
-    """No PostgreSQL driver in the test environment: check the statement it would run."""
-    from sqlalchemy.dialects import postgresql
-
-    sql = str(tickets.sequence_statement("postgresql", "20261120").compile(
-        dialect=postgresql.dialect()))
-    assert "ON CONFLICT (day) DO UPDATE SET last = (ticket_sequences.last +" in sql
-    assert sql.rstrip().endswith("RETURNING ticket_sequences.last")
-
-
-@pytest.mark.skipif(not os.environ.get("HOTLINE_TEST_PG_URL"),
-                    reason="set HOTLINE_TEST_PG_URL to a scratch PostgreSQL database")
-def test_eight_concurrent_tickets_on_postgresql() -> None:
-    url = os.environ["HOTLINE_TEST_PG_URL"]
-    upgrade(url)
-    query = select(Ticket.number).where(Ticket.number.like("T20261120-%"))
-    with session_scope(url) as session:
-        before = set(session.scalars(query))
-    errors = _create_concurrently(url, 8, "并发诉求")
-    assert errors == []
-    with session_scope(url) as session:
-        created = set(session.scalars(query)) - before
-    assert len(created) == 8
 
 
 # --- the gateway, driven over HTTP (fake Bot API, scripted Rasa) -----------------------------
@@ -208,6 +182,36 @@ async def test_a_confirmed_ticket_that_was_created_is_reported_with_its_number(
     assert created and created[0] in reply.text and "已受理" in reply.text
 
 
+async def test_rasa_down_at_the_confirmation_press_says_the_ticket_was_not_created(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    """Found by bench/chaos.py: a press of 确认提交 while Rasa was away got the generic busy
+    notice, and the enterprise could not tell whether its request had been filed."""
+    rasa = RasaStandIn(_scripted([], db_url))
+    async with gateway(fake_telegram, clean_redis, db_url, rasa):
+        fake_telegram.user_says(CHAT, "提交诉求")
+        await fake_telegram.await_reply(CHAT, timeout=10)
+        rasa.down = True
+        fake_telegram.user_presses(CHAT, button_text="确认提交")
+        reply = await fake_telegram.await_reply(CHAT, timeout=10)
+    assert "诉求未能提交" in reply.text and "没有生成工单" in reply.text
+
+
+async def test_rasa_timing_out_after_creating_the_ticket_still_gives_its_number(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    created: list[str] = []
+    rasa = RasaStandIn(_scripted(created, db_url, create_then_fail=True))
+    rasa.delays["/affirm"] = 3.0  # longer than the gateway waits for Rasa
+    async with gateway(fake_telegram, clean_redis, db_url, rasa, rasa_timeout_s=1):
+        fake_telegram.user_says(CHAT, "提交诉求")
+        await fake_telegram.await_reply(CHAT, timeout=10)
+        fake_telegram.user_presses(CHAT, button_text="确认提交")
+        await asyncio.sleep(3.5)  # the action has written the ticket meanwhile
+        reply = await fake_telegram.await_reply(CHAT, timeout=10)
+    assert created and created[0] in reply.text and "已受理" in reply.text
+
+
 # --- 3. Redis down: the message is recorded and the enterprise told, not dropped -------------
 
 
@@ -261,6 +265,20 @@ async def test_redis_down_web_chat_message_is_recorded_and_answered(
             frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
     assert "系统繁忙" in frame["messages"][0]["text"]
     assert ("in", "网页上Redis停了") in transcript(db_url, f"web:{session}")
+
+
+async def test_redis_down_at_the_confirmation_press_says_the_ticket_was_not_created(
+    fake_telegram: FakeTelegram, own_redis: subprocess.Popen[bytes], db_url: str,
+) -> None:
+    rasa = RasaStandIn(_scripted([], db_url))
+    async with gateway(fake_telegram, own_redis.url, db_url, rasa):  # type: ignore[attr-defined]
+        fake_telegram.user_says(CHAT, "提交诉求")
+        await fake_telegram.await_reply(CHAT, timeout=10)
+        own_redis.kill()
+        own_redis.wait(10)
+        fake_telegram.user_presses(CHAT, button_text="确认提交")
+        reply = await fake_telegram.await_reply(CHAT, timeout=20)
+    assert "诉求未能提交" in reply.text
 
 
 def _ws(gw: Gateway, session: str) -> str:
