@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 RESHAPING = frozenset({"raised", "merged", "absorbed", "dropped", "closed", "reopened"})
 SYNC_MARGIN = 64  # ids below the last seen that may still commit late (PostgreSQL)
 TITLE_CHARS = 30
+TITLE_SAMPLE = 40  # a title is drawn from at most this many of the latest texts
 ST = HotIssueState
 EVENT_ZH = {
     "raised": "发现热点", "joined": "新工单并入", "acknowledged": "确认", "handling": "开始处置",
@@ -285,10 +286,13 @@ def _place(session: Session, text: str, *, at: datetime, topic: str | None, repo
                                           kind="joined", doc_id=doc.id))
                 session.flush()
                 return Joined(doc.id, issue.id, False, placement.score)
-        member = Member(doc.id, at, reporter, topic, district)
-        members = [*(group.members if group else []), member]
+        # Only reports within the window before this one can make the group hot now (an
+        # older window that was hot would have raised the issue then).
         cfg = index.engine.config
-        if _reporters_within(members, timedelta(days=cfg.window_days)) >= cfg.min_reporters:
+        window = timedelta(days=cfg.window_days)
+        recent = [m for m in (group.members if group else []) if m.at >= at - window]
+        members = [*recent, Member(doc.id, at, reporter, topic, district)]
+        if _reporters_within(members, window) >= cfg.min_reporters:
             issue = _raise(session, doc.group_key, at)
             return Joined(doc.id, issue.id, True, placement.score)
         session.flush()
@@ -307,10 +311,12 @@ def _reporters_within(members: list[Member], window: timedelta) -> int:
 
 def _raise(session: Session, group_key: int, at: datetime) -> HotIssue:
     docs = session.scalars(select(HotDoc).where(HotDoc.group_key == group_key,
-                                                HotDoc.detached.is_(False))).all()
-    texts = _texts(session, docs)
+                                                HotDoc.detached.is_(False))
+                           .order_by(HotDoc.id)).all()
+    sample = docs[-TITLE_SAMPLE:]  # the latest reports say what the problem is now
+    texts = _texts(session, sample)
     topics = Counter(d.topic for d in docs if d.topic)
-    issue = HotIssue(group_key=group_key, title=title_for([texts.get(d.id, "") for d in docs]),
+    issue = HotIssue(group_key=group_key, title=title_for([texts.get(d.id, "") for d in sample]),
                      topic=topics.most_common(1)[0][0] if topics else None,
                      state=ST.NEW.value, raised_at=at, updated_at=at)
     session.add(issue)
