@@ -137,7 +137,7 @@ class ValidateTicketForm(FormValidationAction):
         if is_cancel(tracker):
             return {"ticket_topic": None, **CANCELLED}
         topics = taxonomy().topics
-        if value in topics:
+        if isinstance(value, str) and value in topics:  # a list or dict is no topic (unhashable)
             return {"ticket_topic": value}
         typed = normalize(str(value)).strip(" 。.")
         for name, topic in topics.items():  # a category's name typed instead of pressed

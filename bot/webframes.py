@@ -47,14 +47,23 @@ def parse(received: Mapping[str, Any]) -> Frame:
         return Frame(raw[:MAX_FRAME_CHARS], False)
     try:
         data = json.loads(raw[: MAX_FRAME_CHARS * 2])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested thousands deep
         raise BadFrame(messages.FRAME_MALFORMED) from None
     if not isinstance(data, dict):
         raise BadFrame(messages.FRAME_MALFORMED)
     text, payload = data.get("text", ""), data.get("payload", False)
-    if not isinstance(text, str) or not isinstance(payload, bool):
+    if not isinstance(text, str) or not isinstance(payload, bool) or not _encodable(text):
         raise BadFrame(messages.FRAME_MALFORMED)
     return Frame(text[:MAX_FRAME_CHARS], payload)
+
+
+def _encodable(text: str) -> bool:
+    """False for a lone surrogate such as JSON's ``"\\ud800"``: no database or Redis takes it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def session_id(raw: str) -> str | None:

@@ -15,6 +15,7 @@ PAGES: tuple[str, ...] = (
     "console.outbox_pages",  # notifications that gave up: requeue (supervisor, admin)
     "console.kb_pages",  # knowledge base search and curated entries
     "console.users_pages",  # staff accounts (admin)
+    "console.api.schema",  # the JSON API's OpenAPI description (logged in)
 )
 
 

@@ -183,9 +183,15 @@ class Filters:
             raw = params.get(key, "").strip()
             if raw:
                 try:
-                    setattr(f, attr, date.fromisoformat(raw))
+                    day = date.fromisoformat(raw)
                 except ValueError:
                     f.errors.append(f"{label}格式应为“年-月-日”（如 2026-11-20），已忽略。")
+                    continue
+                if tickets_api.in_date_range(day):
+                    setattr(f, attr, day)
+                else:
+                    f.errors.append(f"{label}超出范围（{tickets_api.FIRST_DAY} 至 "
+                                    f"{tickets_api.LAST_DAY}），已忽略。")
         if f.created_from and f.created_to and f.created_from > f.created_to:
             f.errors.append("起始日期晚于截止日期，没有符合条件的工单。")
         f.q = params.get("q", "").strip()[:SEARCH_MAX]

@@ -8,11 +8,14 @@ from typing import Any
 
 import jinja2
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from console.api.tickets import BAD_BODY
 from console.auth import Actor, Forbidden, LoginRequired, login_redirect
 from hotline.models import StaffRole
 from hotline.sla import as_local
@@ -127,6 +130,13 @@ def install(app: FastAPI, ctx_provider: Any) -> None:
         if _wants_html(request):
             return RedirectResponse(login_redirect(exc.next_url, exc.expired), status_code=303)
         return JSONResponse({"detail": "登录已过期，请重新登录。"}, status_code=401)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # A body FastAPI could not parse is a 400 in English: the JSON API answers in Chinese.
+        if exc.status_code == 400 and request.url.path.startswith("/console/api/"):
+            return JSONResponse({"detail": BAD_BODY}, status_code=400)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:

@@ -28,10 +28,18 @@ _SELF_INTRO = re.compile(
     r"市民|家长|一名[^。！？!?，,]{0,10}|一家[^。！？!?，,]{0,20}|企业|公司|工厂|合作社|店主))"
     r"[，,。.]?\s*"
 )
-_CLOSING = re.compile(
-    r"(?:[，,。.!！\s]*(?:此致|敬礼|盼复|盼回复|望回复|期待回复|静候佳音|万分感谢|非常感谢|不胜感激|感谢|谢谢|多谢|"
+# One closing word with what may follow it (谢谢领导, 谢谢您, 辛苦了). There is one way only to
+# cut a run of closings, so a long run that is not at the end fails in linear time: "你" is not
+# a word's tail when it starts the next word (谢谢你辛苦了), and the separators between two
+# words are read once — ending punctuation, then from the first comma on, leading punctuation.
+_CLOSING_WORD = (
+    r"(?:此致|敬礼|盼复|盼回复|望回复|期待回复|静候佳音|万分感谢|非常感谢|不胜感激|感谢|谢谢|多谢|"
     r"辛苦了|拜托了|麻烦了|望批准|望采纳|祝好|祝工作顺利|祝您工作顺利|顺颂商祺|[你您]们?辛苦了)"
-    r"(?:领导|您|你|各位|了|啦)?[!！。.~～\s]*)+$"
+    r"(?:领导|(?:您|你)(?!们?辛苦了)|各位|了|啦)?"
+)
+_CLOSING = re.compile(
+    rf"[，,。.!！\s]*{_CLOSING_WORD}"
+    rf"(?:[!！。.~～\s]*(?:[，,][，,。.!！\s]*)?{_CLOSING_WORD})*[!！。.~～\s]*$"
 )
 _SIGNATURE = re.compile(r"[，,。.\s]*(?:一位|一名)?[\u4e00-\u9fa5A-Za-z0-9]{0,16}(?:敬上|谨上|上书|拜上)[。.\s]*$")
 _DATE_TAIL = re.compile(r"[，,。.\s]*\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?[。.\s]*$")

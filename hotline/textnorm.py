@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from functools import lru_cache
 
 import opencc
@@ -36,20 +35,18 @@ def is_traditional(text: str) -> bool:
     return bool(text) and to_simplified(text) != text
 
 
-def _halfwidth(text: str) -> str:
-    """Full-width ASCII letters, digits and spaces to half-width; CJK punctuation stays."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch == "\u3000":
-            out.append(" ")
-        elif 0xFF10 <= code <= 0xFF19 or 0xFF21 <= code <= 0xFF3A or 0xFF41 <= code <= 0xFF5A:
-            out.append(chr(code - 0xFEE0))
-        elif ch in "＋－＠＃％＆＿／．" and ch not in _KEEP:
-            out.append(chr(code - 0xFEE0))
-        else:
-            out.append(ch)
-    return "".join(out)
+def _halfwidth_table() -> dict[int, str | None]:
+    """Full-width ASCII letters, digits, some symbols and the ideographic space to half-width;
+    CJK punctuation stays. Control characters (but tab and line feed) are dropped."""
+    table: dict[int, str | None] = {0x3000: " "}
+    for lo, hi in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A)):
+        table.update({code: chr(code - 0xFEE0) for code in range(lo, hi + 1)})
+    table.update({ord(ch): chr(ord(ch) - 0xFEE0) for ch in "＋－＠＃％＆＿／．" if ch not in _KEEP})
+    table.update({code: None for code in (*range(0x20), *range(0x7F, 0xA0)) if chr(code) not in "\n\t"})
+    return table
+
+
+_TABLE = _halfwidth_table()
 
 
 def normalize(text: str | None) -> str:
@@ -61,15 +58,20 @@ def normalize(text: str | None) -> str:
     """
     if not text:
         return ""
-    s = text
-    for _ in range(2):  # double-escaped input such as "&amp;nbsp;"
-        unescaped = html.unescape(s)
+    # Each step can make work for another ("&amp;amp;", "＆amp;" and "&\x00amp;" all become
+    # "&amp;"), so they run until nothing changes: what comes out goes through unchanged.
+    # Every unescape that changes the text shortens it, so the loop ends.
+    s = text.translate(_TABLE)
+    while "&" in s:
+        unescaped = html.unescape(s).translate(_TABLE)
         if unescaped == s:
             break
         s = unescaped
-    s = "".join(ch for ch in s if unicodedata.category(ch) != "Cc" or ch in "\n\t ")
-    s = _halfwidth(s)
-    s = to_simplified(s)
+    for _ in range(3):  # t2s is not idempotent everywhere: 薴 → 苧 → 苎
+        simplified = to_simplified(s)
+        if simplified == s:
+            break
+        s = simplified
     s = _SPACE_RE.sub(" ", s.replace("\xa0", " ")).strip()
     return s
 

@@ -8,7 +8,9 @@ own department's tickets (403). All the rules live in :mod:`hotline.tickets` /
 :mod:`hotline.lifecycle`; this module only maps them to HTTP, always as JSON with a
 Chinese ``detail``: no session → 401, another department → 403, unknown ticket or
 department → 404, a step the ticket's status does not allow → 409, bad input (empty reply,
-unknown status) → 422.
+unknown status, a date or id out of range) → 422, a body that is not JSON → 400. Field
+errors FastAPI finds itself keep its list form. The routes and these answers are described
+by the OpenAPI document at ``/console/api/openapi.json`` (:mod:`console.api.schema`).
 
 The clock is ``ctx.extra["clock"]`` when the console's context gives one (tests), else
 the wall clock; the pages use the same :func:`request_now`.
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,8 +43,12 @@ OTHER_DEPARTMENT = "该工单不属于您的部门，无权查看或办理。"
 OTHER_DEPARTMENT_LIST = "只能查看本部门的工单。"
 NO_DEPARTMENT = "您的账号未设置所属部门，请联系管理员。"
 ONLY_DISPATCHERS = "只有话务员、督办人员或管理员可以改派工单。"
+BAD_BODY = "请求内容无法解析，请以 JSON 格式（UTF-8 编码）发送。"
 CSRF_FAILED = "请求已失效（安全校验未通过），请刷新页面后重试。"
 LOGIN_EXPIRED = "登录已过期，请重新登录。"
+ID_MAX = 2**31 - 1  # PostgreSQL's integer: a larger id is a 422, not the database's 500
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+DATE_OUT_OF_RANGE = f"日期超出范围，请选择 {FIRST_DAY} 至 {LAST_DAY} 之间的日期。"
 
 
 def utcnow() -> datetime:
@@ -76,6 +82,12 @@ def may_handle(actor: Actor, ticket: Ticket) -> bool:
     if actor.role is not StaffRole.DEPARTMENT:
         return True
     return actor.department_id is not None and ticket.department_id == actor.department_id
+
+
+def in_date_range(day: date) -> bool:
+    """Whether a date filter is one a ticket can have. Shared with the pages: at the calendar's
+    ends local midnight has no UTC instant (0001-01-01, the day after 9999-12-31), a 500."""
+    return FIRST_DAY <= day <= LAST_DAY
 
 
 def may_redispatch(actor: Actor) -> bool:
@@ -119,6 +131,22 @@ Reader = Annotated[Actor, Depends(api_actor)]
 Writer = Annotated[Actor, Depends(api_csrf)]
 
 
+class Problem(BaseModel):
+    """Every refusal: ``detail`` is a Chinese sentence, or FastAPI's list of field errors."""
+
+    detail: str | list[dict[str, Any]]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "请求体无法解析（不是 JSON）"},
+    401: {"model": Problem, "description": "未登录或登录已过期"},
+    403: {"model": Problem, "description": "无权访问（其他部门的工单、角色不符或安全校验未通过）"},
+    404: {"model": Problem, "description": "工单或部门不存在"},
+    409: {"model": Problem, "description": "工单当前状态不允许此操作"},
+    422: {"model": Problem, "description": "输入有误"},
+}
+
+
 class TakeBody(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
@@ -126,7 +154,7 @@ class TakeBody(BaseModel):
 class StatusBody(BaseModel):
     to: str
     note: str | None = Field(default=None, max_length=3000)
-    department_id: int | None = None  # only for 改派 (to = dispatched)
+    department_id: int | None = Field(default=None, ge=1, le=ID_MAX)  # only for 改派 (to = dispatched)
 
 
 class ReplyBody(BaseModel):
@@ -186,14 +214,14 @@ def _change(request: Request, work: Callable[[Session, datetime], Ticket]) -> di
     return result
 
 
-router = APIRouter(tags=["tickets"])
+router = APIRouter(tags=["tickets"], responses=ERRORS)
 """The JSON routes; :mod:`console.tickets_pages` includes them with prefix ``/api``."""
 
 
 @router.get("/departments/{department_id}/tickets")
 def department_tickets(
     request: Request,
-    department_id: int,
+    department_id: Annotated[int, Path(ge=1, le=ID_MAX)],
     actor: Reader,
     status: TicketStatus | None = None,
     topic: str | None = None,
@@ -212,6 +240,8 @@ def department_tickets(
         raise HTTPException(status_code=403, detail=OTHER_DEPARTMENT_LIST)
     if topic is not None and topic not in routing.load_taxonomy().topics:
         raise HTTPException(status_code=422, detail=f"未知的诉求类别：{topic}")
+    if any(day is not None and not in_date_range(day) for day in (created_from, created_to)):
+        raise HTTPException(status_code=422, detail=DATE_OUT_OF_RANGE)
 
     def work(session: Session, now: datetime) -> dict[str, Any]:
         items = tickets.list_department_tickets(
