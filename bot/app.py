@@ -115,7 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
 
     logsafe.install()  # web session ids out of uvicorn's request logs
-    app = FastAPI(title="企业服务热线 gateway", lifespan=lifespan)
+    # No public schema or docs of the gateway: they would list every console route and the
+    # webhook. The department API's own schema is served behind the console login.
+    app = FastAPI(title="企业服务热线 gateway", lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None)
     limits = flood.Limits(
         session_per_min=settings.web_session_msgs_per_min,
         ip_per_min=settings.web_ip_msgs_per_min,
@@ -123,7 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_max_bytes=settings.attachment_max_mb * 1024 * 1024 + flood.MULTIPART_OVERHEAD,
     )
     app.add_middleware(flood.UploadLimit, max_bytes=limits.upload_max_bytes)
-    app.include_router(webchat.router(lambda: state["rt"].relay, settings.db_url(), limits))
+    app.include_router(webchat.router(lambda: state["rt"].relay, settings.db_url(), limits,
+                                      trusted_proxies=settings.console_trusted_proxies))
     console_web.install(app, lambda: state["console"])
 
     @app.get("/healthz")

@@ -13,6 +13,11 @@ import httpx
 class RasaUnavailable(RuntimeError):
     """Rasa did not answer (down, loading, or timed out)."""
 
+    @property
+    def timed_out(self) -> bool:
+        """Rasa took the message but did not answer in time: it may still be acting on it."""
+        return isinstance(self.__cause__, httpx.TimeoutException)
+
 
 @dataclass
 class BotMessage:

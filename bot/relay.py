@@ -39,13 +39,18 @@ PRESENCE_PREFIX = "hotline:presence:"  # count of open web-chat pages of a conve
 CONFIRM_PREFIX = "hotline:confirm-shown:"
 CONFIRM_PAYLOAD = "/affirm"
 CONFIRM_TTL_S = 86400
+#: After Rasa timed out on a confirmation, how long to look for the ticket its action may still
+#: be writing before telling the enterprise it was not created.
+CONFIRM_GRACE_S = 10.0
 
 
 def _record(
-    db_url: str, conversation_id: str, channel: str, direction: str, author: str, text: str
+    db_url: str, conversation_id: str, channel: str, direction: str, author: str, text: str,
+    source_ref: str | None = None,
 ) -> None:
     with session_scope(db_url) as session:
-        transcripts.add(session, conversation_id, channel, direction, author, text)
+        transcripts.add(session, conversation_id, channel, direction, author, text,
+                        source_ref=source_ref)
 
 
 def _record_file(
@@ -210,7 +215,7 @@ class Relay:
                                       confirm_pressed=confirm_pressed, received=received)
 
     async def _unanswered(self, conversation_id: str, generic: str, *, confirm_pressed: bool,
-                          received: datetime) -> list[BotMessage]:
+                          received: datetime, grace_s: float = 0.0) -> list[BotMessage]:
         """Nobody could answer a message (Rasa, Redis or the action server away). Say so; after
         the ticket confirmation (shown, or its button pressed), say whether the ticket exists —
         the enterprise must never be left to guess whether its confirmed request was filed."""
@@ -223,7 +228,7 @@ class Relay:
         since = (datetime.fromisoformat(shown.decode()) if shown is not None
                  else received - timedelta(seconds=1))
         try:
-            found = await asyncio.to_thread(_ticket_since, self._db_url, conversation_id, since)
+            found = await self._ticket_within(conversation_id, since, grace_s)
         except Exception:  # noqa: BLE001 - database away too: nothing can be said for sure
             logger.exception("whether a ticket confirmed in %s exists is unknown",
                              pseudonym(conversation_id))
@@ -235,6 +240,17 @@ class Relay:
         number, department = found
         return [BotMessage(text=messages.TICKET_CREATED_UNTOLD.format(number=number,
                                                                       department=department))]
+
+    async def _ticket_within(self, conversation_id: str, since: datetime,
+                             grace_s: float) -> tuple[str, str] | None:
+        """The ticket filed since ``since``, looking again for ``grace_s`` seconds (an action
+        still running after Rasa timed out may yet write it)."""
+        deadline = asyncio.get_running_loop().time() + grace_s
+        while True:
+            found = await asyncio.to_thread(_ticket_since, self._db_url, conversation_id, since)
+            if found is not None or asyncio.get_running_loop().time() >= deadline:
+                return found
+            await asyncio.sleep(0.5)
 
     async def handle_file(
         self, conversation_id: str, channel: str, filename: str | None, mime: str | None,
@@ -292,13 +308,17 @@ class Relay:
             return False
 
     async def handle(
-        self, conversation_id: str, channel: str, text: str, *, is_payload: bool = False
+        self, conversation_id: str, channel: str, text: str, *, is_payload: bool = False,
+        source_ref: str | None = None,
     ) -> list[BotMessage]:
+        """The replies to one message. ``source_ref``: the channel's id of the message, so that
+        a message handled again after a crash is recorded once."""
         text = (text or "").strip()
         if not text:
             return [BotMessage(text=messages.EMPTY)]
         # First of all: the message is in the transcript, whatever fails next.
-        await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "in", "enterprise", text)
+        await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "in",
+                                "enterprise", text, source_ref)
         received = datetime.now(timezone.utc)
         try:
             return await self._answer(conversation_id, channel, text, is_payload, received)
@@ -346,8 +366,9 @@ class Relay:
             answer = await self._rasa.send(conversation_id, to_rasa, {"channel": channel})
         except RasaUnavailable as exc:
             logger.error("Rasa unavailable for %s: %s", pseudonym(conversation_id), exc)
-            replies = await self._unanswered(conversation_id, messages.RASA_BUSY,
-                                             confirm_pressed=confirm_pressed, received=received)
+            replies = await self._unanswered(
+                conversation_id, messages.RASA_BUSY, confirm_pressed=confirm_pressed,
+                received=received, grace_s=CONFIRM_GRACE_S if exc.timed_out else 0.0)
         else:
             replies += answer if answer else await self._empty_answer(
                 conversation_id, confirm_pressed=confirm_pressed, received=received)

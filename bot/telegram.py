@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -149,6 +151,7 @@ class TelegramChannel:
             return
         chat_id = update.effective_chat.id
         replies = await self._relay.handle(conversation_id(chat_id), "telegram", "/greet",
+                                           source_ref=_ref(update),
                                            is_payload=True)
         await self.send(context.bot, chat_id, replies)
 
@@ -160,7 +163,8 @@ class TelegramChannel:
         await context.bot.send_chat_action(chat_id, "typing")
         text = message.text or ""
         # A leading "/" would be read by Rasa as an intent payload: only buttons may do that.
-        replies = await self._relay.handle(conversation_id(chat_id), "telegram", text.lstrip("/"))
+        replies = await self._relay.handle(conversation_id(chat_id), "telegram", text.lstrip("/"),
+                                           source_ref=_ref(update))
         await self.send(context.bot, chat_id, replies)
 
     async def on_edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -178,7 +182,7 @@ class TelegramChannel:
             return
         if self._operator_group is not None and self._operator_group.is_group(update):
             return
-        await query.answer()
+        await _cosmetic(query.answer(), update)
         if not await self._first_time(update, context.bot.id):
             return
         chat_id = update.effective_chat.id
@@ -194,11 +198,11 @@ class TelegramChannel:
         title = _button_title(query.message, query.data or "")
         if query.message is not None and title:
             # Remove the keyboard so the same choice cannot be pressed twice.
-            await query.edit_message_text(
+            await _cosmetic(query.edit_message_text(
                 f"{query.message.text or ''}\n\n{messages.CHOSEN.format(title=title)}"[:4096]
-            )
+            ), update)
         replies = await self._relay.handle(conversation_id(chat_id), "telegram", payload,
-                                           is_payload=True)
+                                           is_payload=True, source_ref=_ref(update))
         await self.send(context.bot, chat_id, replies)
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -237,3 +241,18 @@ def _button_title(message, data: str) -> str | None:  # type: ignore[no-untyped-
             if button.callback_data == data:
                 return str(button.text)
     return None
+
+
+async def _cosmetic(call: Awaitable[object], update: Update) -> None:
+    """Answer a button press / mark the choice on its message. Telegram refuses both when the
+    press is handled again after a crash (query too old, message not modified): the choice
+    itself must still reach the bot."""
+    try:
+        await call
+    except BadRequest as exc:
+        logger.warning("update %s: %s (the press is handled anyway)", update.update_id, exc)
+
+
+def _ref(update: Update) -> str:
+    """The transcript's ``source_ref`` of an update (unique per bot and chat)."""
+    return f"tg-update:{update.update_id}"

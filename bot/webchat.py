@@ -18,7 +18,7 @@ from bot.logsafe import pseudonym
 from bot.outbox_delivery import pump_web
 from bot.rasa_client import BotMessage
 from bot.relay import Relay
-from hotline import attachments
+from hotline import attachments, client_address
 from hotline.db import session_scope
 from hotline.handoff import Mode
 
@@ -87,7 +87,7 @@ async def _relay(relay: Relay, conversation: str, frame: webframes.Frame) -> lis
 
 
 def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
-           limits: flood.Limits | None = None) -> APIRouter:
+           limits: flood.Limits | None = None, trusted_proxies: str = "") -> APIRouter:
     """``relay_of()`` returns the running :class:`Relay` (built at start-up, not import);
     notifications for the conversation are pumped to the page while it is connected.
     The upload size is enforced by :class:`bot.flood.UploadLimit` (installed by the app)."""
@@ -119,7 +119,8 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
         if session is None:
             return JSONResponse({"detail": messages.BAD_SESSION}, status_code=400)
         relay: Relay = relay_of()
-        ip = request.client.host if request.client else None
+        ip = client_address.resolve(request.client.host if request.client else None,
+                                    request.headers.getlist("x-forwarded-for"), trusted_proxies)
         refusal = await flood.too_fast(relay.redis, limits, f"web:{session}", ip)
         if refusal is not None:
             return JSONResponse({"detail": refusal}, status_code=429)
@@ -136,7 +137,8 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
             return
         await websocket.accept()
         relay: Relay = relay_of()
-        ip = websocket.client.host if websocket.client else None
+        ip = client_address.resolve(websocket.client.host if websocket.client else None,
+                                    websocket.headers.getlist("x-forwarded-for"), trusted_proxies)
         conversation = f"web:{session}"
         await relay.set_present(conversation, True)
 

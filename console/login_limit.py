@@ -11,17 +11,16 @@ in one MULTI), so parallel guesses cannot all slip through between a check and a
   addresses is slowed down; a refused attempt is not counted against its address).
 
 A successful login forgets its address's attempts on that account. The client address is
-the peer's, or — only when the peer is a trusted reverse proxy (``console_trusted_proxies``)
-— the nearest untrusted address of ``X-Forwarded-For``.
+the peer's, or — only when the peer is a trusted reverse proxy — the nearest untrusted address
+of ``X-Forwarded-For`` (``hotline.client_address``).
 """
 
 from __future__ import annotations
 
-import ipaddress
-from functools import lru_cache
-
 import redis
 from fastapi import Request
+
+from hotline import client_address
 
 PREFIX = "hotline:console:loginlimit:"
 WINDOW_S = 15 * 60
@@ -32,51 +31,11 @@ ACCOUNT_SPACING_S = 2.0
 BLOCKED = "登录失败次数过多，请 15 分钟后再试，或联系管理员。"
 SLOWED = "该账号近期登录失败较多，请稍候几秒再试。"
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@lru_cache(maxsize=8)
-def trusted_networks(setting: str) -> tuple[Network, ...]:
-    """The networks of ``console_trusted_proxies``; a bad entry is an error naming it."""
-    networks = []
-    for entry in (x.strip() for x in setting.split(",")):
-        if not entry:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise ValueError(f"HOTLINE_CONSOLE_TRUSTED_PROXIES: not an address: {entry!r}") from None
-    return tuple(networks)
-
-
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text.strip().strip("[]"))
-    except ValueError:
-        return None
-
-
-def _trusted(text: str, networks: tuple[Network, ...]) -> bool:
-    address = _address(text)
-    return address is not None and any(address in n for n in networks)
-
 
 def client_ip(request: Request, trusted_proxies: str = "") -> str:
     """The client's address, looking through trusted proxies only."""
-    peer = request.client.host if request.client else "unknown"
-    networks = trusted_networks(trusted_proxies)
-    if not networks or not _trusted(peer, networks):
-        return peer
-    hops = [h.strip() for value in request.headers.getlist("x-forwarded-for")
-            for h in value.split(",")]
-    for hop in reversed(hops[-20:]):
-        if not hop:
-            continue
-        if _trusted(hop, networks):
-            continue
-        address = _address(hop)
-        return str(address) if address is not None else peer
-    return peer
+    return client_address.resolve(request.client.host if request.client else None,
+                                  request.headers.getlist("x-forwarded-for"), trusted_proxies)
 
 
 def _keys(username: str, ip: str) -> tuple[str, str, str, str]:

@@ -241,6 +241,9 @@ class TranscriptMessage(Base):
     """Every message of every conversation, in and out."""
 
     __tablename__ = "transcript_messages"
+    __table_args__ = (
+        Index("ux_transcript_source", "conversation_id", "source_ref", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String(100), index=True)
@@ -250,6 +253,9 @@ class TranscriptMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
+    #: The channel's own id of an inbound message (e.g. ``tg-update:<id>``): a message handled
+    #: again after a crash is not recorded twice.
+    source_ref: Mapped[str | None] = mapped_column(String(60))
 
 
 class RatingLevel(str, enum.Enum):

@@ -42,9 +42,11 @@ class Settings(BaseSettings):
     office_hours: str = "Mon-Fri 09:00-18:00"  # or "always"; see hotline.office_hours
     console_session_idle_min: int = 480  # a console login ends after this long unused
     console_secure_cookie: bool | None = None  # None: Secure when the request is https
-    # Reverse proxies (addresses or networks, comma list) whose X-Forwarded-For the console
-    # believes, so its per-address login limit sees each client, not the proxy.
-    console_trusted_proxies: str = ""
+    # Reverse proxies / load balancers (addresses or networks, comma list) whose
+    # X-Forwarded-For is believed, so per-address limits (console login, web-chat flood
+    # control) see each client, not the proxy. HOTLINE_CONSOLE_TRUSTED_PROXIES: older name.
+    console_trusted_proxies: str = Field(default="", validation_alias=AliasChoices(
+        "HOTLINE_TRUSTED_PROXIES", "HOTLINE_CONSOLE_TRUSTED_PROXIES", "console_trusted_proxies"))
     transcript_retention_days: int = 730  # `hotline transcripts purge` deletes older ones
     outbox_retention_days: int = 30  # delivered notifications older than this are deleted
     avg_handle_s: float = 300.0  # a chat's typical handling time, for the queue's wait guess

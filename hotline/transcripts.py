@@ -23,11 +23,21 @@ def add(
     text: str,
     at: datetime | None = None,
     attachment_id: int | None = None,
+    source_ref: str | None = None,
 ) -> TranscriptMessage:
-    """Add one message (``direction`` is ``in`` or ``out``) to the caller's transaction."""
+    """Add one message (``direction`` is ``in`` or ``out``) to the caller's transaction.
+
+    With ``source_ref`` (the channel's id of the message) a message already recorded under it
+    is returned instead of being added again: one handled twice after a crash stays one."""
+    if source_ref is not None:
+        existing = session.scalar(select(TranscriptMessage).where(
+            TranscriptMessage.conversation_id == conversation_id,
+            TranscriptMessage.source_ref == source_ref))
+        if existing is not None:
+            return existing
     message = TranscriptMessage(conversation_id=conversation_id, channel=channel,
                                 direction=direction, author=author, text=text, at=at or utcnow(),
-                                attachment_id=attachment_id)
+                                attachment_id=attachment_id, source_ref=source_ref)
     session.add(message)
     return message
 

@@ -88,7 +88,8 @@ async def serve_asgi(
     sock = _free_socket(host)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        asgi_app, log_config=None, log_level="warning", access_log=False, lifespan=lifespan
+        asgi_app, log_config=None, log_level="warning", access_log=False, lifespan=lifespan,
+        proxy_headers=False,  # as bot/__main__.py: the app decides which proxies to trust
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

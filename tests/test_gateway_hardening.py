@@ -481,10 +481,12 @@ async def test_a_non_ascii_webhook_secret_is_forbidden_not_an_error(
 # --- 10. flood control on the anonymous web chat ---------------------------------------------
 
 
-async def _say(gw: Gateway, session: str, texts: list[str]) -> list[str]:
+async def _say(gw: Gateway, session: str, texts: list[str],
+               forwarded_for: str | None = None) -> list[str]:
     """Each text on its own connection's turn; the first line of each answer."""
     answers = []
-    async with websockets.connect(_ws(gw, session)) as ws:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else None
+    async with websockets.connect(_ws(gw, session), extra_headers=headers) as ws:
         for text in texts:
             frame = await _exchange(ws, json.dumps({"text": text}, ensure_ascii=False))
             answers.append(frame["messages"][0]["text"])
@@ -515,6 +517,29 @@ async def test_one_address_sending_too_fast_is_slowed_down(
         second = await _say(gw, str(uuid.uuid4()), ["四", "五"])
     assert first == ["您说的是：一", "您说的是：二", "您说的是：三"]
     assert second[0] == "您说的是：四" and "发送太频繁" in second[1]
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    """Behind the load balancer every connection comes from it: without trusting it, one busy
+    office would slow down every enterprise; a client's own X-Forwarded-For is not believed."""
+    async with gateway(fake_telegram, clean_redis, db_url, RasaStandIn(),
+                       web_ip_msgs_per_min=2, console_trusted_proxies="127.0.0.1") as gw:
+        office = await _say(gw, str(uuid.uuid4()), ["一", "二", "三"], forwarded_for="203.0.113.7")
+        other = await _say(gw, str(uuid.uuid4()), ["四"], forwarded_for="198.51.100.9")
+    assert office[:2] == ["您说的是：一", "您说的是：二"] and "发送太频繁" in office[2]
+    assert other == ["您说的是：四"]  # not counted with the first office
+
+
+async def test_an_untrusted_peer_cannot_dodge_the_limit_with_a_forged_header(
+    fake_telegram: FakeTelegram, clean_redis: str, db_url: str,
+) -> None:
+    async with gateway(fake_telegram, clean_redis, db_url, RasaStandIn(),
+                       web_ip_msgs_per_min=2) as gw:
+        answers = [(await _say(gw, str(uuid.uuid4()), [text], forwarded_for=f"192.0.2.{i}"))[0]
+                   for i, text in enumerate(["一", "二", "三"])]
+    assert "发送太频繁" in answers[2], answers
 
 
 def _queue_on_request(sync: redis.Redis):  # type: ignore[no-untyped-def]

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 import redis
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from bot.app import WEBHOOK_PATH, create_app
 from bot.tg_updates import dedupe_keys
-from hotline import telegram_inbox
+from hotline import telegram_inbox, transcripts
 from hotline.db import get_engine, session_scope
 from hotline.models import TelegramInbox, TranscriptMessage
 from hotline.settings import Settings
@@ -145,6 +145,9 @@ async def test_an_update_left_by_a_dead_gateway_is_handled_after_its_lease(
                                     now=now, lease=timedelta(seconds=LEASE_S))
     redis.Redis.from_url(redis_url).set(dedupe_keys(fake_telegram.bot_id,
                                                     update["update_id"])[0], b"1")
+    with session_scope(db_url) as session:  # recorded, then the gateway died before answering
+        transcripts.add(session, "tg:80", "telegram", "in", "enterprise", "网关崩溃前收到的消息",
+                        source_ref=f"tg-update:{update['update_id']}")
     async for gw in _serve(fake_telegram, redis_url, db_url, rasa):
         reply = await gw.fake.await_reply(80, timeout=15)
         assert reply.text == "您说的是：网关崩溃前收到的消息"
@@ -206,3 +209,32 @@ async def test_chats_are_handled_concurrently_and_each_chat_in_order(
     assert first.seq < second.seq
     assert rasa.answered.index("甲的第一条") < rasa.answered.index("甲的第二条")
     assert rasa.answered.index("乙的消息") < rasa.answered.index("甲的第一条")
+
+
+async def test_a_button_press_handled_again_after_a_crash_still_reaches_the_bot(
+    gateway: Gateway, rasa: RasaStandIn,
+) -> None:
+    """The dead gateway had answered the press and marked the choice on its message; doing
+    either again is refused by Telegram, and that must not swallow the press itself."""
+    gateway.fake.user_says(82, "给我按钮")
+    await gateway.fake.await_reply(82, timeout=10)
+    update_id = gateway.fake.user_presses(82, "/open_ticket")
+    await gateway.fake.await_reply(82, text="收到按钮：/open_ticket", timeout=10)
+    await _until(lambda: all(r.done_at for r in _rows(gateway.db_url)))
+    with session_scope(gateway.db_url) as session:  # as a crash right after the edit leaves it
+        session.execute(update(TelegramInbox).where(TelegramInbox.update_id == update_id)
+                        .values(done_at=None, claimed_by="dead:1:x",
+                                claimed_until=datetime.now(timezone.utc)))
+    await _until(lambda: [m["message"] for m in rasa.received].count("/open_ticket") == 2,
+                 timeout=15)
+    with session_scope(gateway.db_url) as session:
+        presses = session.scalars(select(TranscriptMessage.text).where(
+            TranscriptMessage.conversation_id == "tg:82", TranscriptMessage.direction == "in",
+            TranscriptMessage.text == "/open_ticket")).all()
+    assert presses == ["/open_ticket"]  # handled twice, recorded once
+
+
+async def test_the_gateway_publishes_no_schema_or_docs(gateway: Gateway) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        for path in ("/openapi.json", "/docs", "/redoc"):
+            assert (await client.get(path)).status_code == 404, path
