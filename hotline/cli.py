@@ -21,6 +21,7 @@ GROUPS: tuple[str, ...] = (
     "hotline.transcripts_cli",
     "hotline.outbox_cli",
     "hotline.hot.cli",
+    "hotline.replies_cli",
 )
 
 

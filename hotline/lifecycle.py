@@ -27,6 +27,7 @@ reopen time with the topic's working days, ``escalated`` set, ``reopen_count`` +
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -39,6 +40,7 @@ from hotline.models import (
     Department,
     Rating,
     RatingLevel,
+    ReplyCheck,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -46,6 +48,7 @@ from hotline.models import (
 from hotline.settings import get_settings
 
 S = TicketStatus
+logger = logging.getLogger(__name__)
 
 REPLY_MAX_CHARS = 3000
 """A department's written reply: long enough for a reasoned answer, short enough to reach
@@ -209,10 +212,13 @@ def resolve(
     *,
     actor: str,
     now: datetime | None = None,
+    warnings_shown: bool = False,
 ) -> TicketEvent:
     """办结 with the department's written reply, which the enterprise then rates.
 
-    The reply is also kept in the event's note, so a later reopen does not erase it.
+    The reply is also kept in the event's note, so a later reopen does not erase it. The
+    reply check's warnings (:mod:`hotline.reply_check`) are stored with it; ``warnings_shown``
+    says the writer saw them before sending (the console shows them first).
     """
     now = _now(now)
     if S(ticket.status) not in ALLOWED_FROM["resolve"]:
@@ -222,11 +228,36 @@ def resolve(
         raise InvalidInput("办结须填写书面答复意见，答复内容不能为空。")
     if len(text) > REPLY_MAX_CHARS:
         raise InvalidInput(f"答复内容过长（{len(text)}字），请精简到{REPLY_MAX_CHARS}字以内。")
+    _record_reply_check(session, ticket, text, actor=actor, now=now, shown=warnings_shown)
     ticket.reply = text
     ticket.resolved_at = now
     if ticket.first_resolved_at is None:
         ticket.first_resolved_at = now
     return _move(session, ticket, "resolve", S.RESOLVED, actor=actor, now=now, note=text)
+
+
+def _record_reply_check(session: Session, ticket: Ticket, text: str, *, actor: str,
+                        now: datetime, shown: bool) -> None:
+    """Keep what the reply check found with this round's reply (never blocks the 办结)."""
+    from hotline import reply_check
+
+    try:
+        review = reply_check.check(ticket.description, text)
+    except Exception:  # noqa: BLE001 - the check is an aid; the answer must go out
+        logger.exception("reply check failed for ticket %s", ticket.number)
+        return
+    round_ = ticket.reopen_count or 0
+    row = session.scalar(select(ReplyCheck).where(ReplyCheck.ticket_id == ticket.id,
+                                                  ReplyCheck.round == round_))
+    if row is None:
+        row = ReplyCheck(ticket_id=ticket.id, round=round_)
+        session.add(row)
+    row.department_id = ticket.department_id
+    row.at = now
+    row.actor = actor
+    row.warnings = review.codes
+    row.missing_terms = list(review.missing_terms) or None
+    row.shown = shown and not review.ok
 
 
 def reopen(

@@ -19,6 +19,15 @@ quotes, and they are only comparable if they are defined once. Definitions:
   rated at least once (一事一评: each ticket counts once, with its last verdict).
 - **red lights** (红灯) = open tickets past their deadline at ``now`` + resolved tickets
   that were resolved after their deadline.
+- **reopened** (重办) = tickets sent back to the department at least once (不满意 or 重办).
+
+Reply quality (:func:`reply_quality`), per reply sent (one per resolution round) of the
+cohort's tickets, grouped by the department that wrote it:
+
+- **sent with warnings** (带警示发出) = replies the reply check had warnings for / replies;
+- **dissatisfied rate** (不满意率) = replies rated 不满意 / replies rated, also apart for the
+  replies with and without warnings (does the check predict dissatisfaction?);
+- **reopen rate** (重办率) = replies after which the ticket was reopened / replies.
 
 A rate whose denominator is zero is None ("—" in text), never a made-up 0 % or 100 %.
 """
@@ -58,6 +67,7 @@ class Summary:
     satisfied: int = 0
     open_overdue: int = 0
     resolved_late: int = 0
+    reopened: int = 0
     handling_hours: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -101,6 +111,7 @@ class Summary:
             "red": self.red,
             "open_overdue": self.open_overdue,
             "resolved_late": self.resolved_late,
+            "reopened": self.reopened,
         }
 
     def sentence(self) -> str:
@@ -177,7 +188,7 @@ def compute(
     now = now or datetime.now(timezone.utc)
     query = select(
         Ticket.id, Ticket.topic, Ticket.department_id, Ticket.status, Ticket.created_at,
-        Ticket.deadline, Ticket.resolved_at, Ticket.first_resolved_at,
+        Ticket.deadline, Ticket.resolved_at, Ticket.first_resolved_at, Ticket.reopen_count,
     ).where(Ticket.created_at >= start, Ticket.created_at < end)
     if topic is not None:
         query = query.where(Ticket.topic == topic)
@@ -204,6 +215,7 @@ def compute(
 
 def _count(summary: Summary, row: Any, verdict: str | None, now: datetime) -> None:
     summary.received += 1
+    summary.reopened += (row.reopen_count or 0) > 0
     if row.status in _RESOLVED:
         summary.resolved += 1
         resolved_at = row.resolved_at or row.first_resolved_at
@@ -240,3 +252,111 @@ def _labels(session: Session, by: str | None) -> dict[str, str]:
         return {str(d.id): d.name for d in session.scalars(select(Department))}
     return {}
 
+
+
+# --- reply quality ------------------------------------------------------------------------
+
+
+@dataclass
+class ReplyQuality:
+    """Replies of one department (or all) and how they were received (see the module doc)."""
+
+    key: str | None
+    label: str
+    replies: int = 0
+    with_warnings: int = 0
+    rated: int = 0
+    dissatisfied: int = 0
+    reopened: int = 0
+    rated_warned: int = 0
+    dissatisfied_warned: int = 0
+    rated_clean: int = 0
+    dissatisfied_clean: int = 0
+    warnings: dict[str, int] = field(default_factory=dict)  # code → replies with it
+
+    @property
+    def warned_share(self) -> float | None:
+        return _rate(self.with_warnings, self.replies)
+
+    @property
+    def dissatisfied_rate(self) -> float | None:
+        return _rate(self.dissatisfied, self.rated)
+
+    @property
+    def reopen_rate(self) -> float | None:
+        return _rate(self.reopened, self.replies)
+
+    @property
+    def dissatisfied_rate_warned(self) -> float | None:
+        return _rate(self.dissatisfied_warned, self.rated_warned)
+
+    @property
+    def dissatisfied_rate_clean(self) -> float | None:
+        return _rate(self.dissatisfied_clean, self.rated_clean)
+
+    def as_dict(self) -> dict[str, Any]:
+        def r(value: float | None) -> float | None:
+            return None if value is None else round(value, 4)
+
+        return {
+            "key": self.key, "label": self.label, "replies": self.replies,
+            "with_warnings": self.with_warnings, "warned_share": r(self.warned_share),
+            "rated": self.rated, "dissatisfied": self.dissatisfied,
+            "dissatisfied_rate": r(self.dissatisfied_rate), "reopened": self.reopened,
+            "reopen_rate": r(self.reopen_rate),
+            "dissatisfied_rate_warned": r(self.dissatisfied_rate_warned),
+            "dissatisfied_rate_clean": r(self.dissatisfied_rate_clean),
+            "warnings": dict(self.warnings),
+        }
+
+
+def reply_quality(session: Session, start: datetime, end: datetime, *,
+                  department_id: int | None = None) -> tuple[ReplyQuality, list[ReplyQuality]]:
+    """(all, per department) reply quality of the tickets created in ``[start, end)``."""
+    from hotline.models import ReplyCheck
+
+    query = (select(ReplyCheck.ticket_id, ReplyCheck.round, ReplyCheck.department_id,
+                    ReplyCheck.warnings, Ticket.reopen_count)
+             .join(Ticket, Ticket.id == ReplyCheck.ticket_id)
+             .where(Ticket.created_at >= start, Ticket.created_at < end))
+    if department_id is not None:
+        query = query.where(ReplyCheck.department_id == department_id)
+    rows = session.execute(query).all()
+    levels: dict[tuple[int, int], str] = {}
+    ids = {row.ticket_id for row in rows}
+    if ids:
+        for ticket_id, round_, level in session.execute(
+                select(Rating.ticket_id, Rating.round, Rating.level)
+                .where(Rating.ticket_id.in_(ids))):
+            levels[(ticket_id, round_)] = level
+    labels = _labels(session, "department")
+    total = ReplyQuality(key=None, label="全部")
+    groups: dict[str, ReplyQuality] = {}
+    for row in rows:
+        key = str(row.department_id or "")
+        if key not in groups:
+            groups[key] = ReplyQuality(key=key, label=labels.get(key, key or "待分派"))
+        for target in (total, groups[key]):
+            _count_reply(target, row, levels.get((row.ticket_id, row.round)))
+    ordered = sorted(groups.values(), key=lambda g: (-g.replies, g.label))
+    return total, ordered
+
+
+def _count_reply(q: ReplyQuality, row: Any, level: str | None) -> None:
+    warned = bool(row.warnings)
+    q.replies += 1
+    q.with_warnings += warned
+    for code in row.warnings or ():
+        q.warnings[code] = q.warnings.get(code, 0) + 1
+    q.reopened += (row.reopen_count or 0) > row.round
+    if level is None:
+        return
+    bad = level == RatingLevel.DISSATISFIED.value
+    q.rated += 1
+    q.dissatisfied += bad
+    if warned:
+        q.rated_warned += 1
+        q.dissatisfied_warned += bad
+    else:
+        q.rated_clean += 1
+        q.dissatisfied_clean += bad

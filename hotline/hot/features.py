@@ -91,6 +91,11 @@ class Featurizer:
         self._total = float(self._tokenizer._jieba.total)  # noqa: SLF001 - jieba exposes no getter
         self._max_idf = math.log(self._total)
 
+    @property
+    def tokenizer(self):  # type: ignore[no-untyped-def]
+        """The jieba tokenizer behind the terms (KbTokenizer), for precise-mode tagging."""
+        return self._tokenizer
+
     def clean(self, text: str) -> str:
         return normalize(_TAG_RE.sub(" ", normalize(text)))
 
