@@ -59,6 +59,8 @@ def shape(text: str | None) -> Shape:
     letters = re.findall(r"[A-Za-z]{2,}", visible)
     if not letters:
         return Shape.JUNK  # punctuation, brackets, emoji, symbols
-    if re.search(r"[{}\[\]<>;=$]|\(\)|\w+\(", visible) and not re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}\s+[A-Za-z]{2,}", visible):
+    # Linear forms of "\w+\(" and of three words of 2+ letters (same matches, no backtracking
+    # blow-up on long inputs; found by tests/test_fuzz_text.py).
+    if re.search(r"[{}\[\]<>;=$]|\(\)|\w\(", visible) and not re.search(r"[A-Za-z]{2}\s+[A-Za-z]{2,}\s+[A-Za-z]{2}", visible):
         return Shape.JUNK  # code fragments: alert(1), {"a":1}, x=1;
     return Shape.WORDS

@@ -148,3 +148,15 @@ def test_registered_name_is_part_of_the_answer(answer: str) -> None:
     ran("company_names: registered_name")
     name = registered_name(answer)
     assert name in answer
+
+
+def test_shape_is_linear_on_long_code_like_input() -> None:
+    """Found by the fuzzing above: ``\\w+\\(`` and the three-words pattern backtracked
+    quadratically (2.1 s on 20,000 characters); the linear forms give the same shapes."""
+    from hotline.message_shape import Shape, shape
+
+    started = time.perf_counter()
+    assert shape("a" * 100_000 + "{") is Shape.JUNK  # about a minute with the old patterns
+    assert shape("ab " * 30_000 + "{") is Shape.WORDS
+    assert shape("print(x)") is Shape.JUNK
+    assert time.perf_counter() - started < 10.0  # a 100-fold margin on a shared machine
