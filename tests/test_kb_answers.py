@@ -21,7 +21,7 @@ from sqlalchemy import select
 from actions import tickets as ticket_actions
 from actions import topics as topic_actions
 from hotline import db
-from hotline.kb import declined, rerank, rerank_train
+from hotline.kb import decide, declined, rerank, rerank_train
 from hotline.kb import index as kb_index
 from hotline.kb.aspects import asked
 from hotline.kb.evaluate import evaluate, load_questions
@@ -113,6 +113,35 @@ def test_subjects_the_knowledge_base_lacks_are_declined(
     result = search(question, k=3, index=idx)
     assert not result.confident, (result.top.entry.title if result.top else None, result.reason)
     assert result.reason
+
+
+def test_the_subject_of_a_named_programme_must_be_covered(idx: kb_index.KbIndex) -> None:
+    """汽车以旧换新补贴: every word is in the corpus and the top entry is about 补贴, but
+    not about cars: the subject (the words before 补贴) is not covered."""
+    result = search("汽车以旧换新补贴在哪领", k=3, index=idx)
+    assert not result.confident
+    assert result.reason == "subject not covered", result.reason
+
+
+def test_subject_words_come_before_the_kind_of_thing_asked_for(idx: kb_index.KbIndex) -> None:
+    words = {w.text: w for w in decide.question_words(
+        "火星基地入驻补贴怎么申请，去房管部门备案吗", idx.tokenizer, idx.synonyms, idx.idf,
+        idx.corpus_text)}
+    assert words["火星"].subject and words["基地"].subject
+    assert not words["补贴"].subject and not words["申请"].subject  # generic policy words
+    assert not words["房管"].subject  # an office (房管部门), not what is asked about
+
+
+def test_words_of_the_background_do_not_decline_the_question(idx: kb_index.KbIndex) -> None:
+    """The clauses before the question tell who asks (a hardware workshop with rented
+    machines): words the corpus never uses there are no subject the corpus lacks."""
+    question = "我们做五金加工的，机器设备是租来的，生意差，能不能办歇业"
+    result = search(question, k=3, index=idx)
+    assert result.confident, (result.reason, result.missing)
+    assert result.top is not None and "歇业" in result.top.entry.title
+    words = {w.text: w for w in decide.question_words(
+        question, idx.tokenizer, idx.synonyms, idx.idf, idx.corpus_text)}
+    assert not words["五金"].asked and words["歇业"].asked
 
 
 @pytest.mark.parametrize(

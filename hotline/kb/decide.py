@@ -13,11 +13,23 @@ must cover the question's **key words**:
 - a word the corpus never uses and no synonym rule explains is the strongest sign of
   a subject the knowledge base does not hold: it weighs :data:`UNKNOWN_IDF`.
 
+Two things about *where* a word stands in the question matter:
+
+- only clauses that ask (…吗, 怎么…, 能不能…) can name a subject the corpus lacks; the
+  background told first ("我们是开奶茶店的，生意不好，能不能办歇业") says who asks, so a
+  word the corpus never uses there (奶茶店) is not a foreign subject;
+- a question about a named policy, permit or programme names it by the words before the
+  kind of thing asked for (补贴, 奖励, 备案, 许可证 …): 充电桩建设补贴, 区块链备案. Those
+  words, generic policy words and offices left out, are the question's *subject*, and
+  the entry must cover :data:`SUBJECT_COVERAGE` of them — an entry about 补贴 in general
+  does not answer 汽车以旧换新补贴.
+
 The rules (:func:`rule`), in order: a weak BM25 match declines; a question asking for a
-figure (多少钱, 比例, 基数 …) declines unless the entry states one (or is a curated entry on
-that subject saying where the figure is set); a question with a foreign word declines
-unless the rest covers :data:`FOREIGN_COVERAGE` of it; and too little coverage declines.
-Declining says so honestly and offers a ticket or a person.
+figure (多少钱, 比例, 基数, 是多少 …) declines unless the entry states one (or is a curated
+entry on that subject saying where the figure is set); a question with a foreign word
+declines unless the rest covers :data:`FOREIGN_COVERAGE` of it; a subject the entry does
+not cover declines; and too little coverage declines. Declining says so honestly and
+offers a ticket or a person.
 
 The thresholds (and the switched-off ones, kept for calibration) are chosen by
 ``bench/calibrate_kb.py`` on one half of ``tests/data/kb_*.jsonl`` (answerable against
@@ -48,7 +60,12 @@ KEY_COVERAGE = 0.0
 #: subject. (The rest-of-question coverage and score conditions are off: no gain.)
 FOREIGN_COVERAGE = 0.5
 FOREIGN_REST_COVERAGE = 0.0
+#: Only a foreign word in a clause that asks counts: 奶茶店 in "我们是开奶茶店的，…能不能办
+#: 歇业" tells who asks, not what about.
+FOREIGN_ASKED_ONLY = True
 FOREIGN_SCORE = 0.0
+#: Share of the subject's words (the 充电桩建设 of 充电桩建设补贴) the entry must cover.
+SUBJECT_COVERAGE = 0.5
 #: Below this BM25 score nothing answers, however well covered (one-word chatter).
 MIN_SCORE = 8.0
 
@@ -62,6 +79,8 @@ class Word:
     foreign: bool = False  # a subject word the whole knowledge base never uses
     nounish: bool = False  # names a thing (weighs fully) rather than an action
     parts: tuple[str, ...] = ()  # the search tokens of a longer word (a compound's parts)
+    asked: bool = True  # said in a clause that asks (not in the background told first)
+    subject: bool = False  # names the subject of a named policy, permit or programme
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +115,13 @@ def _rule_spans(text: str, rules: Iterable[SynonymRule]) -> list[tuple[int, int,
 
 #: Parts of speech that name a subject (nouns, verbal nouns, abbreviations, terms);
 #: ``x`` is jieba's tag for the knowledge base's own domain words.
-NOUNISH = frozenset({"n", "nz", "vn", "nt", "j", "eng", "x", "an", "nrt", "nrfg", "g"})
+NOUNISH = frozenset({"n", "nz", "vn", "nt", "j", "eng", "x", "an", "nr", "nrt", "nrfg", "g"})
 #: Parts of speech that never decide answerability (pronouns, numbers, particles,
 #: places, times, directions …).
 IGNORED = frozenset({"r", "m", "mq", "q", "d", "p", "c", "u", "uj", "ul", "uz", "uv", "ud",
-                     "ug", "y", "e", "o", "f", "t", "tg", "ns", "nr", "s", "zg", "k", "h"})
+                     "ug", "y", "e", "o", "f", "t", "tg", "ns", "s", "zg", "k", "h"})
 #: Parts of speech of a word that can name a subject the knowledge base lacks.
-SUBJECT_TAGS = frozenset({"n", "nz", "nt", "eng", "j", "x"})
+SUBJECT_TAGS = frozenset({"n", "nz", "nt", "eng", "j", "x", "nr"})
 #: Weight of verbs and adjectives relative to their rarity.
 VERB_FACTOR = 0.3
 #: An unknown word this common in general Chinese (jieba's counts) is everyday talk.
@@ -123,6 +142,77 @@ def _weight(tok: str, flag: str, known_idf: float | None, explained: bool,
     return 1.0 if general >= GENERAL_WORD_FREQ else UNKNOWN_IDF
 
 
+#: Clause boundaries of a question.
+_CLAUSE_RE = re.compile(r"[，。？！；：,;:?!\s、]+")
+#: A clause that asks something (the others tell the background: 我们是开奶茶店的 …).
+ASKING_RE = re.compile(
+    r"(吗|么|什么|怎么|怎样|如何|哪|多少|几|能不能|可不可以|是否|要不要|有没有|行不行|呢|啥|咋|"
+    r"谁|[?？]|不能|能否|可以|还是|算不算|合法|合规)"
+)
+#: Words naming the kind of thing asked for — a subsidy, an award, a permit, a filing, a
+#: programme. The words before one in its clause name *which* one (充电桩建设补贴,
+#: 区块链备案, 专精特新小巨人奖励): its subject.
+SUBJECT_HEAD_RE = re.compile(
+    r"(补贴|补助|奖励|奖补|资助|扶持|优惠|补偿|贴息|津贴|返还|认定|备案|许可证|许可|执照|资质|"
+    r"认证|申报|计划|项目|基金|政策|试点|示范|称号|资金|券)"
+)
+#: Generic policy words, question words and the asker's own roles: never the subject.
+GENERIC_SUBJECT_WORDS = frozenset(
+    """
+    补贴 补助 奖励 奖补 资助 扶持 优惠 政策 减免 补偿 贴息 津贴 返还 奖金 资金 专项 专项资金 支持
+    鼓励 申请 申报 办理 办 认定 备案 审批 许可 许可证 证 证书 执照 资质 登记 注册 手续 流程 材料
+    资料 条件 要求 标准 比例 金额 额度 费用 钱 多少 多久 部门 窗口 电话 地址 地方 步骤 程序 规定
+    法律 法规 政府 企业 公司 单位 个人 员工 人 人员 老板 国家 今年 现在 最新 目前 每月 每年
+    经营 经营许可 服务 项目 工作 业务 管理 不能 不要 还有 什么时候 需要 处理 合法 违法 算 计算
+    查 查询 提交 准备 带 影响 办法 方式 政府部门 机关 有关部门 主管部门 省级 市级 区级 国家级
+    """.split()
+)
+#: Parts of speech that end a subject phrase rather than belong to it (verbs, adverbs …).
+_NOT_SUBJECT_TAGS = frozenset({"v", "vd", "a", "ad", "d", "p", "c", "r", "m", "q", "t", "f", "s",
+                               "ns", "zg", "b"})
+#: A word followed by these names who handles the matter (商务部门, 房管局), not the subject.
+_OFFICE_AFTER_RE = re.compile(r"(部门|局|厅|委|办)")
+
+
+def clauses(text: str) -> list[tuple[int, int]]:
+    """Start and end offsets of the clauses of ``text``."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m in _CLAUSE_RE.finditer(text):
+        if m.start() > pos:
+            spans.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text):
+        spans.append((pos, len(text)))
+    return spans
+
+
+def asking_spans(text: str) -> list[tuple[int, int]]:
+    """The clauses that ask (all of them when none looks like a question)."""
+    spans = clauses(text)
+    return [s for s in spans if ASKING_RE.search(text[s[0]:s[1]])] or spans
+
+
+def subject_offsets(text: str, tagged: Sequence[tuple[str, str, int, int]]) -> set[int]:
+    """Start offsets of the words naming a subject: the noun-like words before a
+    :data:`SUBJECT_HEAD_RE` word in its clause (not generic words, not offices)."""
+    out: set[int] = set()
+    for a, b in clauses(text):
+        for m in SUBJECT_HEAD_RE.finditer(text, a, b):
+            head = m.start()
+            for _tok, _flag, s, e in tagged:  # a head inside a longer word: the word's start
+                if s <= head < e:
+                    head = s
+                    break
+            for tok, flag, s, e in tagged:
+                if s < a or e > head or flag in _NOT_SUBJECT_TAGS:
+                    continue
+                if tok in GENERIC_SUBJECT_WORDS or _OFFICE_AFTER_RE.match(text, e):
+                    continue
+                out.add(s)
+    return out
+
+
 def question_words(
     text: str,
     tokenizer: KbTokenizer,
@@ -137,8 +227,11 @@ def question_words(
     synonym rule explains it, it is not everyday talk, and no entry contains it at all.
     """
     spans = _rule_spans(text, rules)
+    tagged = tagged if tagged is not None else tokenizer.tagged(text)
+    asking = asking_spans(text)
+    subject_at = subject_offsets(text, tagged)
     words: dict[str, Word] = {}
-    for tok, flag, start, end in tagged if tagged is not None else tokenizer.tagged(text):
+    for tok, flag, start, end in tagged:
         alts: list[str] = []
         for s, e, rule in spans:
             if s < end and start < e:  # the rule's phrase overlaps this word
@@ -152,15 +245,17 @@ def question_words(
             and bool(corpus_text) and tok not in corpus_text
         )
         nounish = flag in NOUNISH
+        is_asked = any(a <= start < b for a, b in asking)
+        is_subject = start in subject_at
         prev = words.get(tok)
         if prev is None:
             parts = tuple(p for p in tokenizer.tokens(tok) if p != tok) if len(tok) > 2 else ()
             words[tok] = Word(tok, weight, tok in idf_of, tuple(dict.fromkeys(alts)), foreign,
-                              nounish, parts)
+                              nounish, parts, is_asked, is_subject)
         else:
             merged = tuple(dict.fromkeys(prev.alternatives + tuple(alts)))
             words[tok] = Word(tok, prev.idf, prev.known, merged, prev.foreign, prev.nounish,
-                              prev.parts)
+                              prev.parts, prev.asked or is_asked, prev.subject or is_subject)
     return list(words.values())
 
 
@@ -177,7 +272,8 @@ def _covered(word: Word, hay: str, parts: Sequence[str]) -> float:
 ASKS_AMOUNT_RE = re.compile(
     r"(多少钱|多少元|多少万|贷多少|补多少|补贴多少|奖励多少|奖多少|返多少|退多少|能拿多少|能领多少|"
     r"比例|费率|利率|税率是多少|标准是多少|补贴标准|基数|额度是多少|最多能|最高能|百分之多少|"
-    r"百分之几|几个点|多少个点|金额)"
+    r"百分之几|几个点|多少个点|金额|是多少|给多少|贴多少|扣多少|返还多少|批多少|发多少|多少额度|"
+    r"额度多少|多少积分|几成|多少度|多少税|%还是|还是\d+%|月供|能抵多少|能减多少|减缴多少|能补多少)"
 )
 #: An entry that states a figure: digits with a unit, 百分之…, 元, 倍.
 HAS_AMOUNT_RE = re.compile(r"(\d+(\.\d+)?\s*(%|元|万|倍)|百分之|[一二三四五六七八九十百千万]+元|倍)")
@@ -199,6 +295,9 @@ class Features:
     foreign: tuple[str, ...]
     asks_figure: bool
     has_figure: bool  # the entry states an amount, or (curated) says where the figure is set
+    #: Weighted share of the subject's words (see :func:`subject_offsets`) the entry
+    #: covers; None when the question names no subject that way.
+    subject_coverage: float | None = None
 
 
 #: Curated entries state where a figure is set when no source holds it ("以…公布为准");
@@ -219,6 +318,10 @@ def coverage_of(words: Sequence[Word], hay: str) -> float:
     return sum(w.idf * _share(w, hay) for w in words) / total
 
 
+def _foreign(w: Word) -> bool:
+    return w.foreign and (w.asked or not FOREIGN_ASKED_ONLY)
+
+
 def features(
     words: Sequence[Word], entry: Entry, score: float, tokenizer: KbTokenizer, question: str
 ) -> Features:
@@ -230,7 +333,7 @@ def features(
         share = _share(w, hay)
         total += w.idf
         got += w.idf * share
-        if not w.foreign:
+        if not _foreign(w):
             rest_total += w.idf
             rest_got += w.idf * share
         if share < 0.5:
@@ -238,6 +341,7 @@ def features(
             if w.known and w.idf >= KEY_IDF and w.nounish:
                 key_missing.append(w.text)
     coverage = got / total if total > 0 else 0.0
+    subject = [w for w in words if w.subject]
     has_figure = HAS_AMOUNT_RE.search(hay) is not None or (
         entry.source == "curated"
         and coverage >= CURATED_FIGURE_COVERAGE
@@ -249,9 +353,10 @@ def features(
         rest_coverage=rest_got / rest_total if rest_total > 0 else 0.0,
         missing=tuple(missing),
         key_missing=tuple(key_missing),
-        foreign=tuple(w.text for w in words if w.foreign),
+        foreign=tuple(w.text for w in words if _foreign(w)),
         asks_figure=asks_amount(question),
         has_figure=has_figure,
+        subject_coverage=coverage_of(subject, hay) if subject else None,
     )
 
 
@@ -267,6 +372,8 @@ def rule(f: Features) -> tuple[bool, str]:
         or f.score < FOREIGN_SCORE
     ):
         return False, "subject not in knowledge base"
+    if f.subject_coverage is not None and f.subject_coverage < SUBJECT_COVERAGE:
+        return False, "subject not covered"
     if f.coverage < MIN_COVERAGE:
         return False, "low coverage"
     if f.key_missing and f.coverage < KEY_COVERAGE:
