@@ -34,8 +34,9 @@ from console.api.tickets import may_handle, may_redispatch, own_department, requ
 from console.auth import Actor, Forbidden, current_actor, require_csrf
 from console.context import get_ctx
 from console.web import render
-from hotline import lifecycle, routing, sla, tickets
+from hotline import lifecycle, reply_check, routing, sla, tickets
 from hotline.db import session_scope
+from hotline.hot import service as hot_service
 from hotline.models import (
     OPEN_STATUSES,
     RATING_ZH,
@@ -44,6 +45,7 @@ from hotline.models import (
     Enterprise,
     Rating,
     RatingLevel,
+    ReplyCheck,
     StaffRole,
     Ticket,
     TicketEvent,
@@ -233,6 +235,7 @@ class ListRow:
     light: str
     light_zh: str
     escalated: bool
+    hot_issue: int | None = None  # the hot issue (热点问题) the ticket belongs to
 
 
 def _ticket_query(f: Filters, department_id: int | None) -> Any:
@@ -285,6 +288,7 @@ def _list(session: Session, f: Filters, department_id: int | None,
             select(Ticket).where(Ticket.id.in_([i for i, _ in page]))
             .options(selectinload(Ticket.enterprise), selectinload(Ticket.department)))
     }
+    hot_of = hot_service.for_tickets(session, [i for i, _ in page])
     rows = []
     for ticket_id, light in page:
         t = loaded[ticket_id]
@@ -294,6 +298,7 @@ def _list(session: Session, f: Filters, department_id: int | None,
             department=t.department.name if t.department else None,
             status=t.status, status_zh=_status_zh(t.status), deadline=t.deadline,
             light=light.value, light_zh=_light_words(t.status, light), escalated=t.escalated,
+            hot_issue=hot_of[t.id].issue_id if t.id in hot_of else None,
         ))
     return rows, counts, total
 
@@ -379,7 +384,15 @@ def _view(session: Session, ticket: Ticket, actor: Actor, now: datetime) -> dict
             level_zh = r.level
         ratings.append({"round": r.round + 1, "level": r.level, "level_zh": level_zh,
                         "comment": r.comment, "at": r.at})
+    checks = [
+        {"round": c.round + 1, "at": c.at, "shown": c.shown,
+         "titles": [reply_check.TITLES.get(code, code) for code in c.warnings]}
+        for c in session.scalars(select(ReplyCheck).where(ReplyCheck.ticket_id == ticket.id)
+                                 .order_by(ReplyCheck.round))
+    ]
     return {
+        "hot": hot_service.for_tickets(session, [ticket.id]).get(ticket.id),
+        "reply_checks": checks,
         "number": ticket.number, "status": status.value, "status_zh": status.zh,
         "topic": ticket.topic, "topic_zh": _topic_zh(ticket.topic),
         "act_zh": ACTS.get(ticket.act, ticket.act), "description": ticket.description,
@@ -401,7 +414,8 @@ def _view(session: Session, ticket: Ticket, actor: Actor, now: datetime) -> dict
 
 def _detail_page(request: Request, actor: Actor, number: str, *, status_code: int = 200,
                  flash: str | None = None, flash_kind: str = "ok",
-                 draft: Mapping[str, str] | None = None) -> Response:
+                 draft: Mapping[str, str] | None = None,
+                 review: reply_check.ReplyReview | None = None) -> Response:
     now = request_now(request)
     with session_scope(get_ctx(request).db_url) as session:
         try:
@@ -417,7 +431,7 @@ def _detail_page(request: Request, actor: Actor, number: str, *, status_code: in
         request, "ticket_detail.html", actor, status_code=status_code,
         title=f"工单 {view['number']}", t=view, departments=others, flash=flash,
         flash_kind=flash_kind, draft=dict(draft or {}), reply_max=lifecycle.REPLY_MAX_CHARS,
-        note_max=NOTE_MAX,
+        note_max=NOTE_MAX, review=review,
     )
 
 
@@ -488,12 +502,34 @@ def change_status(request: Request, number: str, to: str = Form(""), note: str =
 
 
 @router.post("/tickets/{number}/reply")
-def reply(request: Request, number: str, reply: str = Form(""),
-          actor: Actor = Depends(require_csrf)) -> Response:
-    def work(session: Session, ticket: Ticket, now: datetime) -> None:
-        lifecycle.resolve(session, ticket, reply, actor=actor.who, now=now)
+def reply(request: Request, number: str, reply: str = Form(""), intent: str = Form("send"),
+          confirm: str = Form(""), actor: Actor = Depends(require_csrf)) -> Response:
+    """办结 with a written reply, checked first (:mod:`hotline.reply_check`).
 
-    return _act(request, actor, number, "reply", work, {"reply": reply})
+    ``intent=check`` only shows the warnings. ``intent=send`` sends at once when the
+    check finds nothing, else shows the warnings with a 仍然发送 button (``confirm=1``),
+    which sends and records that the writer saw them."""
+    draft = {"reply": reply}
+    if intent == "check" or not confirm:
+        with session_scope(get_ctx(request).db_url) as session:
+            try:
+                ticket = _load(session, number, actor)
+            except tickets.TicketNotFound:
+                return _not_found(request, actor, number.strip()[:40])
+            description, status = ticket.description, TicketStatus(ticket.status)
+        # a reply that cannot be sent anyway (wrong status, empty, too long) is refused first
+        sendable = (status in lifecycle.ALLOWED_FROM["resolve"] and reply.strip()
+                    and len(reply.strip()) <= lifecycle.REPLY_MAX_CHARS)
+        if sendable:
+            review = reply_check.check(description, reply)
+            if intent == "check" or not review.ok:
+                return _detail_page(request, actor, number, draft=draft, review=review)
+
+    def work(session: Session, ticket: Ticket, now: datetime) -> None:
+        lifecycle.resolve(session, ticket, reply, actor=actor.who, now=now,
+                          warnings_shown=bool(confirm))
+
+    return _act(request, actor, number, "reply", work, draft)
 
 
 @router.post("/tickets/{number}/redispatch")

@@ -224,7 +224,7 @@ def test_detail_shows_everything_escaped(app: ConsoleHarness, mine: dict[str, st
     assert client.post(f"/console/tickets/{mine['housing']}/take",
                        data={"csrf_token": client.csrf}).status_code == 303
     done = client.post(f"/console/tickets/{mine['housing']}/reply",
-                       data={"csrf_token": client.csrf, "reply": "已办理。" + XSS})
+                       data={"csrf_token": client.csrf, "reply": "已办理。" + XSS, "confirm": "1"})
     assert done.status_code == 303
     page = client.get(done.headers["location"])
     assert "答复已提交" in page.text
@@ -308,8 +308,12 @@ def test_take_reply_reopen(app: ConsoleHarness, mine: dict[str, str]) -> None:
                         data={"csrf_token": client.csrf, "note": "签收，三日内答复"})
     assert taken.status_code == 303 and taken.headers["location"].endswith("?ok=take")
     assert "已签收" in client.get(taken.headers["location"]).text
-    done = client.post(f"/console/tickets/{number}/reply",
+    thin = client.post(f"/console/tickets/{number}/reply",
                        data={"csrf_token": client.csrf, "reply": "已督促审批科加快办理。"})
+    assert thin.status_code == 200 and "答复还缺少以下内容" in thin.text  # the reply check
+    done = client.post(f"/console/tickets/{number}/reply",
+                       data={"csrf_token": client.csrf, "reply": "已督促审批科加快办理。",
+                             "confirm": "1"})
     assert done.status_code == 303
     page = client.get(done.headers["location"]).text
     assert "已督促审批科加快办理。" in page and "企业尚未评价" in page and "转为重办" in page
