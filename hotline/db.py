@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +14,42 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline.settings import get_settings
 
 
+def _without_nul(value: Any) -> Any:
+    """``value`` with NUL characters taken out of every string in it (same object if none)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        cleaned = {key: _without_nul(item) for key, item in value.items()}
+        return value if all(cleaned[k] is value[k] for k in value) else cleaned
+    if isinstance(value, list | tuple):
+        items = [_without_nul(item) for item in value]
+        if all(new is old for new, old in zip(items, value)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
+
+def _strip_nul_characters(engine: Engine) -> None:
+    """Text reaches the database without NUL characters, on every backend.
+
+    PostgreSQL cannot store U+0000 in text at all (the driver raises, the request fails);
+    SQLite would keep it. Hostile or broken clients send it (a web-chat frame, a form field),
+    and it never means anything in a message, a name or a description: it is dropped from
+    the parameters of every statement, so both backends store the same text.
+    """
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _clean(_conn, _cursor, statement, parameters, _context, _executemany):  # type: ignore[no-untyped-def]
+        return statement, _without_nul(parameters)
+
+
 def make_engine(url: str) -> Engine:
+    engine = _make_engine(url)
+    _strip_nul_characters(engine)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})

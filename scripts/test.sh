@@ -11,6 +11,16 @@ command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose)
 # The console's browser tests: Debian's Chromium, and a CJK font so screenshots show Chinese.
 command -v chromium >/dev/null 2>&1 || [ -n "${HOTLINE_CHROMIUM:-}" ] || need_pkgs+=(chromium)
 fc-list :lang=zh 2>/dev/null | grep -q . || need_pkgs+=(fonts-wqy-zenhei)
+# PostgreSQL's server binaries: database tests also run on a throw-away cluster (tests/pg_helpers.py).
+if [ -z "${HOTLINE_PG_BIN:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+    && ! command -v initdb >/dev/null 2>&1; then
+  # Debian 12's version; elsewhere the distribution's default one.
+  if apt-cache policy postgresql-15 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    need_pkgs+=(postgresql-15)
+  else
+    need_pkgs+=(postgresql)
+  fi
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "[test] installing ${need_pkgs[*]} (apt) …"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
+from unittest import mock
 
 import pytest
 import redis
@@ -22,7 +24,7 @@ from hotline import seed
 from hotline.db import session_scope
 from hotline.models import Department
 from hotline.settings import Settings
-from hotline.staff import create_staff
+from hotline.staff import create_staff, hash_password
 
 PASSWORD = "Secret-pass-2026"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -61,6 +63,13 @@ class ConsoleHarness:
         return client
 
 
+@lru_cache(maxsize=8)
+def _hash_once(password: str) -> str:
+    """A real argon2 hash, made once per run: the harness's six accounts share one password,
+    and hashing it six times per test (~0.1-0.3 s each) was most of a console test's set-up."""
+    return hash_password(password)
+
+
 def make_harness(db_url: str, redis_url: str, **settings: object) -> ConsoleHarness:
     url = redis_url.rsplit("/", 1)[0] + "/12"
     sync = redis.Redis.from_url(url)
@@ -71,7 +80,7 @@ def make_harness(db_url: str, redis_url: str, **settings: object) -> ConsoleHarn
                                  aredis=aioredis.Redis.from_url(url),
                                  deliver=harness.delivered.append)
     install(harness.app, lambda: harness.ctx)
-    with session_scope(db_url) as session:
+    with session_scope(db_url) as session, mock.patch("hotline.staff.hash_password", _hash_once):
         seed.ensure_departments(session)
         session.flush()
         harness.departments = {d.name: d.id for d in session.query(Department)}

@@ -162,9 +162,9 @@ def test_upgrade_fills_first_resolution_from_the_audit_trail(db_url: str) -> Non
                 "INSERT INTO tickets (id, number, topic, act, description, status, limit_days,"
                 " created_at, deadline, resolved_at, escalated, reopen_count) VALUES"
                 " (1, 'T20261101-0001', 'tax', 'appeal', 'x', 'resolved', 5,"
-                " '2026-11-01 02:00:00', '2026-11-06 15:59:59', '2026-11-05 02:00:00', 1, 1),"
+                " '2026-11-01 02:00:00', '2026-11-06 15:59:59', '2026-11-05 02:00:00', TRUE, 1),"
                 " (2, 'T20261101-0002', 'tax', 'appeal', 'y', 'dispatched', 5,"
-                " '2026-11-01 02:00:00', '2026-11-06 15:59:59', NULL, 0, 0)"))
+                " '2026-11-01 02:00:00', '2026-11-06 15:59:59', NULL, FALSE, 0)"))
             conn.execute(text(
                 "INSERT INTO ticket_events (ticket_id, at, actor, from_status, to_status) VALUES"
                 " (1, '2026-11-02 02:00:00', 's', 'in_progress', 'resolved'),"

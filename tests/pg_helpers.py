@@ -1,0 +1,188 @@
+"""A throw-away PostgreSQL cluster for the suite: ``initdb`` in a temp dir, served only on a
+unix socket in that dir, stopped and deleted at the end of the session.
+
+The suite migrates one template database once; each test gets its own database copied from
+it (``CREATE DATABASE … TEMPLATE``, a few tens of milliseconds) and dropped afterwards.
+
+``initdb`` refuses to run as root. Under root (CI, containers) the cluster runs as the
+``postgres`` system user that Debian's package creates (``runuser -u postgres --``), with the
+temp dir handed to that user.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from hotline.stack import free_port
+
+PG_USER = "postgres"  # the cluster's superuser (trust authentication on the socket)
+TEMPLATE = "hotline_tmpl"
+
+
+class PostgresUnavailable(RuntimeError):
+    """What is missing to start a cluster (binaries, a non-root user)."""
+
+
+def pg_bindir() -> Path:
+    """Where ``initdb``/``pg_ctl`` live: ``HOTLINE_PG_BIN``, else the newest
+    ``/usr/lib/postgresql/<v>/bin`` (Debian), else ``initdb`` on the PATH."""
+    override = os.environ.get("HOTLINE_PG_BIN")
+    if override:
+        if (Path(override) / "initdb").is_file():
+            return Path(override)
+        raise PostgresUnavailable(f"HOTLINE_PG_BIN={override} has no initdb")
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                        else 0)
+    if candidates:
+        return candidates[-1].parent
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    raise PostgresUnavailable(
+        "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb, no initdb "
+        "on the PATH): apt-get install postgresql-15, or set HOTLINE_PG_BIN")
+
+
+def _run_as() -> pwd.struct_passwd | None:
+    """The user the cluster runs as: None for the current (non-root) user."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    raise PostgresUnavailable("running as root and there is no 'postgres' user for initdb")
+
+
+def _temp_base() -> str | None:
+    """Memory (``/dev/shm``) when it has room: no disk I/O to wait for on a busy machine.
+    Else ``/tmp``: a short path (a socket's path must stay under ~100 bytes) that every user
+    may enter."""
+    for base in ("/dev/shm", "/tmp"):
+        try:
+            stat = os.statvfs(base)
+        except OSError:
+            continue
+        if base == "/tmp" or stat.f_bavail * stat.f_frsize >= 2 << 30:
+            return base
+    return None
+
+
+class PgCluster:
+    """A running cluster; :meth:`url` names a database on it for SQLAlchemy."""
+
+    def __init__(self) -> None:
+        self.bindir = pg_bindir()
+        self.user = _run_as()
+        if self.user is not None and shutil.which("runuser") is None:
+            raise PostgresUnavailable("running as root without runuser to drop privileges")
+        base = _temp_base()
+        self.root = Path(tempfile.mkdtemp(prefix="hotline-pg-", dir=base))
+        self.data = self.root / "data"
+        self.port = free_port()  # names the socket file; no TCP listener
+        self._ids = itertools.count(1)
+        if self.user is not None:
+            os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
+        self.started = False
+
+    # --- processes ---------------------------------------------------------------------
+
+    def _cmd(self, args: Sequence[str]) -> list[str]:
+        if self.user is None:
+            return list(args)
+        return ["runuser", "-u", self.user.pw_name, "--", *args]
+
+    def _run(self, args: Sequence[str]) -> None:
+        done = subprocess.run(self._cmd(args), capture_output=True, text=True, timeout=120,
+                              cwd=self.root)
+        if done.returncode != 0:
+            log = self.root / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n"
+                               f"{done.stdout}{done.stderr}{tail}")
+
+    def start(self) -> PgCluster:
+        self._run([str(self.bindir / "initdb"), "-D", str(self.data), "-U", PG_USER,
+                   "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"])
+        # Speed over durability (the cluster lives for one test session); enough connections
+        # for the concurrency tests and the pools of many short-lived engines. The server's
+        # time zone is Shanghai's, not UTC: instants must come back right whatever a
+        # deployment's server is set to.
+        settings = {
+            "listen_addresses": "''", "port": str(self.port),
+            "unix_socket_directories": f"'{self.root}'",
+            "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+            "max_connections": "200", "shared_buffers": "32MB",
+            "timezone": "'Asia/Shanghai'", "log_min_messages": "warning",
+        }
+        conf = "".join(f"{key} = {value}\n" for key, value in settings.items())
+        with open(self.data / "postgresql.conf", "a", encoding="utf-8") as out:
+            out.write(conf)  # appended (root may write it; it stays the cluster user's file)
+        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
+                   str(self.root / "server.log"), "-w", "-t", "60", "start"])
+        self.started = True
+        return self
+
+    def stop(self) -> None:
+        try:
+            if self.started:
+                self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
+                           "-w", "stop"])
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- databases ---------------------------------------------------------------------
+
+    def url(self, dbname: str) -> str:
+        return (f"postgresql+psycopg://{PG_USER}@/{dbname}"
+                f"?host={self.root}&port={self.port}")
+
+    def _connect(self):  # type: ignore[no-untyped-def]
+        import psycopg
+
+        return psycopg.connect(host=str(self.root), port=self.port, user=PG_USER,
+                               dbname="postgres", autocommit=True)
+
+    def admin(self, sql: str) -> None:
+        """Run ``sql`` outside a transaction (CREATE/DROP DATABASE) on the ``postgres`` db."""
+        with self._connect() as conn:
+            conn.execute(sql)
+
+    def create_template(self) -> str:
+        """Migrate a template database to head once; per-test databases are copies of it."""
+        from hotline.db_cli import upgrade
+
+        self.admin(f"CREATE DATABASE {TEMPLATE}")
+        upgrade(self.url(TEMPLATE))
+        return TEMPLATE
+
+    def new_database(self, template: str | None = TEMPLATE) -> str:
+        name = f"t_{os.getpid()}_{next(self._ids)}"
+        source = f" TEMPLATE {template} STRATEGY FILE_COPY" if template else ""
+        self.admin(f"CREATE DATABASE {name}{source}")
+        return name
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name``, ending the sessions that pooled engines still hold on it.
+
+        The sessions are ended and waited for here, in steps of milliseconds: ``DROP DATABASE
+        … WITH (FORCE)`` alone waits in steps of 100 ms for them to go."""
+        with self._connect() as conn:
+            others = "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+            conn.execute(f"SELECT pg_terminate_backend(pid) {others}", [name])
+            deadline = time.monotonic() + 10
+            while conn.execute(f"SELECT 1 {others}", [name]).fetchone() is not None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.002)
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
