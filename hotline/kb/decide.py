@@ -271,12 +271,21 @@ def _covered(word: Word, hay: str, parts: Sequence[str]) -> float:
 #: A question asking for a figure (how much money, what rate or ratio, what standard).
 ASKS_AMOUNT_RE = re.compile(
     r"(多少钱|多少元|多少万|贷多少|补多少|补贴多少|奖励多少|奖多少|返多少|退多少|能拿多少|能领多少|"
-    r"比例|费率|利率|税率是多少|标准是多少|补贴标准|基数|额度是多少|最多能|最高能|百分之多少|"
-    r"百分之几|几个点|多少个点|金额|是多少|给多少|贴多少|扣多少|返还多少|批多少|发多少|多少额度|"
+    r"比例(?=$|[，。？！,?!吗呢])|比例是|比例多|多少比例|什么比例|啥比例|比例怎么|比例最|按比例多|费率|利率|税率是多少|标准是多少|"
+    r"补贴标准|基数|额度是多少|最多能|最高能|百分之多少|百分之几|几个点|多少个点|金额是|金额多|"
+    r"多少金额|是多少|给多少|贴多少|扣多少|返还多少|批多少|发多少|多少额度|"
     r"额度多少|多少积分|几成|多少度|多少税|%还是|还是\d+%|月供|能抵多少|能减多少|减缴多少|能补多少)"
 )
 #: An entry that states a figure: digits with a unit, 百分之…, 元, 倍.
 HAS_AMOUNT_RE = re.compile(r"(\d+(\.\d+)?\s*(%|元|万|倍)|百分之|[一二三四五六七八九十百千万]+元|倍)")
+
+
+#: A question about whether a programme still runs, or its current round's dates.
+ASKS_CURRENT_RE = re.compile(
+    r"(还有吗|还有没有|今年还|现在还有|还在吗|申报截止|截止是|到哪一年|用到哪|什么时候调|调了吗|"
+    r"什么时候申报|什么时候到账|还能享受吗|还减免吗|延续到)"
+)
+CURRENT_RULE = 1.0
 
 
 def asks_amount(text: str) -> bool:
@@ -298,6 +307,8 @@ class Features:
     #: Weighted share of the subject's words (see :func:`subject_offsets`) the entry
     #: covers; None when the question names no subject that way.
     subject_coverage: float | None = None
+    asks_current: bool = False
+    says_where_set: bool = False
 
 
 #: Curated entries state where a figure is set when no source holds it ("以…公布为准");
@@ -342,11 +353,12 @@ def features(
                 key_missing.append(w.text)
     coverage = got / total if total > 0 else 0.0
     subject = [w for w in words if w.subject]
-    has_figure = HAS_AMOUNT_RE.search(hay) is not None or (
+    says_where_set = (
         entry.source == "curated"
         and coverage >= CURATED_FIGURE_COVERAGE
         and FIGURE_SET_ELSEWHERE_RE.search(hay) is not None
     )
+    has_figure = HAS_AMOUNT_RE.search(hay) is not None or says_where_set
     return Features(
         score=score,
         coverage=coverage,
@@ -357,6 +369,8 @@ def features(
         asks_figure=asks_amount(question),
         has_figure=has_figure,
         subject_coverage=coverage_of(subject, hay) if subject else None,
+        asks_current=ASKS_CURRENT_RE.search(question) is not None,
+        says_where_set=says_where_set,
     )
 
 
@@ -366,6 +380,8 @@ def rule(f: Features) -> tuple[bool, str]:
         return False, "weak match"
     if f.asks_figure and not f.has_figure:
         return False, "figure not in source"
+    if CURRENT_RULE and f.asks_current and not f.says_where_set:
+        return False, "current round not in source"
     if f.foreign and (
         f.coverage < FOREIGN_COVERAGE
         or f.rest_coverage < FOREIGN_REST_COVERAGE
