@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from sqlalchemy import text
 from telegram import Update
 from telegram.ext import Application
 
-from bot import flood, logsafe, webchat
+from bot import flood, logsafe, metrics, webchat
 from bot.housekeeping import idle_release_loop, purge_loop
 from bot.operator_group import OperatorGroup
 from bot.outbox_delivery import OutboxDelivery
@@ -27,6 +30,7 @@ from bot.tg_inbox import WebhookInbox
 from bot.tg_updates import PerChatProcessor
 from console import web as console_web
 from console.context import ConsoleContext
+from hotline.db import session_scope
 from hotline.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -59,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             rasa, redis, sync, settings.db_url(), avg_handle_s=settings.avg_handle_s,
             attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024))
         state["rt"] = runtime
+        state["metrics"] = CollectorRegistry()  # read from Redis and the database per scrape
+        state["metrics"].register(metrics.SharedState(sync, settings.db_url()))
         tasks: list[asyncio.Task[None]] = []
         state["console"] = ConsoleContext(
             settings=settings, db_url=settings.db_url(),
@@ -132,9 +138,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
+        """Liveness: the process serves and reaches Redis."""
         runtime = state["rt"]
         await runtime.redis.ping()
         return {"status": "ok", "telegram": runtime.telegram is not None}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Readiness, naming what is down: Redis, the database, Rasa (with its model)."""
+        checks = await readiness(state["rt"], settings.db_url())
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        """Prometheus text format: this process's counters, then the shared figures."""
+        shared = state["metrics"]
+        body = await asyncio.to_thread(lambda: generate_latest(metrics.REGISTRY)
+                                       + generate_latest(shared))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.post(WEBHOOK_PATH)
     async def telegram_webhook(request: Request) -> Response:
@@ -154,12 +176,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:  # noqa: BLE001 - database away: Telegram sends the update again
             logger.exception("webhook update %s not stored; Telegram will retry",
                              data["update_id"])
+            metrics.WEBHOOK_UPDATES.labels("refused").inc()
             return Response(status_code=503)
+        metrics.WEBHOOK_UPDATES.labels("stored" if new else "duplicate").inc()
         if new:
             await runtime.telegram.update_queue.put(Update.de_json(data, runtime.telegram.bot))
         return Response(status_code=200)
 
     return app
+
+
+async def readiness(runtime: Runtime, db_url: str) -> dict[str, str]:
+    """Each dependency: "ok" or why not."""
+    checks: dict[str, str] = {}
+    try:
+        await runtime.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        checks["redis"] = f"down: {type(exc).__name__}"
+    try:
+        await asyncio.to_thread(_database_ok, db_url)
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["database"] = f"down: {type(exc).__name__}"
+    try:
+        status = await runtime.rasa.status()
+        checks["rasa"] = "ok" if status.get("model_file") else "down: no model loaded"
+    except Exception as exc:  # noqa: BLE001
+        checks["rasa"] = f"down: {type(exc).__name__}"
+    return checks
+
+
+def _database_ok(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        session.execute(text("SELECT 1"))
 
 
 def secret_matches(given: str, secret: str) -> bool:

@@ -21,7 +21,7 @@ import redis as sync_redis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot import messages, offered
+from bot import messages, metrics, offered
 from bot.logsafe import pseudonym
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
 from hotline import attachments, handoff, live, service_ratings, tickets, transcripts
@@ -168,6 +168,7 @@ class Relay:
     async def _out(self, conversation_id: str, channel: str, replies: list[BotMessage],
                    traditional: bool) -> list[BotMessage]:
         replies = [localize(r, traditional) for r in replies]
+        metrics.MESSAGES_OUT.labels(channel).inc(len(replies))
         for reply in replies:
             shown = reply.text or (reply.custom or {}).get("html", "")
             if shown:
@@ -209,6 +210,7 @@ class Relay:
         """Rasa answered nothing: the action server is down or an action raised."""
         if await self.mode(conversation_id) is not Mode.BOT:
             return []  # an action handed the chat to a person: the queue notice is theirs
+        metrics.RASA_FAILURES.labels("empty").inc()
         logger.error("Rasa gave an empty answer for %s (action server down or an action "
                      "failed)", pseudonym(conversation_id))
         return await self._unanswered(conversation_id, messages.EMPTY_ANSWER,
@@ -316,6 +318,11 @@ class Relay:
         text = (text or "").strip()
         if not text:
             return [BotMessage(text=messages.EMPTY)]
+        with metrics.Timer(channel):
+            return await self._handle(conversation_id, channel, text, is_payload, source_ref)
+
+    async def _handle(self, conversation_id: str, channel: str, text: str, is_payload: bool,
+                      source_ref: str | None) -> list[BotMessage]:
         # First of all: the message is in the transcript, whatever fails next.
         await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "in",
                                 "enterprise", text, source_ref)
@@ -323,6 +330,7 @@ class Relay:
         try:
             return await self._answer(conversation_id, channel, text, is_payload, received)
         except RedisError as exc:
+            metrics.RASA_FAILURES.labels("redis").inc()
             # Handoff modes, de-duplication and Rasa's trackers live in Redis: nobody can answer.
             logger.error("Redis unavailable while answering %s: busy reply (%s)",
                          pseudonym(conversation_id), exc)
@@ -365,6 +373,7 @@ class Relay:
         try:
             answer = await self._rasa.send(conversation_id, to_rasa, {"channel": channel})
         except RasaUnavailable as exc:
+            metrics.RASA_FAILURES.labels("timeout" if exc.timed_out else "unavailable").inc()
             logger.error("Rasa unavailable for %s: %s", pseudonym(conversation_id), exc)
             replies = await self._unanswered(
                 conversation_id, messages.RASA_BUSY, confirm_pressed=confirm_pressed,

@@ -18,6 +18,7 @@ import pytest
 import redis
 from sqlalchemy import select, text, update
 
+from bot import messages
 from bot.app import WEBHOOK_PATH, create_app
 from bot.tg_updates import dedupe_keys
 from hotline import telegram_inbox, transcripts
@@ -238,3 +239,37 @@ async def test_the_gateway_publishes_no_schema_or_docs(gateway: Gateway) -> None
     async with httpx.AsyncClient(base_url=gateway.url) as client:
         for path in ("/openapi.json", "/docs", "/redoc"):
             assert (await client.get(path)).status_code == 404, path
+
+
+async def test_metrics_count_messages_and_read_the_shared_state(
+    gateway: Gateway, rasa: RasaStandIn,
+) -> None:
+    async with httpx.AsyncClient(base_url=gateway.url) as client:
+        before = (await client.get("/metrics")).text
+        gateway.fake.user_says(83, "计数一下")
+        await gateway.fake.await_reply(83, timeout=10)
+        rasa.down = True
+        gateway.fake.user_says(83, "Rasa不在")
+        await gateway.fake.await_reply(83, text=messages.RASA_BUSY, timeout=10)
+        after = (await client.get("/metrics")).text
+        ready = await client.get("/readyz")
+
+    def value(text: str, name: str) -> float:
+        line = next((x for x in text.splitlines() if x.startswith(name + " ")), f"{name} 0")
+        return float(line.split()[-1])
+
+    assert value(after, 'hotline_messages_in_total{channel="telegram"}') \
+        - value(before, 'hotline_messages_in_total{channel="telegram"}') == 2
+    assert value(after, 'hotline_rasa_failures_total{kind="unavailable"}') \
+        - value(before, 'hotline_rasa_failures_total{kind="unavailable"}') == 1
+    assert value(after, 'hotline_telegram_webhook_updates_total{result="stored"}') >= 2
+    assert 'hotline_reply_seconds_bucket{channel="telegram"' in after
+    assert value(after, 'hotline_up{source="redis"}') == 1
+    assert value(after, 'hotline_up{source="database"}') == 1
+    assert value(after, "hotline_queue_length") == 0
+    assert value(after, "hotline_telegram_inbox_pending") == 0
+    # The stand-in has no /status: readiness names Rasa as what is down, and only Rasa.
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert checks["redis"] == "ok" and checks["database"] == "ok"
+    assert checks["rasa"].startswith("down")
