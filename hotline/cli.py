@@ -22,6 +22,7 @@ GROUPS: tuple[str, ...] = (
     "hotline.outbox_cli",
     "hotline.hot.cli",
     "hotline.replies_cli",
+    "hotline.report_cli",
 )
 
 
