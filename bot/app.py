@@ -20,6 +20,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import flood, logsafe, metrics, webchat
+from bot.hot_announce import hot_issue_loop
 from bot.housekeeping import idle_release_loop, purge_loop
 from bot.operator_group import OperatorGroup
 from bot.outbox_delivery import OutboxDelivery
@@ -46,6 +47,21 @@ class Runtime:
     outbox: OutboxDelivery | None = None
     operator_group: OperatorGroup | None = None
     inbox: WebhookInbox | None = None
+
+
+def _operator_group_post(settings: Settings, runtime: Runtime):  # type: ignore[no-untyped-def]
+    """Posting HTML to the operators' Telegram group, when there is one."""
+    if runtime.telegram is None or settings.operator_chat_id is None:
+        return None
+    bot, chat_id = runtime.telegram.bot, settings.operator_chat_id
+
+    async def post(text: str) -> object:
+        from telegram import LinkPreviewOptions
+
+        return await bot.send_message(chat_id, text, parse_mode="HTML",
+                                      link_preview_options=LinkPreviewOptions(is_disabled=True))
+
+    return post
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -92,6 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await runtime.operator_group.start(runtime.telegram.bot)
         tasks.append(asyncio.create_task(purge_loop(
             settings.db_url(), settings.transcript_retention_days), name="transcript-retention"))
+        # New hot issues (热点问题): dashboards refresh, the operators' group is told.
+        tasks.append(asyncio.create_task(hot_issue_loop(
+            settings.db_url(), redis, _operator_group_post(settings, runtime),
+            public_url=settings.public_url), name="hot-issues"))
 
         async def after_idle_release(conversation: str) -> None:
             _deliver_now(runtime, conversation)

@@ -327,3 +327,22 @@ def stacked_bar(
             lx += item_w + 18
         height = ly + 10
     return _svg(width, height, title, body, css_class)
+
+
+def sparkline(values: Sequence[float], *, title: str, width: int = 120, height: int = 28,
+              color: str = RED, css_class: str = "spark") -> Markup:
+    """A small trend line without axes (a hot issue's reports per day), last point marked."""
+    if not values:
+        return _empty(width, height, title, "—", css_class)
+    clean = [_clean(v) for v in values]
+    top = max(clean) or 1.0
+    pad = 3.0
+    step = (width - 2 * pad) / max(1, len(clean) - 1)
+    points = [(pad + i * step, height - pad - (v / top) * (height - 2 * pad))
+              for i, v in enumerate(clean)]
+    line = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
+    x, y = points[-1]
+    return _svg(width, height, title, [
+        f'<polyline points="{line}" fill="none" stroke="{_color(color)}" stroke-width="1.6"/>',
+        f'<circle cx="{_n(x)}" cy="{_n(y)}" r="2.4" fill="{_color(color)}"/>',
+    ], css_class)

@@ -41,12 +41,14 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import charts, outbox_pages
+from console import charts, hot_pages, outbox_pages
 from console.auth import Actor, Forbidden, current_actor
+from console.chats import stream_position
 from console.context import get_ctx
 from console.web import render
 from hotline import handoff_stats, service_ratings, sla, stats
 from hotline.db import session_scope
+from hotline.hot import service as hot_service
 from hotline.models import OPEN_STATUSES, StaffRole, Ticket, TicketStatus
 
 router = APIRouter(prefix="/console")
@@ -419,8 +421,14 @@ def _page(request: Request, actor: Actor, d: Dashboard | None, error: str | None
         "trend_svg": "", "topic_svg": "", "lights_svg": "",
     }
     context["links"] = {"topic": {}, "department": {}}
-    with session_scope(get_ctx(request).db_url) as session:
+    ctx = get_ctx(request)
+    with session_scope(ctx.db_url) as session:
         context["failed_notifications"] = outbox_pages.failed_count(session)
+        # hot issues (what is open now) and reply quality (the period's cohort)
+        context["issues"] = hot_service.active_issues(session, now)
+        context["replies"] = stats.reply_quality(session, *d.period.bounds) if d else None
+    context["spark"] = hot_pages.spark
+    context["since"] = stream_position(ctx.redis)
     if d is not None:
         context.update(_charts(d))
         context["links"] = {"topic": links_for(d.period, d.by_topic, "topic"),

@@ -12,6 +12,7 @@ PAGES: tuple[str, ...] = (
     "console.chats",  # queue, my chats, one chat, live updates
     "console.tickets_pages",  # ticket list, detail, department work
     "console.dashboard",  # figures, charts, export
+    "console.hot_pages",  # hot issues (热点问题): list, one issue, supervisors' steps
     "console.reports_pages",  # periodic report (定期通报): HTML and PDF
     "console.outbox_pages",  # notifications that gave up: requeue (supervisor, admin)
     "console.kb_pages",  # knowledge base search and curated entries

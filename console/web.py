@@ -57,6 +57,7 @@ NAV: tuple[tuple[str, str, tuple[StaffRole, ...]], ...] = (
     ("/console/tickets", "工单", tuple(StaffRole)),
     ("/console/kb", "知识库", tuple(StaffRole)),
     ("/console/dashboard", "看板", (StaffRole.SUPERVISOR, StaffRole.ADMIN)),
+    ("/console/hot", "热点", (StaffRole.SUPERVISOR, StaffRole.ADMIN)),
     ("/console/reports", "通报", (StaffRole.SUPERVISOR, StaffRole.ADMIN, StaffRole.DEPARTMENT)),
     ("/console/users", "账号", (StaffRole.ADMIN,)),
 )

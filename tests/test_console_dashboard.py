@@ -320,7 +320,8 @@ def test_page_is_csp_clean_and_has_the_picker_and_charts(crafted: ConsoleHarness
     assert re.findall(r"<script[^>]*>", html) == [
         '<script src="/console/static/console.js" defer>']
     assert '<link rel="stylesheet" href="/console/static/dashboard.css">' in html
-    assert html.count("<svg") == 5  # trend and topics twice (laptop, phone), lights once
+    # trend and topics twice (laptop, phone), lights once; hot issues' sparklines apart
+    assert html.count("<svg") - html.count('class="spark"') == 5
     assert 'name="from" value="2026-11-01"' in html and 'name="to" value="2026-11-30"' in html
     for name in ("本月", "上月", "近7天", "近30天", "本年"):
         assert f">{name}</a>" in html

@@ -22,6 +22,34 @@
   var log = document.getElementById("chat-log");
   if (log) { log.scrollTop = log.scrollHeight; }
 
+  // Hot issues (dashboard): refresh the panel when one appears or changes.
+  var hot = document.querySelector("[data-live=hot]");
+  if (hot && window.EventSource) {
+    var hotBody = function () { return hot.querySelector("#hot-panel-body"); };
+    var known = function () {
+      var ids = {};
+      hot.querySelectorAll("[data-issue]").forEach(function (row) { ids[row.getAttribute("data-issue")] = true; });
+      return ids;
+    };
+    var hotSource = new EventSource("/console/events?since=" + encodeURIComponent(hot.getAttribute("data-since") || ""));
+    hotSource.addEventListener("change", function (ev) {
+      var data = {};
+      try { data = JSON.parse(ev.data); } catch (e) { return; }
+      if (data.kind !== "hot_issue") { return; }
+      var before = known();
+      fetch(hot.getAttribute("data-refresh"), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html === null) { return; }
+          var old = hotBody();
+          if (old) { old.outerHTML = html; }
+          var fresh = Object.keys(known()).some(function (id) { return !before[id]; });
+          var alert = document.getElementById("hot-alert");
+          if (fresh && alert) { alert.hidden = false; }
+        }).catch(function () {});
+    });
+  }
+
   var queue = document.querySelector("[data-live=queue]");
   var chat = document.querySelector("[data-live=chat]");
   if (!queue && !chat) { return; }
