@@ -59,6 +59,7 @@ FEATURES: tuple[str, ...] = (
     "aspect_stated",  # the question asks for a part (time, materials …) the entry states
     "aspect_missing",  # it asks for one the entry does not state
     "length_log",  # log of the entry's text length
+    "asked_coverage",  # coverage of the words of the clauses that ask (not the background)
 )
 
 
@@ -145,6 +146,7 @@ def candidate_features(
     out[:, 6] = _relative(ch.chars[cands])
     q_pairs = frozenset(char_bigrams(question))
     nouns = [w for w in words if w.nounish]
+    asked = [w for w in words if w.asked]
     rarest = max(words, key=lambda w: w.idf) if words else None
     top_titles = [entries[int(i)].title for i in cands[:CONSENSUS_DEPTH]]
     for row, idx in enumerate(cands):
@@ -177,6 +179,7 @@ def candidate_features(
             out[row, 17] = stated / len(aspects)
             out[row, 18] = (len(aspects) - stated) / len(aspects)
         out[row, 19] = cache.length_log(i)
+        out[row, 20] = coverage_of(asked, hay) if asked else out[row, 7]
     return out
 
 
