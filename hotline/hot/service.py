@@ -348,24 +348,29 @@ def _texts(session: Session, docs: list[HotDoc]) -> dict[int, str]:
 
 
 _CLAUSE_RE = re.compile(r"[。！？!?\n；;，,：:]+")
-_LEAD_RE = re.compile(r"^(?:您好|你好|请问|尊敬的\S{0,8}|我们|我司|我公司|本公司|本厂|本廠|我们公司|"
-                      r"我们是\S{0,12}企业|又是|又)+")
+_LEAD_RE = re.compile(r"^(?:您好|你好|请问|尊敬的\S{0,8}|我们是|我们|我司|我公司|本公司|本厂|本廠|"
+                      r"我们公司|又是|又|是|也是|也)+")
 
 
 def title_for(texts: list[str], featurizer: Featurizer | None = None) -> str:
-    """A short title drawn from the tickets: the clause that carries most of the group's
-    weight, taken from the most typical short ticket (cut to 30 characters)."""
+    """A short title drawn from the tickets: from the most typical short ticket, the clause
+    that holds most of the words the tickets *share* (the problem, not one ticket's own
+    place or firm), cut to 30 characters."""
     f = featurizer or get_featurizer()
     clean = [f.clean(t) for t in texts if t and t.strip()]
     if not clean:
         return "（无内容）"
     vectors = [f.embed(t) for t in clean]
     centroid: Counter[str] = Counter()
+    support: Counter[str] = Counter()
     for v in vectors:
         centroid.update(v)
+        support.update(v.keys())
+    shared = max(2, round(0.3 * len(vectors))) if len(vectors) > 1 else 1
+    common = {t: w for t, w in centroid.items() if support[t] >= shared} or dict(centroid)
 
     def typical(i: int) -> float:
-        cos = sum(w * centroid[t] for t, w in vectors[i].items())
+        cos = sum(w * common.get(t, 0.0) for t, w in vectors[i].items())
         return cos - 0.004 * max(0, len(clean[i]) - 60)
 
     best = max(range(len(clean)), key=typical)
@@ -374,7 +379,7 @@ def title_for(texts: list[str], featurizer: Featurizer | None = None) -> str:
         clauses = [clean[best]]
 
     def weight(clause: str) -> float:
-        return sum(centroid[t] for t in f.vector(f.terms(clause)))
+        return sum(common.get(t, 0.0) for t in f.vector(f.terms(clause)))
 
     chosen = max(clauses, key=weight)
     chosen = _LEAD_RE.sub("", chosen).strip() or chosen
