@@ -93,3 +93,28 @@ def test_a_ticket_of_a_hot_issue_tells_the_department(app: ConsoleHarness) -> No
     assert 'href="/console/hot/' not in page  # departments see the note, not the issue page
     listing = client.get("/console/tickets").text
     assert listing.count('title="热点问题 #') == 3
+
+
+def test_the_json_api_checks_a_draft_and_shows_the_hot_issue(app: ConsoleHarness) -> None:
+    texts = [REQUEST, "消防验收排期排到两个月以后，新厂房设备进不了场。",
+             "我们园区的新厂房消防验收申请提交五十天没动静，预约不上。"]
+    numbers = [_ticket(app, text, n + 1) for n, text in enumerate(texts)]
+    client = app.login("zhujian")
+    headers = {"X-CSRF-Token": client.csrf}
+    draft = client.post(f"/console/api/tickets/{numbers[0]}/reply-check", headers=headers,
+                        json={"reply": THIN})
+    assert draft.status_code == 200
+    body = draft.json()
+    assert not body["ok"] and "消防验收" in body["key_terms"]
+    assert [w["code"] for w in body["warnings"]] == ["no_basis", "no_next_step", "no_contact"]
+    with session_scope(app.db_url) as s:
+        assert s.scalars(select(ReplyCheck)).all() == []  # a draft check stores nothing
+    done = client.post(f"/console/api/tickets/{numbers[0]}/reply", headers=headers,
+                       json={"reply": GOOD})
+    assert done.status_code == 200
+    detail = done.json()
+    assert detail["hot_issue"]["tickets"] == 3 and detail["hot_issue"]["enterprises"] == 3
+    assert detail["reply_checks"] == [
+        {"round": 0, "warnings": [], "shown": False, "at": detail["reply_checks"][0]["at"]}]
+    assert client.post(f"/console/api/tickets/{numbers[0]}/reply-check",
+                       json={"reply": THIN}).status_code == 403  # no CSRF token

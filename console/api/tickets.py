@@ -31,9 +31,18 @@ from sqlalchemy.orm import Session
 from console import auth
 from console.auth import Actor
 from console.context import get_ctx
-from hotline import lifecycle, outbox, routing, sla, tickets
+from hotline import lifecycle, outbox, reply_check, routing, sla, tickets
 from hotline.db import session_scope
-from hotline.models import Department, Rating, StaffRole, Ticket, TicketEvent, TicketStatus
+from hotline.hot import service as hot_service
+from hotline.models import (
+    Department,
+    Rating,
+    ReplyCheck,
+    StaffRole,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +186,19 @@ def _detail(session: Session, ticket: Ticket, now: datetime) -> dict[str, Any]:
         for r in session.scalars(select(Rating).where(Rating.ticket_id == ticket.id)
                                  .order_by(Rating.round))
     ]
+    hot = hot_service.for_tickets(session, [ticket.id]).get(ticket.id)
+    data["hot_issue"] = None if hot is None else {  # 热点问题: many enterprises, one problem
+        "id": hot.issue_id, "title": hot.title, "state": hot.state_zh, "tickets": hot.tickets,
+        "enterprises": hot.enterprises, "supervise_note": hot.supervise_note,
+        "supervise_deadline": sla.as_local(hot.supervise_deadline).isoformat()
+        if hot.supervise_deadline else None,
+    }
+    data["reply_checks"] = [
+        {"round": c.round, "warnings": c.warnings, "shown": c.shown,
+         "at": sla.as_local(c.at).isoformat()}
+        for c in session.scalars(select(ReplyCheck).where(ReplyCheck.ticket_id == ticket.id)
+                                 .order_by(ReplyCheck.round))
+    ]
     return data
 
 
@@ -287,6 +309,22 @@ def set_status(request: Request, number: str, body: StatusBody,
                                   note=body.note, department_id=body.department_id)
 
     return _change(request, work)
+
+
+@router.post("/tickets/{number}/reply-check")
+def reply_check_only(request: Request, number: str, body: ReplyBody,
+                     actor: Writer) -> dict[str, Any]:
+    """What the reply check finds in a draft reply (nothing is sent or stored)."""
+
+    def work(session: Session, now: datetime) -> dict[str, Any]:
+        ticket = _ticket_for(session, number, actor)
+        review = reply_check.check(ticket.description, body.reply)
+        return {"ok": review.ok, "key_terms": list(review.key_terms),
+                "missing_terms": list(review.missing_terms),
+                "warnings": [{"code": f.code, "title": f.title, "message": f.message}
+                             for f in review.findings]}
+
+    return _run(request, work)  # type: ignore[no-any-return]
 
 
 @router.post("/tickets/{number}/reply")
