@@ -195,22 +195,31 @@ def asking_spans(text: str) -> list[tuple[int, int]]:
 
 def subject_offsets(text: str, tagged: Sequence[tuple[str, str, int, int]]) -> set[int]:
     """Start offsets of the words naming a subject: the noun-like words before a
-    :data:`SUBJECT_HEAD_RE` word in its clause (not generic words, not offices)."""
+    :data:`SUBJECT_HEAD_RE` word in its clause — not generic words, not an office or
+    place one goes to (去房管部门备案, 在海关备案). The head must end its word (基金会 is
+    no 基金)."""
     out: set[int] = set()
     for a, b in clauses(text):
         for m in SUBJECT_HEAD_RE.finditer(text, a, b):
-            head = m.start()
-            for _tok, _flag, s, e in tagged:  # a head inside a longer word: the word's start
-                if s <= head < e:
-                    head = s
-                    break
+            word = next(((s, e) for _t, _f, s, e in tagged if s <= m.start() < e), None)
+            if word is None or word[1] != m.end():
+                continue
+            head = word[0]
             for tok, flag, s, e in tagged:
                 if s < a or e > head or flag in _NOT_SUBJECT_TAGS:
                     continue
                 if tok in GENERIC_SUBJECT_WORDS or _OFFICE_AFTER_RE.match(text, e):
                     continue
+                if _OFFICE_END_RE.search(tok) or _GO_TO_RE.search(text, max(a, s - 2), s):
+                    continue
                 out.add(s)
     return out
+
+
+#: A word naming an office (文旅厅, 税务局).
+_OFFICE_END_RE = re.compile(r"(局|厅|委|部门|窗口)$")
+#: Words before a place one goes to or an office one deals with.
+_GO_TO_RE = re.compile(r"(去|到|向|找|在|跟|交给|报给)$")
 
 
 def question_words(
@@ -352,7 +361,7 @@ def features(
             if w.known and w.idf >= KEY_IDF and w.nounish:
                 key_missing.append(w.text)
     coverage = got / total if total > 0 else 0.0
-    subject = [w for w in words if w.subject]
+    subject = [w for w in words if w.subject and w.asked]
     says_where_set = (
         entry.source == "curated"
         and coverage >= CURATED_FIGURE_COVERAGE
