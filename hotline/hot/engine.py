@@ -69,15 +69,20 @@ class Group:
         return len(self.members)
 
     def reporters_within(self, window: timedelta, now: datetime) -> int:
-        """Most different reporters found within any ``window`` ending at a member or now."""
-        times = sorted((m.at, m.reporter) for m in self.members if m.at <= now)
-        best = 0
-        start = 0
-        for end in range(len(times)):
-            while times[end][0] - times[start][0] > window:
-                start += 1
-            best = max(best, len({r for _, r in times[start : end + 1]}))
-        return best
+        """Most different reporters found within any ``window`` up to ``now``."""
+        return reporters_within([m for m in self.members if m.at <= now], window)
+
+
+def reporters_within(members: list[Member], window: timedelta) -> int:
+    """Most different reporters among ``members`` found within any span of ``window``."""
+    times = sorted((m.at, m.reporter) for m in members)
+    best = 0
+    start = 0
+    for end in range(len(times)):
+        while times[end][0] - times[start][0] > window:
+            start += 1
+        best = max(best, len({r for _, r in times[start : end + 1]}))
+    return best
 
 
 @dataclass(frozen=True)
@@ -176,8 +181,7 @@ class Engine:
 
     def prune(self, now: datetime) -> int:
         """Drop groups nobody can join any more (kept small for a long-running process)."""
-        stale = [k for k, g in self.groups.items()
-                 if g.issue_id is None and not self.joinable(g, now)]
+        stale = [k for k, g in self.groups.items() if not self.joinable(g, now)]
         for key in stale:
             self.drop_group(key)
         return len(stale)

@@ -35,7 +35,7 @@ from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hotline import sla
-from hotline.hot.engine import Engine, Member
+from hotline.hot.engine import Engine, Member, reporters_within
 from hotline.hot.features import Featurizer, get_featurizer
 from hotline.hot.settings import engine_config, get_hot_settings
 from hotline.models import (
@@ -54,7 +54,8 @@ logger = logging.getLogger(__name__)
 
 # Events after which a process reloads the groups concerned (the rest change no grouping).
 RESHAPING = frozenset({"raised", "merged", "absorbed", "dropped", "closed", "reopened"})
-SYNC_MARGIN = 64  # ids below the last seen that may still commit late (PostgreSQL)
+SYNC_MARGIN = 64
+PRUNE_EVERY = 500  # placements between two prunes of the groups nobody can join  # ids below the last seen that may still commit late (PostgreSQL)
 TITLE_CHARS = 30
 TITLE_SAMPLE = 40  # a title is drawn from at most this many of the latest texts
 ST = HotIssueState
@@ -101,6 +102,7 @@ class HotIndex:
         self.last_doc = 0
         self.last_event = 0
         self._applied: set[int] = set()
+        self._syncs = 0
 
     def _member(self, doc: HotDoc) -> Member:
         return Member(doc.id, doc.at, doc.reporter, doc.topic, doc.district)
@@ -181,6 +183,9 @@ class HotIndex:
                     touched.add(doc.id)
         for key in touched:
             self.reload_group(session, key)
+        self._syncs += 1
+        if self._syncs % PRUNE_EVERY == 0:  # groups nobody can join any more
+            self.engine.prune(now)
         if len(self._applied) > 200_000:  # a process that ran for years: start afresh
             self.__init__(self.featurizer)  # type: ignore[misc]
             self.load(session, now)
@@ -292,21 +297,11 @@ def _place(session: Session, text: str, *, at: datetime, topic: str | None, repo
         window = timedelta(days=cfg.window_days)
         recent = [m for m in (group.members if group else []) if m.at >= at - window]
         members = [*recent, Member(doc.id, at, reporter, topic, district)]
-        if _reporters_within(members, window) >= cfg.min_reporters:
+        if reporters_within(members, window) >= cfg.min_reporters:
             issue = _raise(session, doc.group_key, at)
             return Joined(doc.id, issue.id, True, placement.score)
         session.flush()
         return Joined(doc.id, None, False, placement.score)
-
-
-def _reporters_within(members: list[Member], window: timedelta) -> int:
-    times = sorted((m.at, m.reporter) for m in members)
-    best, start = 0, 0
-    for end in range(len(times)):
-        while times[end][0] - times[start][0] > window:
-            start += 1
-        best = max(best, len({r for _, r in times[start : end + 1]}))
-    return best
 
 
 def _raise(session: Session, group_key: int, at: datetime) -> HotIssue:
