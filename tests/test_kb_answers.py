@@ -115,6 +115,16 @@ def test_subjects_the_knowledge_base_lacks_are_declined(
     assert result.reason
 
 
+@pytest.mark.parametrize("question", ["帮我推荐几家靠谱的装修公司", "下周深圳会不会下雨",
+                                      "你是机器人吗", "哪家快递公司寄文件最便宜"])
+def test_requests_that_are_no_policy_question_are_declined(
+    idx: kb_index.KbIndex, question: str
+) -> None:
+    result = search(question, k=3, index=idx)
+    assert not result.confident
+    assert result.reason in {"not a policy question", "weak match"}, result.reason
+
+
 def test_the_subject_of_a_named_programme_must_be_covered(idx: kb_index.KbIndex) -> None:
     """汽车以旧换新补贴: every word is in the corpus and the top entry is about 补贴, but
     not about cars: the subject (the words before 补贴) is not covered."""

@@ -295,6 +295,16 @@ ASKS_CURRENT_RE = re.compile(
     r"什么时候申报|什么时候到账|还能享受吗|还减免吗|延续到)"
 )
 CURRENT_RULE = 1.0
+OFF_DOMAIN_RULE = 1.0
+
+
+#: Not a policy question: asking for a recommendation, a commercial comparison, a personal
+#: errand (帮我算/写/翻译), about the bot itself, the weather, leisure.
+OFF_DOMAIN_RE = re.compile(
+    r"(推荐(几|一|个|一下|点|些|的)|有没有推荐|哪家.{0,8}(好|便宜|划算|靠谱|最低|稳)|"
+    r"哪个.{0,6}(好|划算|便宜|稳|靠谱)|哪只|帮我(算|写|翻译|订|推荐)|机器人[吗啊呀]|是真人|"
+    r"人工智能吗|好吃|好看的|好玩|天气怎么样|天气预报|气温|下雨|比较稳|最划算)"
+)
 
 
 def asks_amount(text: str) -> bool:
@@ -316,6 +326,7 @@ class Features:
     #: Weighted share of the subject's words (see :func:`subject_offsets`) the entry
     #: covers; None when the question names no subject that way.
     subject_coverage: float | None = None
+    off_domain: bool = False
     asks_current: bool = False
     says_where_set: bool = False
 
@@ -379,6 +390,7 @@ def features(
         has_figure=has_figure,
         subject_coverage=coverage_of(subject, hay) if subject else None,
         asks_current=ASKS_CURRENT_RE.search(question) is not None,
+        off_domain=OFF_DOMAIN_RE.search(question) is not None,
         says_where_set=says_where_set,
     )
 
@@ -387,6 +399,8 @@ def rule(f: Features) -> tuple[bool, str]:
     """The decision on computed features: (answer?, reason)."""
     if f.score < MIN_SCORE:
         return False, "weak match"
+    if f.off_domain and OFF_DOMAIN_RULE:
+        return False, "not a policy question"
     if f.asks_figure and not f.has_figure:
         return False, "figure not in source"
     if CURRENT_RULE and f.asks_current and not f.says_where_set:
