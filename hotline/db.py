@@ -66,20 +66,23 @@ def _make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-@lru_cache(maxsize=4)
 def get_engine(url: str | None = None) -> Engine:
-    return make_engine(url or get_settings().db_url())
+    """The shared engine of ``url``, else of the settings' database (as they are now: an
+    engine cached for "the settings" would outlive a change of ``HOTLINE_DATABASE_URL``)."""
+    return _shared(url or get_settings().db_url())[0]
 
 
 @lru_cache(maxsize=4)
-def _factory(url: str | None) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def _shared(url: str) -> tuple[Engine, sessionmaker[Session]]:
+    """One cache for a URL's engine and its session factory: they never part."""
+    engine = make_engine(url)
+    return engine, sessionmaker(bind=engine, expire_on_commit=False)
 
 
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """A session committed on success and rolled back on error."""
-    session = _factory(url)()
+    session = _shared(url or get_settings().db_url())[1]()
     try:
         yield session
         session.commit()

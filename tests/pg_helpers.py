@@ -16,6 +16,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -64,6 +65,26 @@ def _run_as() -> pwd.struct_passwd | None:
     raise PostgresUnavailable("running as root and there is no 'postgres' user for initdb")
 
 
+# Stops the cluster and deletes its dir once the test process is gone, also when it was killed
+# (``timeout``, SIGTERM, SIGKILL) before the session's teardown could run: argv is the test
+# process id, the cluster's dir and the stop command.
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+owner, root, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while True:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        break
+    except PermissionError:
+        pass
+    time.sleep(1)
+if os.path.exists(os.path.join(root, "data", "postmaster.pid")):
+    subprocess.run(stop, capture_output=True, timeout=60)
+shutil.rmtree(root, ignore_errors=True)
+"""
+
+
 def _temp_base() -> str | None:
     """Memory (``/dev/shm``) when it has room: no disk I/O to wait for on a busy machine.
     Else ``/tmp``: a short path (a socket's path must stay under ~100 bytes) that every user
@@ -94,6 +115,7 @@ class PgCluster:
         if self.user is not None:
             os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
         self.started = False
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     # --- processes ---------------------------------------------------------------------
 
@@ -131,15 +153,26 @@ class PgCluster:
         self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
                    str(self.root / "server.log"), "-w", "-t", "60", "start"])
         self.started = True
+        self._watchdog = subprocess.Popen(  # own session: a Ctrl-C or kill of the tests spares it
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.root),
+             *self._cmd(self._stop_args())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
         return self
+
+    def _stop_args(self) -> list[str]:
+        return [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
+                "stop"]
 
     def stop(self) -> None:
         try:
             if self.started:
-                self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                           "-w", "stop"])
+                self._run(self._stop_args())
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            if self._watchdog is not None:  # nothing left for it to do
+                self._watchdog.terminate()
+                self._watchdog.wait(10)
 
     # --- databases ---------------------------------------------------------------------
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from hotline import outbox, tickets, transcripts
 from hotline.db import make_engine, session_scope
-from hotline.db_cli import alembic_config
+from hotline.db_cli import alembic_config, upgrade
 from hotline.models import NotificationOutbox, Ticket, TranscriptMessage
+from hotline.settings import get_settings
 
 T0 = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
 
@@ -86,3 +89,21 @@ def test_concurrent_gateways_never_claim_the_same_outbox_row(db_url: str) -> Non
         holders = dict(s.execute(select(NotificationOutbox.id, NotificationOutbox.claimed_by)
                                  .where(NotificationOutbox.claimed_by.is_not(None))).tuples().all())
     assert holders == {row_id: w for w, ids in got.items() for row_id in ids}
+
+
+def test_the_settings_database_is_the_current_one(db_url: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``session_scope()`` without a URL follows HOTLINE_DATABASE_URL as the settings now say
+    (it kept the engine of the first URL it saw: the CLI tests read an earlier test's data)."""
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    upgrade(other)
+    for url, expected in ((db_url, 1), (other, 0)):
+        monkeypatch.setenv("HOTLINE_DATABASE_URL", url)
+        get_settings.cache_clear()
+        with session_scope() as s:
+            if url == db_url:
+                tickets.create_ticket(s, topic="tax", description="发票", conversation_id=None,
+                                      now=T0)
+        with session_scope() as s:
+            assert s.scalar(select(func.count()).select_from(Ticket)) == expected, url
+    get_settings.cache_clear()
