@@ -32,6 +32,8 @@ from bot.tg_updates import PerChatProcessor
 from console import web as console_web
 from console.context import ConsoleContext
 from hotline.db import session_scope
+from hotline.hot.settings import get_hot_settings
+from hotline.operator_chat import Effects, OperatorChat
 from hotline.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -82,21 +84,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state["metrics"] = CollectorRegistry()  # read from Redis and the database per scrape
         state["metrics"].register(metrics.SharedState(sync, settings.db_url()))
         tasks: list[asyncio.Task[None]] = []
+        # The effects of every operator action (console, operators' group, idle release).
+        effects = Effects(sync, deliver=lambda conversation: _deliver_now(runtime, conversation),
+                          resume_bot=lambda conversation: _resume_bot(runtime, conversation))
+        operators = OperatorChat(settings.db_url(), sync, effects,
+                                 attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024)
         state["console"] = ConsoleContext(
             settings=settings, db_url=settings.db_url(),
             redis=sync, aredis=redis,
-            deliver=lambda conversation: _deliver_now(runtime, conversation),
-            hand_back_to_bot=lambda conversation: _resume_bot(runtime, conversation),
+            deliver=effects.deliver, hand_back_to_bot=effects.resume_bot, operators=operators,
         )
         if settings.telegram_token:
             if settings.operator_chat_id is not None:
                 # Escalations announced in the operators' Telegram group (a second console).
                 runtime.operator_group = OperatorGroup(
                     settings.operator_chat_id, settings.redis_url, settings.db_url(),
-                    deliver=lambda conversation: _deliver_now(runtime, conversation),
-                    resume_bot=lambda conversation: _resume_bot(runtime, conversation),
                     attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024,
-                    allowed_users=settings.operator_group_users())
+                    allowed_users=settings.operator_group_users(), operator_chat=operators)
             runtime.telegram = await _start_telegram(settings, runtime)
             if runtime.inbox is not None:  # what a stopped gateway left unhandled, then leases
                 tasks.append(asyncio.create_task(runtime.inbox.run(runtime.telegram),
@@ -111,11 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # New hot issues (热点问题): dashboards refresh, the operators' group is told.
         tasks.append(asyncio.create_task(hot_issue_loop(
             settings.db_url(), redis, _operator_group_post(settings, runtime),
-            public_url=settings.public_url), name="hot-issues"))
+            public_url=settings.public_url, every_s=get_hot_settings().announce_every_s),
+            name="hot-issues"))
 
         async def after_idle_release(conversation: str) -> None:
-            _deliver_now(runtime, conversation)
-            await _resume_bot(runtime, conversation)
+            await effects.after(conversation, bot_resumes=True)
 
         tasks.append(asyncio.create_task(idle_release_loop(
             sync, settings.db_url(),

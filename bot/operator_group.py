@@ -8,12 +8,12 @@ the outbox delivery. It is the same state machine as the web console, reached fr
   接入 button (callback ``opg:take:<conversation>``). When the chat is taken — from the
   console or from the group — the announcement is edited to say by whom and loses its
   button; when the enterprise stops waiting it says 企业已取消排队;
-- pressing 接入 runs :func:`console.chat_service.take` as operator ``tg-op-<user id>``
+- pressing 接入 runs :func:`hotline.operator_chat.take` as operator ``tg-op-<user id>``
   (display name: the Telegram first + last name), so the enterprise gets the same
   "人工客服（X）已接入" notice; a second operator gets an alert naming the owner. The bot then
   posts a thread message in the group; replies to it (or to the announcement, or to any
   message the bot posted for that chat) go to the enterprise through
-  :func:`console.chat_service.reply`, owner only; ``/handback`` and ``/close`` as replies
+  :func:`hotline.operator_chat.reply`, owner only; ``/handback`` and ``/close`` as replies
   do what the console's buttons do;
 - while a group operator owns a chat, the enterprise's new messages (the live stream,
   :data:`hotline.live.STREAM`) are posted into the group as replies to the thread message.
@@ -40,7 +40,6 @@ from typing import Any
 
 import redis as sync_redis
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telegram import (
     Bot,
@@ -68,18 +67,17 @@ from telegram.ext import (
 from bot import media
 from bot.logsafe import pseudonym
 from bot.tg_updates import dedupe_key
-from console import chat_service
-from console.chat_service import ChatError
-from hotline import attachments, handoff, live, transcripts
+from hotline import attachments, conversations, handoff, live, operator_chat, transcripts
 from hotline.db import session_scope
 from hotline.handoff import Mode
-from hotline.models import Attachment, Staff
+from hotline.models import Attachment
+from hotline.operator_chat import ChatError, Effects, OperatorChat
 from hotline.staff import staff_for_telegram
 
 logger = logging.getLogger(__name__)
 
 TAKE_PREFIX = "opg:take:"  # callback data of the 接入 button: opg:take:<conversation>
-OPERATOR_PREFIX = "tg-op-"  # username of an operator acting from the group
+OPERATOR_PREFIX = operator_chat.GROUP_OPERATOR_PREFIX  # an operator acting from the group
 KEY_PREFIX = "hotline:opgroup"
 KEY_TTL_S = 30 * 86400  # how long a group message stays linked to its conversation
 DEDUPE_TTL_S = 86400
@@ -172,15 +170,18 @@ class OperatorGroup:
         attachment_max_bytes: int = 10 * 1024 * 1024,
         block_ms: int = 5000,
         allowed_users: frozenset[int] | None = None,
+        operator_chat: OperatorChat | None = None,
     ) -> None:
         self.chat_id = chat_id
         self._allowed = allowed_users
         self._db_url = db_url
         self._redis = Redis.from_url(redis_url)
         self._sync = sync_redis.Redis.from_url(redis_url)
-        self._deliver = deliver
-        self._resume_bot = resume_bot
-        self._max_bytes = attachment_max_bytes
+        # The operator actions, as the console does them (one implementation, one effects).
+        self._ops = operator_chat or OperatorChat(
+            db_url, self._sync,
+            Effects(self._sync, deliver=deliver or (lambda _c: None), resume_bot=resume_bot),
+            attachment_max_bytes=attachment_max_bytes)
         self._block_ms = block_ms
         self._bot: Bot | None = None
         self._task: asyncio.Task[None] | None = None
@@ -277,17 +278,11 @@ class OperatorGroup:
         return _s(last[0][0]) if last else "0-0"
 
     async def _remember_name(self, username: str, name: str) -> None:
-        await self._redis.set(f"{KEY_PREFIX}:name:{username}", name, ex=365 * 86400)
+        await asyncio.to_thread(operator_chat.remember_name, self._sync, username, name)
 
     def _name_sync(self, session: Session, username: str) -> str:
         """The display name of whoever acted: group operator, console staff, the enterprise."""
-        if username == "enterprise":
-            return "企业"
-        if username.startswith(OPERATOR_PREFIX):
-            raw = self._sync.get(f"{KEY_PREFIX}:name:{username}")
-            return _s(raw) if raw else f"Telegram 用户 {username.removeprefix(OPERATOR_PREFIX)}"
-        name = session.scalar(select(Staff.display_name).where(Staff.username == username))
-        return name or username
+        return operator_chat.name_of(session, self._sync, username)
 
     def _name(self, username: str) -> str:
         with session_scope(self._db_url) as session:
@@ -357,7 +352,7 @@ class OperatorGroup:
 
     async def _on_entry(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
         conversation = fields.get("conversation", "")
-        if not chat_service.valid_conversation(conversation):
+        if not conversations.valid_conversation(conversation):
             return
         if stream == live.STREAM:
             if fields.get("kind") == "message":
@@ -381,7 +376,7 @@ class OperatorGroup:
     def _facts(self, conversation: str) -> tuple[str | None, list[str], int]:
         """Enterprise name (if on file), its last few words, the last transcript id."""
         with session_scope(self._db_url) as session:
-            name = chat_service.enterprise_names(session, [conversation]).get(conversation)
+            name = conversations.enterprise_names(session, [conversation]).get(conversation)
             rows = transcripts.history(session, conversation, limit=50)
             said = [r.text for r in rows
                     if r.author == "enterprise" and not r.text.startswith("/")]
@@ -389,12 +384,12 @@ class OperatorGroup:
 
     async def announce(self, conversation: str, reason: str) -> Message:
         name, said, last_id = await asyncio.to_thread(self._facts, conversation)
-        channel = chat_service.CHANNEL_ZH.get(chat_service.channel_of(conversation), "未知")
+        channel = conversations.CHANNEL_ZH.get(conversations.channel_of(conversation), "未知")
         lines = [
             "🔔 <b>新的人工服务请求</b>",
             f"渠道：{_esc(channel)}",
             f"企业：{_esc(name) if name else '（未登记）'}",
-            f"原因：{_esc(chat_service.REASON_ZH.get(reason, reason or '未说明'))}",
+            f"原因：{_esc(conversations.REASON_ZH.get(reason, reason or '未说明'))}",
             f"会话：<code>{_esc(public_ref(conversation))}</code>",
         ]
         if said:
@@ -437,7 +432,7 @@ class OperatorGroup:
     # --- the thread of a taken chat ------------------------------------------------------
 
     def _label(self, name: str | None, conversation: str) -> str:
-        channel = chat_service.CHANNEL_ZH.get(chat_service.channel_of(conversation), "")
+        channel = conversations.CHANNEL_ZH.get(conversations.channel_of(conversation), "")
         return f"{name}（{channel}）" if name else f"{channel} 会话 {public_ref(conversation)}"
 
     async def _open_thread(self, conversation: str, operator_name: str,
@@ -521,52 +516,6 @@ class OperatorGroup:
 
     # --- operator actions -------------------------------------------------------------
 
-    def _owner_refusal(self, session: Session, conversation: str, username: str,
-                       what: str) -> None:
-        """Refuse with the owner's display name when someone else owns the chat."""
-        state = handoff.state_of(self._sync, conversation)
-        if state.mode is Mode.HUMAN and state.operator and state.operator != username:
-            owner = self._name_sync(session, state.operator)
-            raise ChatError(f"该会话由客服 {owner} 接待，{what}")
-
-    def _take(self, conversation: str, username: str, name: str) -> None:
-        with session_scope(self._db_url) as session:
-            state = handoff.state_of(self._sync, conversation)
-            if state.mode is Mode.HUMAN and state.operator == username:
-                raise ChatError("您已接入该会话，请回复接入消息与企业对话。")
-            try:
-                chat_service.take(session, self._sync, conversation, username, name)
-            except ChatError:
-                self._owner_refusal(session, conversation, username, "不能重复接入。")
-                raise
-
-    def _reply(self, conversation: str, username: str, name: str, text: str,
-               file: tuple[str | None, str | None, bytes] | None) -> None:
-        with session_scope(self._db_url) as session:
-            self._owner_refusal(session, conversation, username, "只有接待的客服可以回复。")
-            chat_service.reply(session, self._sync, conversation, username, name, text, file,
-                               self._max_bytes)
-
-    def _hand_back(self, conversation: str, username: str) -> None:
-        with session_scope(self._db_url) as session:
-            self._owner_refusal(session, conversation, username, "只有接待的客服可以交回智能客服。")
-            chat_service.hand_back(session, self._sync, conversation, username)
-
-    def _close(self, conversation: str, username: str) -> None:
-        with session_scope(self._db_url) as session:
-            self._owner_refusal(session, conversation, username, "只有接待的客服可以结束。")
-            chat_service.close(session, self._sync, conversation, username)
-
-    async def _acted(self, conversation: str) -> None:
-        """Like the console after an action: deliver at once, refresh the console pages."""
-        if self._deliver is not None:
-            try:
-                self._deliver(conversation)
-            except Exception:  # noqa: BLE001 - the delivery loop polls anyway
-                logger.warning("operator group: wake of %s failed", pseudonym(conversation),
-                               exc_info=True)
-        await live.apublish(self._redis, conversation, "console")
-
     # --- handlers ---------------------------------------------------------------------
 
     @_group_only
@@ -576,7 +525,7 @@ class OperatorGroup:
             return
         conversation = await self._conversation_named(
             (query.data or "").removeprefix(TAKE_PREFIX))
-        if conversation is None or not chat_service.valid_conversation(conversation):
+        if conversation is None or not conversations.valid_conversation(conversation):
             await query.answer("无效的会话。", show_alert=True)
             return
         who = await self.identity(query.from_user)
@@ -587,12 +536,11 @@ class OperatorGroup:
         username, name = who
         await self._remember_name(username, name)
         try:
-            await asyncio.to_thread(self._take, conversation, username, name)
+            await self._ops.take(conversation, username, name)
         except ChatError as exc:
             await query.answer(str(exc)[:200], show_alert=True)
             return
         await query.answer("已接入，请回复群内的接入消息与企业对话。")
-        await self._acted(conversation)
         self._bot = self._bot or context.bot
         announcement = query.message.message_id if query.message is not None else None
         await self._open_thread(conversation, name, announcement)
@@ -622,11 +570,10 @@ class OperatorGroup:
                 return
         text = message.text or message.caption or ""
         try:
-            await asyncio.to_thread(self._reply, conversation, username, name, text, file)
+            await self._ops.reply(conversation, username, name, text, file)
         except ChatError as exc:
             await message.reply_text(str(exc))
             return
-        await self._acted(conversation)
 
     @_group_only
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -655,19 +602,12 @@ class OperatorGroup:
                 return
             conversation = owned[0]
         had_thread = await self.thread_of(conversation) is not None
-        action = self._hand_back if command == "handback" else self._close
+        action = self._ops.hand_back if command == "handback" else self._ops.close
         try:
-            await asyncio.to_thread(action, conversation, username)
+            await action(conversation, username)
         except ChatError as exc:
             await message.reply_text(str(exc))
             return
-        await self._acted(conversation)
-        if command == "handback" and self._resume_bot is not None:
-            try:
-                await self._resume_bot(conversation)
-            except Exception:  # noqa: BLE001 - the chat is the bot's again either way
-                logger.warning("Rasa not told of hand-back of %s", pseudonym(conversation),
-                               exc_info=True)
         if not had_thread:  # with a thread, the follower posts the outcome there
             done = "已交回智能客服。" if command == "handback" else "会话已结束。"
             await message.reply_text(done)

@@ -1,4 +1,7 @@
-"""What the chat pages do, apart from HTTP: read a conversation, act on it as an operator.
+"""What the chat pages show, apart from HTTP: a conversation, its enterprise, the queue.
+
+The operator's actions (take, reply, hand back, close, release, file a ticket) are the core's
+(:mod:`hotline.operator_chat`), shared with the operators' Telegram group.
 
 Every message to the enterprise goes through the outbox (:mod:`hotline.outbox`): it is
 durable, delivered by the gateway that owns the channel, and written to the transcript
@@ -8,7 +11,6 @@ when it was delivered; until then the chat page shows it as 待送达 / 未送�
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -21,72 +23,32 @@ from hotline import (
     handoff,
     identity,
     outbox,
-    routing,
-    service_ratings,
-    tickets,
     transcripts,
 )
-from hotline.enterprises import (
-    EnterpriseCard,
-    card_for,
-    clean_company,
-    clean_person,
-    clean_phone,
-    clean_uscc,
+from hotline.conversations import (  # noqa: F401 - the chat pages' vocabulary, from the core
+    CHANNEL_ZH,
+    MODE_ZH,
+    REASON_ZH,
+    channel_of,
+    enterprise_names,
+    label_of,
+    valid_conversation,
 )
 from hotline.handoff import Mode
-from hotline.kb.topics import best_topic
 from hotline.models import (
     Attachment,
     ChannelIdentity,
     Enterprise,
     NotificationOutbox,
     OutboxStatus,
-    Staff,
     StaffRole,
     Ticket,
     TranscriptMessage,
 )
+from hotline.operator_chat import ChatError, display_names
 
 logger = logging.getLogger(__name__)
-CONVERSATION = re.compile(r"^(tg:-?\d{1,20}|web:[0-9a-f-]{36})$")
-REPLY_MAX = 4000
 PRESENCE_PREFIX = "hotline:presence:"
-CHANNEL_ZH = {"tg": "Telegram", "web": "网页咨询"}
-REASON_ZH = {
-    "request_human": "企业要求转人工", "two_fallbacks": "机器人两次未能理解",
-    "misconduct": "反映作风问题", "operator_pick": "客服主动接入", "claim": "客服接入",
-    "cancel": "企业取消排队", "hand_back": "交回智能客服", "close": "会话结束",
-    "reopen": "企业再次咨询", "force_release": "督办强制释放", "operator_gone": "接待客服已停用",
-    "idle": "超时无人应答",
-}
-MODE_ZH = {Mode.BOT: "智能客服", Mode.QUEUED: "排队中", Mode.HUMAN: "人工服务中",
-           Mode.CLOSED: "已结束"}
-
-
-# Messages that say nothing about the need (left out of a ticket drafted from the chat).
-NOT_A_NEED = frozenset({"转人工", "人工", "人工客服", "找人工", "我要转人工", "在吗", "你好",
-                        "您好", "取消", "谢谢"}) | handoff.CANCEL_WORDS
-
-
-class ChatError(ValueError):
-    """An operator action refused; ``str()`` is Chinese for the console."""
-
-
-def label_of(conversation: str) -> str:
-    """A short name for a chat with no enterprise on file: 网页访客 33fdedbb / Telegram 用户 42."""
-    channel, _, ident = conversation.partition(":")
-    if channel == "web":
-        return f"网页访客 {ident[:8]}"
-    return f"Telegram 用户 {ident}"
-
-
-def valid_conversation(conversation: str) -> bool:
-    return bool(CONVERSATION.match(conversation))
-
-
-def channel_of(conversation: str) -> str:
-    return conversation.split(":", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -222,17 +184,6 @@ def recent_conversations(session: Session, limit: int = 20) -> list[str]:
     return [r[0] for r in rows]
 
 
-def enterprise_names(session: Session, conversations: list[str]) -> dict[str, str]:
-    if not conversations:
-        return {}
-    rows = session.execute(
-        select(ChannelIdentity.conversation_id, Enterprise.name)
-        .join(Enterprise, Enterprise.id == ChannelIdentity.enterprise_id)
-        .where(ChannelIdentity.conversation_id.in_(conversations))
-    ).all()
-    return {c: n for c, n in rows}
-
-
 def present(r: redis.Redis, conversation: str) -> bool | None:
     if channel_of(conversation) != "web":
         return None
@@ -265,177 +216,6 @@ def workload(session: Session, r: redis.Redis) -> list[tuple[str, int]]:
     names = display_names(session)
     rows = [(names.get(u, u), n) for u, n in handoff.workloads(r).items()]
     return sorted(rows, key=lambda x: (-x[1], x[0]))
-
-
-def display_names(session: Session) -> dict[str, str]:
-    return {u: n for u, n in session.execute(select(Staff.username, Staff.display_name))}
-
-
-# --- operator actions -------------------------------------------------------------------
-
-
-def _notice(session: Session, conversation: str, kind: str, text: str,
-            buttons: list[dict[str, str]] | None = None) -> None:
-    outbox.enqueue(session, conversation, kind, text, buttons=buttons)
-
-
-def take(session: Session, r: redis.Redis, conversation: str, username: str,
-         display_name: str) -> None:
-    try:
-        handoff.claim(r, conversation, username)
-    except handoff.AlreadyClaimed as exc:
-        owner = display_names(session).get(exc.owner, exc.owner)
-        raise ChatError(f"该会话已由客服 {owner} 接待，不能重复接入。") from None
-    except handoff.InvalidHandoff as exc:
-        raise ChatError(exc.message) from None
-    _notice(session, conversation, "handoff.claimed",
-            f"您好，人工客服（{display_name}）已接入，正在查看您之前的对话，请稍候。")
-
-
-def _must_own(r: redis.Redis, session: Session, conversation: str, username: str) -> None:
-    state = handoff.state_of(r, conversation)
-    if state.mode is Mode.HUMAN and state.operator == username:
-        return
-    if state.mode is Mode.HUMAN:
-        owner = display_names(session).get(state.operator or "", state.operator)
-        raise ChatError(f"该会话由客服 {owner} 接待，您不能在此回复。")
-    if state.mode is Mode.QUEUED:
-        raise ChatError("该会话还在排队，请先点击“接入”。")
-    if state.mode is Mode.CLOSED:
-        raise ChatError("该会话已结束，企业已离开，消息不会再发送。如需联系企业，请登记工单由部门回访。")
-    raise ChatError("该会话已交回智能客服，不能再回复；如需继续人工服务，请重新接入。")
-
-
-def reply(session: Session, r: redis.Redis, conversation: str, username: str,
-          display_name: str, text: str, file: tuple[str | None, str | None, bytes] | None,
-          max_bytes: int) -> NotificationOutbox:
-    _must_own(r, session, conversation, username)
-    text = (text or "").strip()
-    if not text and not file:
-        raise ChatError("请输入回复内容或选择要发送的文件。")
-    if len(text) > REPLY_MAX:
-        raise ChatError(f"单条回复最多 {REPLY_MAX} 字，请分条发送。")
-    attachment_id = None
-    if file is not None:
-        name, mime, data = file
-        try:
-            attachment_id = attachments.save(session, conversation, name, mime, data,
-                                             f"operator:{display_name}", max_bytes=max_bytes).id
-        except attachments.AttachmentError as exc:
-            raise ChatError(str(exc)) from None
-        if not text:
-            text = "请查收文件。"
-    row = outbox.enqueue(session, conversation, "operator.message",
-                         f"人工客服（{display_name}）：{text}", attachment_id=attachment_id,
-                         author=f"operator:{display_name}")
-    if row is None:
-        raise ChatError("该会话的渠道不支持人工回复。")
-    return row
-
-
-def hand_back(session: Session, r: redis.Redis, conversation: str, username: str) -> None:
-    try:
-        event = handoff.hand_back(r, conversation, username)
-    except handoff.InvalidHandoff as exc:
-        raise ChatError(exc.message) from None
-    _notice(session, conversation, "handoff.back",
-            "人工客服已结束本次服务，智能客服继续为您服务。如需再次转人工，请发送“转人工”。\n"
-            + service_ratings.ASK, service_ratings.buttons(event.id))
-
-
-def close(session: Session, r: redis.Redis, conversation: str, username: str) -> None:
-    state = handoff.state_of(r, conversation)
-    if state.mode is Mode.HUMAN and state.operator != username:
-        owner = display_names(session).get(state.operator or "", state.operator)
-        raise ChatError(f"该会话由客服 {owner} 接待，只有接待客服可以结束。")
-    try:
-        event = handoff.close(r, conversation, username)
-    except handoff.InvalidHandoff as exc:
-        raise ChatError(exc.message) from None
-    rate = event.from_mode is Mode.HUMAN
-    _notice(session, conversation, "handoff.closed",
-            "本次人工服务已结束，感谢您的耐心。如有新的问题，直接发消息即可。"
-            + ("\n" + service_ratings.ASK if rate else ""),
-            service_ratings.buttons(event.id) if rate else None)
-
-
-def force_release(session: Session, r: redis.Redis, conversation: str, username: str) -> None:
-    """A supervisor or admin gives a queued or human chat back to the bot (operator gone).
-
-    The handoff event (who, reason ``force_release``) is the audit record; the log says
-    whose chat it was.
-    """
-    owner = handoff.state_of(r, conversation).operator
-    try:
-        event = handoff.release_and_notify(r, session, conversation, username,
-                                           reason=handoff.Reason.FORCE_RELEASE)
-    except handoff.InvalidHandoff as exc:
-        raise ChatError(exc.message) from None
-    logger.info("chat %s force-released from %s (operator %s) by %s", conversation,
-                event.from_mode.value, owner or "-", username)
-
-
-@dataclass(frozen=True)
-class TicketDraft:
-    topic: str
-    description: str
-    company: str
-    uscc: str
-    contact: str
-    phone: str
-
-
-def draft_for(session: Session, conversation: str) -> TicketDraft:
-    """Pre-fill a ticket from the chat: the enterprise's own words and its file."""
-    said = [m.text for m in transcripts.history(session, conversation, limit=200)
-            if m.author == "enterprise" and not m.text.startswith("/") and not m.attachment_id
-            and len(m.text.strip()) > 4 and m.text.strip() not in NOT_A_NEED]
-    description = "\n".join(said[-6:])[: tickets.DESCRIPTION_MAX_CHARS]
-    topic = "policy_benefit"
-    taxonomy = routing.load_taxonomy()
-    names = tuple(taxonomy.topics)
-    if description:
-        topic = best_topic(description, names, default=topic)
-    card: EnterpriseCard | None = card_for(session, conversation)
-    return TicketDraft(topic, description, card.name if card else "", card.uscc if card else "",
-                       (card.contact_name or "") if card else "",
-                       (card.contact_phone or "") if card else "")
-
-
-def open_ticket(session: Session, conversation: str, draft: TicketDraft, actor: str) -> Ticket:
-    taxonomy = routing.load_taxonomy()
-    if draft.topic not in taxonomy.topics:
-        raise ChatError("请选择诉求类别。")
-    description, issue = tickets.validate_description(draft.description)
-    if issue is not None and issue.blocking:
-        raise ChatError(issue.message)
-    enterprise_id = None
-    contact, phone = None, None
-    if draft.contact.strip():
-        contact, error = clean_person(draft.contact)
-        if error:
-            raise ChatError(error)
-    if draft.phone.strip():
-        phone, error = clean_phone(draft.phone)
-        if error:
-            raise ChatError(error)
-    if draft.uscc.strip() or draft.company.strip():
-        uscc, error = clean_uscc(draft.uscc)
-        if error:
-            raise ChatError(error)
-        company, error = clean_company(draft.company)
-        if error:
-            raise ChatError(error)
-        assert uscc is not None and company is not None
-        enterprise_id = identity.claim(session, conversation, uscc=uscc, name=company,
-                                       contact_name=contact, contact_phone=phone,
-                                       actor=actor).id
-    verified = enterprise_id is not None and identity.verified_enterprise(
-        session, conversation) == enterprise_id
-    return tickets.create_ticket(session, topic=draft.topic, description=description,
-                                 conversation_id=conversation, enterprise_id=enterprise_id,
-                                 contact_name=contact, contact_phone=phone, actor=actor,
-                                 applicant_verified=verified)
 
 
 def open_tickets_of(session: Session, conversation: str) -> list[Ticket]:

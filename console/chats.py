@@ -20,6 +20,7 @@ from console.auth import ANY_STAFF, Actor, Forbidden, post_roles, require_roles,
 from console.context import get_ctx
 from console.web import render
 from hotline import attachments, handoff, live, routing
+from hotline import operator_chat as ops
 from hotline.db import session_scope
 from hotline.enterprises import card_for
 from hotline.handoff import Mode
@@ -97,7 +98,7 @@ def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str
     with session_scope(ctx.db_url) as session:
         history = svc.lines(session, conversation)
         waiting = svc.pending(session, conversation)
-        draft = svc.draft_for(session, conversation)
+        draft = ops.draft_for(session, conversation)
         card = card_for(session, conversation)
         panel = svc.identity_panel(session, conversation)
         its_tickets = [(t.number, t.topic, TicketStatus(t.status).zh, t.deadline)
@@ -192,12 +193,78 @@ def chat_messages(request: Request, conversation: str, after: int = 0,
     return response
 
 
-def _act(request: Request, actor: Actor, conversation: str, action, done: str) -> Response:  # type: ignore[no-untyped-def]
+async def _act(request: Request, actor: Actor, conversation: str, action,  # type: ignore[no-untyped-def]
+               done: str) -> Response:
+    """Run one operator action of :mod:`hotline.operator_chat` (with its effects)."""
+    conversation = _conversation(conversation)
+    try:
+        result = await action(get_ctx(request).operator_chat, conversation)
+    except ops.ChatError as exc:
+        return await asyncio.to_thread(_chat_page, request, actor, conversation,
+                                       status_code=409, error=str(exc))
+    return _after(request, conversation, done, result if done == "ticket" else None)
+
+
+@router.post("/chats/{conversation}/take")
+async def take(request: Request, conversation: str,
+               actor: Actor = Depends(chat_post)) -> Response:
+    return await _act(request, actor, conversation, lambda o, c: o.take(
+        c, actor.username, actor.display_name), "taken")
+
+
+@router.post("/chats/{conversation}/reply")
+async def reply(request: Request, conversation: str, text: str = Form(""),
+                file: UploadFile | None = File(None),
+                actor: Actor = Depends(chat_post)) -> Response:
+    max_bytes = get_ctx(request).settings.attachment_max_mb * 1024 * 1024
+    upload = None
+    if file is not None and file.filename:
+        upload = (file.filename, file.content_type, await file.read(max_bytes + 1))
+    return await _act(request, actor, conversation, lambda o, c: o.reply(
+        c, actor.username, actor.display_name, text[:20000], upload), "sent")
+
+
+@router.post("/chats/{conversation}/handback")
+async def hand_back(request: Request, conversation: str,
+                    actor: Actor = Depends(chat_post)) -> Response:
+    return await _act(request, actor, conversation,
+                      lambda o, c: o.hand_back(c, actor.username), "handback")
+
+
+@router.post("/chats/{conversation}/close")
+async def close(request: Request, conversation: str,
+                actor: Actor = Depends(chat_post)) -> Response:
+    return await _act(request, actor, conversation,
+                      lambda o, c: o.close(c, actor.username), "closed")
+
+
+@router.post("/chats/{conversation}/release")
+async def force_release(request: Request, conversation: str,
+                        actor: Actor = Depends(release_post)) -> Response:
+    """Supervisor/admin: free a queued or human chat whose operator is gone; the bot resumes."""
+    return await _act(request, actor, conversation,
+                      lambda o, c: o.force_release(c, actor.username), "released")
+
+
+@router.post("/chats/{conversation}/ticket")
+async def open_ticket(request: Request, conversation: str, topic: str = Form(""),
+                      description: str = Form(""), company: str = Form(""),
+                      uscc: str = Form(""), contact: str = Form(""), phone: str = Form(""),
+                      actor: Actor = Depends(chat_post)) -> Response:
+    draft = ops.TicketDraft(topic, description[:20000], company[:200], uscc[:40], contact[:50],
+                            phone[:40])
+    return await _act(request, actor, conversation,
+                      lambda o, c: o.open_ticket(c, draft, actor.who), "ticket")
+
+
+def _identity_act(request: Request, actor: Actor, conversation: str, action,  # type: ignore[no-untyped-def]
+                  done: str) -> Response:
+    """Staff decide who the chat is (verification, proposed changes)."""
     ctx = get_ctx(request)
     conversation = _conversation(conversation)
     try:
         with session_scope(ctx.db_url) as session:
-            action(session, ctx)
+            action(session)
     except svc.ChatError as exc:
         return _chat_page(request, actor, conversation, status_code=409, error=str(exc))
     ctx.deliver(conversation)
@@ -205,86 +272,18 @@ def _act(request: Request, actor: Actor, conversation: str, action, done: str) -
     return _after(request, conversation, done)
 
 
-@router.post("/chats/{conversation}/take")
-def take(request: Request, conversation: str,
-         actor: Actor = Depends(chat_post)) -> Response:
-    return _act(request, actor, conversation, lambda s, c: svc.take(
-        s, c.redis, conversation, actor.username, actor.display_name), "taken")
-
-
-@router.post("/chats/{conversation}/reply")
-async def reply(request: Request, conversation: str, text: str = Form(""),
-                file: UploadFile | None = File(None),
-                actor: Actor = Depends(chat_post)) -> Response:
-    ctx = get_ctx(request)
-    max_bytes = ctx.settings.attachment_max_mb * 1024 * 1024
-    upload = None
-    if file is not None and file.filename:
-        upload = (file.filename, file.content_type, await file.read(max_bytes + 1))
-    return await asyncio.to_thread(
-        _act, request, actor, conversation, lambda s, c: svc.reply(
-            s, c.redis, conversation, actor.username, actor.display_name, text[:20000], upload,
-            max_bytes), "sent")
-
-
-@router.post("/chats/{conversation}/handback")
-async def hand_back(request: Request, conversation: str,
-                    actor: Actor = Depends(chat_post)) -> Response:
-    response = await asyncio.to_thread(_act, request, actor, conversation, lambda s, c: svc.hand_back(
-        s, c.redis, conversation, actor.username), "handback")
-    if response.status_code == 303:
-        await get_ctx(request).resume_bot(conversation)
-    return response
-
-
-@router.post("/chats/{conversation}/close")
-def close(request: Request, conversation: str,
-          actor: Actor = Depends(chat_post)) -> Response:
-    return _act(request, actor, conversation, lambda s, c: svc.close(
-        s, c.redis, conversation, actor.username), "closed")
-
-
-@router.post("/chats/{conversation}/release")
-async def force_release(request: Request, conversation: str,
-                        actor: Actor = Depends(release_post)) -> Response:
-    """Supervisor/admin: free a queued or human chat whose operator is gone; the bot resumes."""
-    response = await asyncio.to_thread(_act, request, actor, conversation, lambda s, c: (
-        svc.force_release(s, c.redis, conversation, actor.username)), "released")
-    if response.status_code == 303:
-        await get_ctx(request).resume_bot(conversation)
-    return response
-
-
-@router.post("/chats/{conversation}/ticket")
-def open_ticket(request: Request, conversation: str, topic: str = Form(""),
-                description: str = Form(""), company: str = Form(""), uscc: str = Form(""),
-                contact: str = Form(""), phone: str = Form(""),
-                actor: Actor = Depends(chat_post)) -> Response:
-    draft = svc.TicketDraft(topic, description[:20000], company[:200], uscc[:40], contact[:50],
-                            phone[:40])
-    numbers: list[str] = []
-
-    def action(session, ctx) -> None:  # type: ignore[no-untyped-def]
-        numbers.append(svc.open_ticket(session, conversation, draft, actor.who).number)
-
-    response = _act(request, actor, conversation, action, "ticket")
-    if response.status_code == 303:
-        return _after(request, conversation, "ticket", numbers[0])
-    return response
-
-
 @router.post("/chats/{conversation}/verify")
 def verify(request: Request, conversation: str,
            actor: Actor = Depends(chat_post)) -> Response:
     """Staff confirmed the chat's enterprise (by calling the contact on file)."""
-    return _act(request, actor, conversation, lambda s, c: svc.verify_identity(
+    return _identity_act(request, actor, conversation, lambda s: svc.verify_identity(
         s, conversation, actor.who), "verified")
 
 
 @router.post("/chats/{conversation}/revoke")
 def revoke(request: Request, conversation: str,
            actor: Actor = Depends(chat_post)) -> Response:
-    return _act(request, actor, conversation, lambda s, c: svc.revoke_identity(
+    return _identity_act(request, actor, conversation, lambda s: svc.revoke_identity(
         s, conversation, actor.who), "revoked")
 
 
@@ -292,7 +291,7 @@ def revoke(request: Request, conversation: str,
 def decide_change(request: Request, conversation: str, change_id: int,
                   decision: str = Form(""), actor: Actor = Depends(chat_post)) -> Response:
     approve = decision == "approve"
-    return _act(request, actor, conversation, lambda s, c: svc.decide_change(
+    return _identity_act(request, actor, conversation, lambda s: svc.decide_change(
         s, change_id, approve, actor.who), "approved" if approve else "rejected")
 
 

@@ -14,6 +14,7 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import Request
 
+from hotline.operator_chat import Effects, OperatorChat
 from hotline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,18 @@ class ConsoleContext:
     deliver: Deliver = lambda _conversation: None
     hand_back_to_bot: HandBack | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    #: The operator actions with their effects; the gateway passes the one it shares with
+    #: the operators' Telegram group, a console on its own builds it from the fields above.
+    operators: OperatorChat | None = None
+
+    @property
+    def operator_chat(self) -> OperatorChat:
+        if self.operators is None:
+            self.operators = OperatorChat(
+                self.db_url, self.redis,
+                Effects(self.redis, deliver=self.deliver, resume_bot=self.hand_back_to_bot),
+                attachment_max_bytes=self.settings.attachment_max_mb * 1024 * 1024)
+        return self.operators
 
     async def resume_bot(self, conversation: str) -> None:
         """Tell the dialogue engine a chat is the bot's again (hand-back, release)."""

@@ -211,7 +211,7 @@ for m in string.gmatch(allowed, '[^,]+') do
   if m == cur then reason = reason_list[i] or reason_list[1] end
 end
 if not reason then return {'invalid', cur, owner} end
-if owner_only == '1' and owner ~= who then return {'not_owner', cur, owner} end
+if owner_only == '1' and owner ~= '' and owner ~= who then return {'not_owner', cur, owner} end
 local new_owner = ''
 if to == 'human' then new_owner = who end
 redis.call('HSET', state, 'mode', to, 'operator', new_owner, 'since', now, 'reason', reason)
@@ -326,11 +326,14 @@ def hand_back(
 
 def close(
     r: redis.Redis, conversation: str, who: str, *, reason: str = Reason.CLOSE.value,
-    now: datetime | None = None,
+    now: datetime | None = None, owner_only: bool = False,
 ) -> Event:
-    """bot | queued | human → closed (by the enterprise, an operator or the system)."""
+    """bot | queued | human → closed (by the enterprise, an operator or the system).
+
+    ``owner_only``: a chat with a person may be closed only by that person (:class:`NotOwner`
+    otherwise), checked in the same atomic step as the close."""
     return _transition(r, conversation, "close", (Mode.BOT, Mode.QUEUED, Mode.HUMAN),
-                       Mode.CLOSED, who, reason, now)
+                       Mode.CLOSED, who, reason, now, owner_only=owner_only)
 
 
 def release(

@@ -61,7 +61,7 @@ def test_second_operator_cannot_take_or_reply(console_app: ConsoleHarness) -> No
     op1, op2 = console_app.login("op1"), console_app.login("op2")
     assert _post(op1, f"/console/chats/{CONV}/take").status_code == 303
     again = _post(op2, f"/console/chats/{CONV}/take")
-    assert again.status_code == 409 and "已由客服 李客服 接待" in again.text
+    assert again.status_code == 409 and "由客服 李客服 接待" in again.text
     refused = _post(op2, f"/console/chats/{CONV}/reply", text="我来回答")
     assert refused.status_code == 409 and "李客服" in refused.text
     assert not any(r.kind == "operator.message" for r in _outbox(console_app))
