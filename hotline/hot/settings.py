@@ -32,6 +32,7 @@ class HotSettings(BaseSettings):
     topic_bonus: float = EngineConfig.topic_bonus
     district_bonus: float = EngineConfig.district_bonus
     include_declined: bool = True  # consult questions the knowledge base declined
+    announce_every_s: float = 10.0  # how often the gateway looks for issues to announce
 
 
 @lru_cache(maxsize=1)
