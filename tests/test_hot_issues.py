@@ -239,3 +239,32 @@ def test_grouping_meets_the_aims_on_the_held_out_half() -> None:
     assert outcome.ari >= 0.8
     assert outcome.true_hot5_raised == outcome.true_hot5
     assert outcome.raised_unrelated == 0
+
+
+def test_backfill_groups_tickets_filed_before_hot_issues(db_url: str,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from hotline.cli import main
+    from hotline.hot.settings import get_hot_settings
+    from hotline.settings import get_settings
+
+    monkeypatch.setenv("HOTLINE_HOT_ENABLED", "false")
+    get_hot_settings.cache_clear()
+    try:
+        for i, text in enumerate(OUTAGE):
+            _file(db_url, text, i + 1, T0 + timedelta(hours=i))
+        with session_scope(db_url) as s:
+            assert s.scalar(select(func.count()).select_from(HotDoc)) == 0
+        monkeypatch.setenv("HOTLINE_HOT_ENABLED", "true")
+        monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
+        get_hot_settings.cache_clear()
+        get_settings.cache_clear()
+        assert main(["hot", "backfill"]) == 0
+        assert "已归类工单4件，新发现热点1个。" in capsys.readouterr().out
+        assert main(["hot", "backfill"]) == 0  # nothing left to do
+        assert "已归类工单0件" in capsys.readouterr().out
+        assert main(["hot", "list"]) == 0
+        assert "4件、4家企业" in capsys.readouterr().out
+    finally:
+        get_hot_settings.cache_clear()
+        get_settings.cache_clear()

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from hotline import sla
@@ -54,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 # Events after which a process reloads the groups concerned (the rest change no grouping).
 RESHAPING = frozenset({"raised", "merged", "absorbed", "dropped", "closed", "reopened"})
+ADVISORY_LOCK = 0x686F7401  # PostgreSQL advisory lock of hot-issue placement ("hot\x01")
 SYNC_MARGIN = 64
 PRUNE_EVERY = 500  # placements between two prunes of the groups nobody can join  # ids below the last seen that may still commit late (PostgreSQL)
 TITLE_CHARS = 30
@@ -269,6 +271,11 @@ def _place(session: Session, text: str, *, at: datetime, topic: str | None, repo
            district: str | None, department_id: int | None, ticket_id: int | None = None,
            declined_id: int | None = None) -> Joined:
     index = index_for(session)
+    if session.get_bind().dialect.name == "postgresql":
+        # One placement at a time across processes (held to the end of the transaction):
+        # the next one, after it, sees this text when it syncs. SQLite's write lock, taken
+        # by the ticket's insert, does the same there.
+        session.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
     with index.lock:
         index.sync(session, at)
         terms = index.featurizer.terms(text or "")
