@@ -428,6 +428,7 @@ def _page(request: Request, actor: Actor, d: Dashboard | None, error: str | None
         context["issues"] = hot_service.active_issues(session, now)
         context["replies"] = stats.reply_quality(session, *d.period.bounds) if d else None
     context["spark"] = hot_pages.spark
+    context["panel_limit"] = hot_pages.PANEL_LIMIT
     context["since"] = stream_position(ctx.redis)
     if d is not None:
         context.update(_charts(d))

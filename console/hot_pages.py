@@ -46,6 +46,7 @@ OK = {
     "merge": "已合并热点。", "drop": "已将该工单移出热点。",
 }
 NOTE_MAX = 500
+PANEL_LIMIT = 10  # the dashboard shows the most recently active issues; /console/hot all
 LIVE_KIND = "hot_issue"
 
 
@@ -80,7 +81,8 @@ def hot_list(request: Request, state: str = "open", actor: Actor = Depends(reade
 def hot_panel(request: Request, actor: Actor = Depends(reader)) -> Response:
     with session_scope(get_ctx(request).db_url) as session:
         issues = service.active_issues(session, request_now(request))
-    return render(request, "hot_panel.html", actor, issues=issues, spark=spark)
+    return render(request, "hot_panel.html", actor, issues=issues, spark=spark,
+                  panel_limit=PANEL_LIMIT)
 
 
 def _detail(request: Request, actor: Actor, issue_id: int, *, status_code: int = 200,

@@ -351,7 +351,7 @@ def _texts(session: Session, docs: list[HotDoc]) -> dict[int, str]:
 
 _CLAUSE_RE = re.compile(r"[。！？!?\n；;，,：:]+")
 _LEAD_RE = re.compile(r"^(?:您好|你好|请问|尊敬的\S{0,8}|我们是|我们|我司|我公司|本公司|本厂|本廠|"
-                      r"我们公司|又是|又|是|也是|也)+")
+                      r"我们公司|又是|又|是|也是|也|的)+")
 
 
 def title_for(texts: list[str], featurizer: Featurizer | None = None) -> str:
