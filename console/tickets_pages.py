@@ -259,7 +259,7 @@ def _ticket_query(f: Filters, department_id: int | None) -> Any:
     if f.q:
         query = query.where(or_(
             Ticket.number.contains(f.q.upper(), autoescape=True),
-            Enterprise.name.contains(f.q, autoescape=True),
+            Enterprise.name.icontains(f.q, autoescape=True),  # ASCII case ignored on both engines
         ))
     if f.sort == "deadline":  # the work still to do first, most urgent on top
         still_open = case((Ticket.status.in_([s.value for s in OPEN_STATUSES]), 0), else_=1)

@@ -416,3 +416,15 @@ def test_events_are_listed_in_order_with_who_and_when(app: ConsoleHarness,
     assert "已办结 → 已评价" in timeline and "企业评价" in page
     staff = next(e.actor for e in events if e.actor.startswith("staff:"))
     assert staff.removeprefix("staff:") in timeline
+
+
+def test_company_search_ignores_ascii_case_on_every_engine(app: ConsoleHarness) -> None:
+    """LIKE ignores ASCII case on SQLite but not on PostgreSQL: "abc" must find ABC科技."""
+    with session_scope(app.db_url) as s:
+        company = Enterprise(uscc="91320594MA1YYYYY0Y", name="苏州ABC科技有限公司")
+        s.add(company)
+        s.flush()
+        number = tickets.create_ticket(s, topic="tax", description="留抵退税迟迟不到账",
+                                       conversation_id="tg:44", enterprise_id=company.id).number
+    client = app.login("boss")
+    assert listed(client, q="abc科技")[0] == [number]
