@@ -24,9 +24,12 @@ Two things about *where* a word stands in the question matter:
   the entry must cover :data:`SUBJECT_COVERAGE` of them — an entry about 补贴 in general
   does not answer 汽车以旧换新补贴.
 
-The rules (:func:`rule`), in order: a weak BM25 match declines; a question asking for a
-figure (多少钱, 比例, 基数, 是多少 …) declines unless the entry states one (or is a curated
-entry on that subject saying where the figure is set); a question with a foreign word
+The rules (:func:`rule`), in order: a weak BM25 match declines; a request that is no
+policy question (a recommendation, which bank is cheapest, 帮我算…, the weather) declines;
+a question asking for a figure (多少钱, 比例是多少, 基数, 是多少 …) declines unless the
+entry states one (or is a curated entry on that subject saying where the figure is set),
+and one asking whether a programme still runs or about its current round (还有吗, 申报截止)
+unless such a curated entry says where that is set; a question with a foreign word
 declines unless the rest covers :data:`FOREIGN_COVERAGE` of it; a subject the entry does
 not cover declines; and too little coverage declines. Declining says so honestly and
 offers a ticket or a person.
