@@ -22,7 +22,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
@@ -55,9 +55,6 @@ class Actor:
     def who(self) -> str:
         """How ticket events and transcripts name this person."""
         return f"staff:{self.display_name}"
-
-    def can(self, *roles: StaffRole) -> bool:
-        return self.role in roles
 
 
 class LoginRequired(Exception):
@@ -245,7 +242,3 @@ def safe_next(next_url: str | None) -> str:
     if not next_url or not next_url.startswith("/console") or next_url.startswith("//"):
         return "/console/"
     return next_url
-
-
-def session_dict(actor: Actor) -> dict[str, object]:
-    return asdict(actor)

@@ -36,7 +36,6 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_secret_token: str | None = None
     telegram_mode: str = "polling"  # polling | webhook
-    timezone: str = "Asia/Shanghai"
     routing_file: Path | None = None
     # Operators (issue 6): when humans answer, how long a console login lasts, transcripts.
     office_hours: str = "Mon-Fri 09:00-18:00"  # or "always"; see hotline.office_hours

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -287,9 +286,6 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.services.clear()
-
-    def wipe(self) -> None:
-        shutil.rmtree(self.var_dir, ignore_errors=True)
 
 
 def _rasa_ready(port: int, token: str) -> bool:
