@@ -51,8 +51,11 @@ SEED = 20261130
 
 
 def training_files(kb: Path) -> list[Path]:
-    """The written training questions (answerable ones; ``unanswerable*`` files are for the
-    answer-or-decline model)."""
+    """The written training questions (answerable ones). The other files of the directory
+    serve the answer-or-decline rules (:mod:`hotline.kb.decide`): ``unanswerable.jsonl``
+    (questions on real policies the corpus lacks, the rules' development set), and two
+    check sets the rules were not written from, ``unanswerable_check.jsonl`` and
+    ``check_answerable.jsonl`` (service-item questions the reranker never sees)."""
     return sorted((kb / TRAINING_DIR).glob("questions*.jsonl"))
 
 
