@@ -54,8 +54,10 @@ def training_files(kb: Path) -> list[Path]:
     """The written training questions (answerable ones). The other files of the directory
     serve the answer-or-decline rules (:mod:`hotline.kb.decide`): ``unanswerable.jsonl``
     (questions on real policies the corpus lacks, the rules' development set), and two
-    check sets the rules were not written from, ``unanswerable_check.jsonl`` and
-    ``check_answerable.jsonl`` (service-item questions the reranker never sees)."""
+    check sets written apart from it, ``unanswerable_check.jsonl`` and
+    ``check_answerable.jsonl`` (service-item questions the reranker never sees) — their
+    misses were looked at once (the subject rule's refinements, the off-domain patterns),
+    so they are no longer quite unseen."""
     return sorted((kb / TRAINING_DIR).glob("questions*.jsonl"))
 
 
