@@ -163,14 +163,18 @@ class Conversation:
         replies = self.say(COMPLAINT)
         answer = self.press(replies, "/open_ticket") or self.say("我要提交诉求")
         last = "我要提交诉求"
-        for _ in range(10):
+        for _ in range(14):
             confirmed = self.press(answer, "/affirm")
             if confirmed is not None:
                 self.log.confirmed = True
                 break
             asked = "".join(m.text or "" for m in answer[-2:])
-            last = next((value for key, value in fields.items() if key in asked), last)
-            answer = self.say(last)  # a busy notice: the same answer again
+            if any(text in asked for text in BUSY_TEXTS):
+                answer = self.say(last)  # a busy notice: the same answer again
+                continue
+            last = next((value for key, value in fields.items() if key in asked),
+                        "我要提交诉求")  # the form was lost (or never started): start it again
+            answer = self.say(last)
         self.say("谢谢")
 
 
