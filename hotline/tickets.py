@@ -434,16 +434,6 @@ def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=sla.TZ)
 
 
-def take_ticket(
-    session: Session, number: str, *, actor: str, now: datetime | None = None,
-    note: str | None = None,
-) -> Ticket:
-    """签收: the department starts on the ticket."""
-    ticket = by_number(session, number)
-    lifecycle.take(session, ticket, actor=actor, now=now, note=note)
-    return ticket
-
-
 def set_status(
     session: Session, number: str, to: str, *, actor: str, now: datetime | None = None,
     note: str | None = None, department_id: int | None = None,
@@ -457,13 +447,4 @@ def set_status(
             raise DepartmentNotFound(department_id)
     lifecycle.change_status(session, ticket, to, actor=actor, now=now, note=note,
                             department=department)
-    return ticket
-
-
-def write_reply(
-    session: Session, number: str, reply: str, *, actor: str, now: datetime | None = None,
-) -> Ticket:
-    """办结 with the written reply; the enterprise is asked to rate it."""
-    ticket = by_number(session, number)
-    lifecycle.resolve(session, ticket, reply, actor=actor, now=now)
     return ticket

@@ -162,7 +162,7 @@ def test_department_sees_the_reply_check_before_sending(served, browser) -> None
             s, topic="construction_permit", enterprise_id=firm.id, conversation_id=None,
             description="我们园区的新厂房消防验收申请提交五十天没动静，预约不上，设备进不了场。",
             notify=False)
-        tickets.take_ticket(s, ticket.number, actor="staff:周住建")
+        lifecycle.take(s, ticket, actor="staff:周住建")
         number = ticket.number
     page = _login(browser, base, "zhujian")
     page.goto(f"{base}/console/tickets/{number}")

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import select
 
 from bot import hot_announce
-from hotline import live, tickets
+from hotline import lifecycle, live, tickets
 from hotline.db import session_scope
 from hotline.hot import service as hot
 from hotline.models import Enterprise, HotIssue, ReplyCheck
@@ -67,9 +67,9 @@ def test_dashboard_shows_hot_issues_and_reply_quality(app: ConsoleHarness) -> No
     numbers = _file(app, OUTAGE, "utilities", 1)
     with session_scope(app.db_url) as s:  # one reply sent with warnings
         t = tickets.by_number(s, numbers[0])
-        tickets.take_ticket(s, t.number, actor="staff:x", now=NOW - timedelta(hours=2))
-        tickets.write_reply(s, t.number, "已收悉，按规定办理。", actor="staff:x",
-                            now=NOW - timedelta(hours=1))
+        lifecycle.take(s, t, actor="staff:x", now=NOW - timedelta(hours=2))
+        lifecycle.resolve(s, t, "已收悉，按规定办理。", actor="staff:x",
+                          now=NOW - timedelta(hours=1))
         assert s.scalars(select(ReplyCheck)).one().warnings == ["boilerplate"]
     page = app.login("boss").get("/console/dashboard").text
     issue = _issue(app, numbers[0])

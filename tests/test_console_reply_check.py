@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from hotline import tickets
+from hotline import lifecycle, tickets
 from hotline.db import session_scope
 from hotline.hot import service as hot
 from hotline.models import Enterprise, ReplyCheck
@@ -40,7 +40,7 @@ def _ticket(app: ConsoleHarness, text: str = REQUEST, n: int = 1, taken: bool = 
                                   conversation_id=f"tg:{n}", enterprise_id=firm.id,
                                   now=NOW - timedelta(hours=n))
         if taken:
-            tickets.take_ticket(s, t.number, actor="staff:周住建", now=NOW - timedelta(minutes=30))
+            lifecycle.take(s, t, actor="staff:周住建", now=NOW - timedelta(minutes=30))
         return t.number
 
 
