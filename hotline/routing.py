@@ -134,6 +134,16 @@ def route(topic: str, routing: Taxonomy | StrPath | None = None) -> Route:
     return taxonomy.route(topic)
 
 
+def topic_zh(topic: str, routing: Taxonomy | StrPath | None = None) -> str:
+    """The topic's Chinese label (``tax`` → its ``zh``); a name that is no topic of the
+    taxonomy (one that left it since a ticket was filed) is shown as it is."""
+    taxonomy = routing if isinstance(routing, Taxonomy) else load_taxonomy(routing)
+    try:
+        return taxonomy.topic(topic).zh
+    except ValueError:
+        return topic
+
+
 def clear_cache() -> None:
     """Forget loaded files (tests; a deployment that edited its routing file)."""
     _default_taxonomy.cache_clear()
