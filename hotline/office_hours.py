@@ -2,7 +2,7 @@
 
 A spec string configures them: ``"always"`` (round the clock), ``"Mon-Fri 09:00-18:00"``, or with a lunch break
 ``"Mon-Fri 09:00-12:00,13:30-17:30"``, or single days ``"Mon,Wed,Sat 09:00-12:00"``. The
-environment variable ``HOTLINE_OFFICE_HOURS`` overrides the default (see
+setting ``office_hours`` (``HOTLINE_OFFICE_HOURS``) overrides the default (see
 :func:`load_office_hours`).
 
 With ``use_calendar`` (the default) the working-day calendar of :mod:`hotline.sla` decides
@@ -20,17 +20,17 @@ Naive datetimes are UTC (project rule); results are aware Asia/Shanghai datetime
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from hotline import sla
+from hotline.settings import current_settings
 from hotline.sla import TZ, WorkCalendar
 
 DEFAULT_SPEC = "Mon-Fri 09:00-18:00"
 ALWAYS = ("always", "24x7")  # specs for a round-the-clock service
-ENV_VAR = "HOTLINE_OFFICE_HOURS"
+ENV_VAR = "HOTLINE_OFFICE_HOURS"  # sets Settings.office_hours
 _SEARCH_DAYS = 400  # how far next_opening looks ahead
 
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -121,8 +121,9 @@ def opening_zh(moment: datetime) -> str:
 
 def load_office_hours(spec: str | None = None, *, calendar: WorkCalendar | None = None
                       ) -> OfficeHours:
-    """``spec``, else ``$HOTLINE_OFFICE_HOURS``, else :data:`DEFAULT_SPEC`."""
-    return OfficeHours.parse(spec or os.environ.get(ENV_VAR) or DEFAULT_SPEC, calendar=calendar)
+    """``spec``, else the setting ``office_hours`` as it is now, else :data:`DEFAULT_SPEC`."""
+    return OfficeHours.parse(spec or current_settings().office_hours or DEFAULT_SPEC,
+                             calendar=calendar)
 
 
 def is_open(now: datetime, hours: OfficeHours | None = None) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     web_ip_msgs_per_min: int = 120
     web_queued_per_ip: int = 5
 
+    # The knowledge base (hotline.kb.paths): its sources, its index cache, jieba's user
+    # dictionary; empty: the repository's kb/, var/kb_index/, nlu/jieba/userdict.txt.
+    kb_dir: str = ""
+    kb_index: str = ""
+    jieba_userdict: str = ""
+    # `hotline staff create-admin` reads the first admin's password from here when set.
+    admin_password: SecretStr | None = None
+    # `hotline run` (hotline.stack): the local services' ports and how long Rasa may load.
+    redis_port: int = 6380
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    rasa_ready_timeout: float = 420.0
+
     def db_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -79,4 +92,11 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    return Settings()
+
+
+def current_settings() -> Settings:
+    """The settings as the environment is now, uncached: for values read rarely that tools
+    and tests may change while the process runs (the knowledge base's paths, office hours,
+    the local stack's ports)."""
     return Settings()

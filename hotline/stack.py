@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from hotline.settings import ROOT
+from hotline.settings import ROOT, current_settings
 
 
 class StackError(RuntimeError):
@@ -42,13 +42,11 @@ class Ports:
 
     @classmethod
     def from_env(cls) -> Ports:
-        env = os.environ
-        return cls(
-            redis=int(env.get("HOTLINE_REDIS_PORT", 6380)),
-            rasa=int(env.get("HOTLINE_RASA_PORT", 5005)),
-            actions=int(env.get("HOTLINE_ACTIONS_PORT", 5055)),
-            gateway=int(env.get("HOTLINE_GATEWAY_PORT", 8080)),
-        )
+        """From the settings (``HOTLINE_REDIS_PORT``, ``HOTLINE_RASA_PORT``,
+        ``HOTLINE_ACTIONS_PORT``, ``HOTLINE_GATEWAY_PORT``) as they are now."""
+        settings = current_settings()
+        return cls(redis=settings.redis_port, rasa=settings.rasa_port,
+                   actions=settings.actions_port, gateway=settings.gateway_port)
 
     @classmethod
     def free(cls) -> Ports:
@@ -97,11 +95,12 @@ class Stack:
     rasa_python: Path = ROOT / ".venv-rasa" / "bin" / "python"
     redis_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
-    rasa_timeout_s: float = float(os.environ.get("HOTLINE_RASA_READY_TIMEOUT", 420))
+    rasa_timeout_s: float = field(  # HOTLINE_RASA_READY_TIMEOUT
+        default_factory=lambda: current_settings().rasa_ready_timeout)
     services: list[Service] = field(default_factory=list)
     # The token of Rasa's HTTP API: HOTLINE_RASA_TOKEN, or a fresh random one for this run.
     rasa_token: str = field(
-        default_factory=lambda: os.environ.get("HOTLINE_RASA_TOKEN") or secrets.token_urlsafe(32))
+        default_factory=lambda: current_settings().rasa_token or secrets.token_urlsafe(32))
 
     # -- environment shared by every child process ------------------------------------------
     def env(self) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -18,11 +19,16 @@ from sqlalchemy.orm import Session
 
 from hotline.models import Department, Staff, StaffRole
 
-_HASHER = PasswordHasher()
+_HASHER = PasswordHasher()  # parameters only: hashing happens on use
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,49}$")
 MIN_PASSWORD = 10
-# A hash to verify against when the username is unknown, so timing does not tell.
-_DUMMY_HASH = _HASHER.hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the username is unknown, so timing does not tell.
+    Made on the first login, not at import (argon2 takes tens of milliseconds)."""
+    return _HASHER.hash("not-a-real-password")
 
 
 class StaffError(ValueError):
@@ -111,7 +117,7 @@ def authenticate(session: Session, username: str, password: str,
         select(Staff).where(func.lower(Staff.username) == (username or "").strip().lower())
     )
     try:
-        _HASHER.verify(staff.password_hash if staff else _DUMMY_HASH, password or "")
+        _HASHER.verify(staff.password_hash if staff else _dummy_hash(), password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if staff is None or not staff.active:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 
 from hotline import db_cli, staff
 from hotline.db import session_scope
-from hotline.settings import get_settings
+from hotline.settings import current_settings, get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,8 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
-    if os.environ.get("HOTLINE_ADMIN_PASSWORD"):
-        return os.environ["HOTLINE_ADMIN_PASSWORD"]
+    preset = current_settings().admin_password  # HOTLINE_ADMIN_PASSWORD
+    if preset is not None and preset.get_secret_value():
+        return preset.get_secret_value()
     first = getpass.getpass("密码: ")
     if first != getpass.getpass("再输入一次: "):
         raise staff.StaffError("两次输入的密码不一致。")

@@ -1,7 +1,11 @@
 """Where the knowledge base reads its sources and keeps its index.
 
 Everything is resolved relative to the repository (never ../shared), so a user's clone
-works on its own; environment variables let tests and deployments point elsewhere.
+works on its own; settings (``HOTLINE_KB_DIR``, ``HOTLINE_KB_INDEX``,
+``HOTLINE_JIEBA_USERDICT``: :class:`hotline.settings.Settings`) let tests and deployments
+point elsewhere. They are read as they are now, so a test that changes one is followed.
+Where pydantic-settings is not installed (the Rasa environment) the same variables are read
+from the environment directly.
 """
 
 from __future__ import annotations
@@ -19,17 +23,21 @@ INDEX_DIR_ENV = "HOTLINE_KB_INDEX"
 USERDICT_ENV = "HOTLINE_JIEBA_USERDICT"
 
 
+def _setting(field: str, env: str) -> str:
+    try:
+        from hotline.settings import current_settings
+    except ImportError:  # the Rasa environment has no pydantic-settings
+        return os.environ.get(env, "")
+    return str(getattr(current_settings(), field))
+
+
 def kb_dir() -> Path:
-    return Path(os.environ.get(KB_DIR_ENV) or REPO_ROOT / "kb")
+    return Path(_setting("kb_dir", KB_DIR_ENV) or REPO_ROOT / "kb")
 
 
 def index_dir() -> Path:
-    return Path(os.environ.get(INDEX_DIR_ENV) or REPO_ROOT / "var" / "kb_index")
+    return Path(_setting("kb_index", INDEX_DIR_ENV) or REPO_ROOT / "var" / "kb_index")
 
 
 def userdict_path() -> Path:
-    return Path(os.environ.get(USERDICT_ENV) or REPO_ROOT / "nlu" / "jieba" / "userdict.txt")
-
-
-def intents_path() -> Path:
-    return REPO_ROOT / "hotline" / "data" / "intents.yml"
+    return Path(_setting("jieba_userdict", USERDICT_ENV) or REPO_ROOT / "nlu" / "jieba" / "userdict.txt")

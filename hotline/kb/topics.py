@@ -8,30 +8,7 @@ keywords, because they span the whole taxonomy.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import yaml
-
-from hotline.kb.paths import intents_path
-
-#: Topic names in taxonomy order (hotline/data/intents.yml); used when the file is absent.
-DEFAULT_TOPICS: tuple[str, ...] = (
-    "start_business",
-    "construction_permit",
-    "business_license",
-    "land",
-    "financing",
-    "tax",
-    "utilities",
-    "employment",
-    "policy_benefit",
-    "ip",
-    "procurement",
-    "cross_border",
-    "contract_dispute",
-    "inspection",
-    "misconduct",
-)
+from hotline.routing import load_taxonomy
 
 #: Keywords that point to a topic, checked against titles and texts.
 TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -307,27 +284,14 @@ ITEM_TYPE_TOPICS: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=1)
 def topic_names() -> tuple[str, ...]:
-    """Topic names from the product's taxonomy copy (falls back to the built-in list)."""
-    path = intents_path()
-    if not path.exists():
-        return DEFAULT_TOPICS
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    topics = tuple((data.get("topics") or {}).keys())
-    return topics or DEFAULT_TOPICS
+    """Topic names in taxonomy order (:func:`hotline.routing.load_taxonomy`)."""
+    return tuple(load_taxonomy().topics)
 
 
-@lru_cache(maxsize=1)
 def topic_labels() -> dict[str, str]:
-    """Topic name → Chinese label (for listings); names map to themselves if unknown."""
-    path = intents_path()
-    labels = {t: t for t in DEFAULT_TOPICS}
-    if path.exists():
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for name, info in (data.get("topics") or {}).items():
-            labels[name] = (info or {}).get("zh", name)
-    return labels
+    """Topic name → Chinese label (for listings), from the taxonomy."""
+    return {name: topic.zh for name, topic in load_taxonomy().topics.items()}
 
 
 def keyword_scores(text: str, allowed: tuple[str, ...] = ()) -> dict[str, int]:
@@ -347,7 +311,7 @@ def best_topic(text: str, allowed: tuple[str, ...] = (), default: str = GENERAL_
     scores = keyword_scores(text, allowed)
     if not scores:
         return default
-    order = allowed or DEFAULT_TOPICS
+    order = allowed or topic_names()
     return max(scores, key=lambda t: (scores[t], -order.index(t)))
 
 
@@ -362,13 +326,14 @@ def law_topic(law: str, chapter: str, text: str) -> str:
 
 def item_topic(name: str, department: str, item_type: str, conditions: str) -> str:
     """Topic of a service item: its name's keywords, else department, else its type."""
+    order = topic_names()
     by_name = keyword_scores(name)
     if by_name:
-        return max(by_name, key=lambda t: (by_name[t], -DEFAULT_TOPICS.index(t)))
+        return max(by_name, key=lambda t: (by_name[t], -order.index(t)))
     for fragment, topic in DEPARTMENT_TOPICS:
         if fragment in department:
             return topic
     by_text = keyword_scores(conditions)
     if by_text:
-        return max(by_text, key=lambda t: (by_text[t], -DEFAULT_TOPICS.index(t)))
+        return max(by_text, key=lambda t: (by_text[t], -order.index(t)))
     return ITEM_TYPE_TOPICS.get(item_type, "business_license")
