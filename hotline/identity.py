@@ -21,7 +21,7 @@ from enum import Enum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hotline import outbox
+from hotline import channels, outbox
 from hotline.models import (
     ChannelIdentity,
     Enterprise,
@@ -240,10 +240,6 @@ def _hash(code: str, salt: str) -> str:
     return hmac.new(salt.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
-def _channel_zh(conversation_id: str) -> str:
-    return {"tg": "Telegram", "web": "网页聊天"}.get(conversation_id.split(":", 1)[0], "其他渠道")
-
-
 def start_challenge(session: Session, conversation_id: str, *,
                     now: datetime | None = None) -> tuple[ChallengeResult, int]:
     """Send a code to the enterprise's verified chats; ``(result, how many chats)``."""
@@ -275,7 +271,7 @@ def start_challenge(session: Session, conversation_id: str, *,
         attempts=0,
     ))
     name = identity.enterprise.name
-    text = (f"【企业身份验证】有一个{_channel_zh(conversation_id)}会话申请以“{name}”的身份办理业务"
+    text = (f"【企业身份验证】有一个{channels.channel_zh(conversation_id)}会话申请以“{name}”的身份办理业务"
             f"（查看、评价本企业诉求）。验证码：{code}，{int(CODE_TTL.total_seconds() // 60)}分钟内有效。"
             "如是本企业同事申请，请把验证码告诉对方；如非本企业人员，请勿告知任何人，"
             "并发送“转人工”向我们反映。")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import redis
 import redis.asyncio as aioredis
 
-STREAM = "hotline:live"
+from hotline import redis_keys
+
+STREAM = redis_keys.LIVE_STREAM
 MAXLEN = 50_000
 
 

@@ -25,11 +25,13 @@ from hotline import (
     identity,
     live,
     outbox,
+    redis_keys,
     routing,
     service_ratings,
     tickets,
     transcripts,
 )
+from hotline.channels import TELEGRAM
 from hotline.db import session_scope
 from hotline.enterprises import (
     EnterpriseCard,
@@ -66,7 +68,6 @@ OWNED_ELSEWHERE = {
 
 #: Username of an operator acting from the operators' Telegram group (not a console account).
 GROUP_OPERATOR_PREFIX = "tg-op-"
-_GROUP_NAME_KEY = "hotline:opgroup:name:"
 
 
 def display_names(session: Session) -> dict[str, str]:
@@ -75,7 +76,7 @@ def display_names(session: Session) -> dict[str, str]:
 
 def remember_name(r: redis.Redis, username: str, name: str) -> None:
     """The name a group operator goes by (their Telegram name), for refusals and posts."""
-    r.set(_GROUP_NAME_KEY + username, name, ex=365 * 86400)
+    r.set(redis_keys.opgroup_name(username), name, ex=365 * 86400)
 
 
 def name_of(session: Session, r: redis.Redis, username: str | None) -> str:
@@ -85,10 +86,10 @@ def name_of(session: Session, r: redis.Redis, username: str | None) -> str:
     if username == "enterprise":
         return "企业"
     if username.startswith(GROUP_OPERATOR_PREFIX):
-        raw = r.get(_GROUP_NAME_KEY + username)
+        raw = r.get(redis_keys.opgroup_name(username))
         if raw:
             return raw.decode() if isinstance(raw, bytes) else str(raw)
-        return f"Telegram 用户 {username.removeprefix(GROUP_OPERATOR_PREFIX)}"
+        return f"{TELEGRAM.user_zh} {username.removeprefix(GROUP_OPERATOR_PREFIX)}"
     name = session.scalar(select(Staff.display_name).where(Staff.username == username))
     return name or username
 

@@ -139,10 +139,7 @@ def _slowest(session: Session, now: datetime, department_id: int | None,
     taxonomy = routing.load_taxonomy()
     out = []
     for ticket, dept, firm in session.execute(query):
-        try:
-            topic_zh = taxonomy.topic(ticket.topic).zh
-        except ValueError:
-            topic_zh = ticket.topic
+        topic_zh = routing.topic_zh(ticket.topic, taxonomy)
         overdue = max(0.0, sla.workdays_between(ticket.deadline, now)) if now > ticket.deadline else 0.0
         out.append(SlowTicket(
             number=ticket.number, topic_zh=topic_zh, department=dept or "待分派", enterprise=firm,
