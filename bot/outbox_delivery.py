@@ -28,15 +28,15 @@ import logging
 import os
 import socket
 import uuid
-import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from redis.asyncio import Redis
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import RetryAfter, TelegramError
 
+from bot import tg_io
 from bot.logsafe import pseudonym
 from hotline import attachments, live, outbox
 from hotline.db import session_scope
@@ -58,19 +58,10 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _retry_after(exc: RetryAfter) -> timedelta:
-    with warnings.catch_warnings():  # PTB 22 warns that the int form is deprecated
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
-
-
 def _markup(buttons: list[dict[str, str]]) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    keys = [InlineKeyboardButton(b["title"], callback_data=b["payload"]) for b in buttons]
-    rows = [keys] if len(keys) <= 3 else [[key] for key in keys]  # 满意 | 基本满意 | 不满意
-    return InlineKeyboardMarkup(rows)
+    """Payloads fit as they are (the outbox checks when it writes them)."""
+    keys = [(b["title"], b["payload"]) for b in buttons]
+    return tg_io.keyboard(keys, one_row=len(keys) <= 3)  # 满意 | 基本满意 | 不满意
 
 
 class OutboxDelivery:
@@ -182,19 +173,13 @@ class OutboxDelivery:
         if await self._traditional(row.conversation_id):
             text = to_traditional(text)
             buttons = [{**b, "title": to_traditional(b["title"])} for b in buttons]
-        chunks = [text[i : i + outbox.TEXT_LIMIT] for i in range(0, len(text), outbox.TEXT_LIMIT)]
-        for i, chunk in enumerate(chunks):
-            last = i == len(chunks) - 1
-            await self.bot.send_message(chat_id, chunk, reply_markup=_markup(buttons) if last else None)
+        await tg_io.send_text(self.bot, chat_id, text, reply_markup=_markup(buttons))
         if row.attachment_id is not None:
             data = await asyncio.to_thread(_attachment_bytes, self.db_url, row.attachment_id)
             if data is None:
                 raise ValueError(f"attachment {row.attachment_id} is gone")
-            upload = InputFile(data, filename=row.attachment_name or "附件")
-            if row.attachment_mime in attachments.IMAGES and row.attachment_mime != "image/gif":
-                await self.bot.send_photo(chat_id, upload)
-            else:
-                await self.bot.send_document(chat_id, upload)
+            await tg_io.send_file(self.bot, chat_id, data, filename=row.attachment_name or "附件",
+                                  mime=row.attachment_mime)
 
     async def _tell_console(self, conversation_id: str) -> None:
         if self.redis is None:
@@ -224,7 +209,7 @@ class OutboxDelivery:
             try:
                 await self._send_leased(row)
             except RetryAfter as exc:
-                wait = _retry_after(exc)
+                wait = tg_io.retry_after(exc)
                 now = self.clock()
                 self._paused_until = now + wait
                 await asyncio.to_thread(self._failed, row, now, str(exc), wait)

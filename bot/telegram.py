@@ -5,7 +5,6 @@ Rasa's own Telegram channel is not used: it crashes on non-text updates (rasa is
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
@@ -13,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import (
@@ -26,18 +25,15 @@ from telegram.ext import (
     filters,
 )
 
-from bot import media, messages
+from bot import media, messages, tg_io
 from bot.rasa_client import BotMessage
 from bot.relay import Relay
-from bot.tg_updates import PerChatProcessor, dedupe_key
+from bot.tg_updates import PerChatProcessor
 
 if TYPE_CHECKING:
     from bot.operator_group import OperatorGroup
 
 logger = logging.getLogger(__name__)
-CALLBACK_LIMIT = 64  # bytes Telegram allows in callback_data
-CALLBACK_TTL_S = 7 * 86400
-TELEGRAM_TEXT_LIMIT = 4096
 
 
 def conversation_id(chat_id: int) -> str:
@@ -51,6 +47,7 @@ class TelegramChannel:
                  operator_group: OperatorGroup | None = None) -> None:
         self._relay = relay
         self._redis = redis
+        self._payloads = tg_io.CallbackPayloads(redis)
         self._operator_group = operator_group
 
     def build(
@@ -93,54 +90,20 @@ class TelegramChannel:
         """Telegram may deliver an update twice (webhook retries): handle it once.
 
         With Redis down the update is handled anyway (a rare duplicate beats a lost message)."""
-        key = dedupe_key("tg", bot_id, update.update_id)
-        try:
-            return bool(await self._redis.set(key, b"1", nx=True, ex=86400))
-        except RedisError as exc:
-            logger.warning("update %s handled without de-duplication (Redis: %s)",
-                           update.update_id, exc)
-            return True
-
-    async def _callback_data(self, payload: str) -> str:
-        if len(payload.encode()) <= CALLBACK_LIMIT:
-            return payload
-        key = hashlib.sha1(payload.encode()).hexdigest()[:20]
-        await self._redis.set(f"hotline:cb:{key}", payload.encode(), ex=CALLBACK_TTL_S)
-        return f"cb:{key}"
-
-    async def _payload_of(self, data: str) -> str | None:
-        if not data.startswith("cb:"):
-            return data
-        value = await self._redis.get(f"hotline:cb:{data[3:]}")
-        return value.decode() if value else None
-
-    async def _markup(self, message: BotMessage) -> InlineKeyboardMarkup | None:
-        rows = []
-        for button in message.buttons:
-            try:
-                data = await self._callback_data(button["payload"])
-            except RedisError as exc:  # a long payload can't be stored: the words still go
-                logger.warning("button %r dropped (Redis: %s)", button["title"], exc)
-                continue
-            rows.append([InlineKeyboardButton(button["title"], callback_data=data)])
-        return InlineKeyboardMarkup(rows) if rows else None
+        return await tg_io.first_time(self._redis, "tg", bot_id, update.update_id,
+                                      fail_open=True)
 
     async def send(self, app_bot, chat_id: int, replies: list[BotMessage]) -> None:  # type: ignore[no-untyped-def]
         for reply in replies:
-            markup = await self._markup(reply)
+            markup = await self._payloads.keyboard(reply.buttons)
             html_text = (reply.custom or {}).get("html")
-            if html_text:
+            if html_text:  # cut, not split: a split could break an HTML entity
                 await app_bot.send_message(
-                    chat_id, html_text[:TELEGRAM_TEXT_LIMIT], parse_mode=ParseMode.HTML,
+                    chat_id, html_text[:tg_io.TEXT_LIMIT], parse_mode=ParseMode.HTML,
                     reply_markup=markup,
                 )
             elif reply.text:
-                for start in range(0, len(reply.text), TELEGRAM_TEXT_LIMIT):
-                    last = start + TELEGRAM_TEXT_LIMIT >= len(reply.text)
-                    await app_bot.send_message(
-                        chat_id, reply.text[start : start + TELEGRAM_TEXT_LIMIT],
-                        reply_markup=markup if last else None,
-                    )
+                await tg_io.send_text(app_bot, chat_id, reply.text, reply_markup=markup)
             elif reply.image:
                 await app_bot.send_photo(chat_id, reply.image, reply_markup=markup)
             elif markup is not None:  # buttons without words still need a message to sit on
@@ -187,7 +150,7 @@ class TelegramChannel:
             return
         chat_id = update.effective_chat.id
         try:
-            payload = await self._payload_of(query.data or "")
+            payload = await self._payloads.payload_of(query.data or "")
         except RedisError as exc:
             logger.error("button of update %s unreadable (Redis: %s)", update.update_id, exc)
             await context.bot.send_message(chat_id, messages.RASA_BUSY)
@@ -199,7 +162,7 @@ class TelegramChannel:
         if query.message is not None and title:
             # Remove the keyboard so the same choice cannot be pressed twice.
             await _cosmetic(query.edit_message_text(
-                f"{query.message.text or ''}\n\n{messages.CHOSEN.format(title=title)}"[:4096]
+                f"{query.message.text or ''}\n\n{messages.CHOSEN.format(title=title)}"[:tg_io.TEXT_LIMIT]
             ), update)
         replies = await self._relay.handle(conversation_id(chat_id), "telegram", payload,
                                            is_payload=True, source_ref=_ref(update))

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from telegram import Update
 from telegram.ext import Application
 
-from bot.tg_updates import dedupe_keys
+from bot.tg_io import dedupe_keys
 from hotline import telegram_inbox
 from hotline.db import session_scope
 

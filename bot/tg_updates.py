@@ -20,6 +20,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.tg_io import dedupe_keys as dedupe_keys  # re-exported: tests import it from here
+
 logger = logging.getLogger(__name__)
 
 #: Updates handled at once across all chats; each waits mostly on Rasa and the database.
@@ -67,12 +69,3 @@ class PerChatProcessor(BaseUpdateProcessor):
     async def shutdown(self) -> None:
         return None
 
-
-def dedupe_key(handler: str, bot_id: int, update_id: int) -> str:
-    """Redis key marking an update as taken by ``handler`` ("tg" enterprises, "opg" operators)."""
-    return f"hotline:dedupe:{handler}:{bot_id}:{update_id}"
-
-
-def dedupe_keys(bot_id: int, update_id: int) -> list[str]:
-    """Every handler's mark for one update: cleared when a crashed update is handled again."""
-    return [dedupe_key(handler, bot_id, update_id) for handler in ("tg", "opg")]
