@@ -9,33 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 import redis
 import websockets
-from sqlalchemy import select
 
-from bot.app import WEBHOOK_PATH, create_app
-from hotline.db import session_scope
-from hotline.models import TranscriptMessage
-from hotline.settings import Settings
+from tests.factories import GATEWAY_SECRET as SECRET
+from tests.factories import Gateway, inbound_texts, run_gateway
 from tests.fake_telegram import FakeTelegram
-from tests.rasa_standin import RasaStandIn
-from tests.telegram_helpers import serve_asgi
 
 CHAT = 4242
-SECRET = "s3cret-token-for-tests"
-
-
-@dataclass
-class Gateway:
-    url: str
-    fake: FakeTelegram
-    rasa: RasaStandIn
-    db_url: str
 
 
 @pytest.fixture(autouse=True)
@@ -43,37 +27,15 @@ def _clean_redis(redis_url: str) -> None:
     redis.Redis.from_url(redis_url).flushdb()
 
 
-async def _gateway(fake: FakeTelegram, redis_url: str, db_url: str, mode: str,
-                   rasa: RasaStandIn) -> AsyncIterator[Gateway]:
-    async with serve_asgi(rasa.app()) as rasa_url:
-        settings = Settings(
-            redis_url=redis_url, rasa_url=rasa_url, database_url=db_url, rasa_timeout_s=5,
-            telegram_token=fake.token, telegram_base_url=fake.base_url, telegram_mode=mode,
-            telegram_secret_token=SECRET, public_url="http://127.0.0.1:1",
-        )
-        app = create_app(settings)
-        if mode == "webhook":
-            # The public URL is only known once the server listens: serve, then point the
-            # webhook there (set_webhook has already run with a placeholder).
-            async with serve_asgi(app) as url:
-                async with httpx.AsyncClient() as client:
-                    await client.post(fake.api_url("setWebhook"), json={
-                        "url": url + WEBHOOK_PATH, "secret_token": SECRET})
-                yield Gateway(url, fake, rasa, db_url)
-        else:
-            async with serve_asgi(app) as url:
-                yield Gateway(url, fake, rasa, db_url)
-
-
 @pytest.fixture
 async def polling_gateway(fake_telegram: FakeTelegram, redis_url: str, db_url: str):
-    async for gw in _gateway(fake_telegram, redis_url, db_url, "polling", RasaStandIn()):
+    async with run_gateway(fake_telegram, redis_url, db_url) as gw:
         yield gw
 
 
 @pytest.fixture
 async def webhook_gateway(fake_telegram: FakeTelegram, redis_url: str, db_url: str):
-    async for gw in _gateway(fake_telegram, redis_url, db_url, "webhook", RasaStandIn()):
+    async with run_gateway(fake_telegram, redis_url, db_url, telegram_mode="webhook") as gw:
         yield gw
 
 
@@ -143,10 +105,7 @@ async def test_rasa_down_gets_a_busy_reply_and_the_message_is_kept(
     fake.user_says(CHAT, "银行抽贷了怎么办")
     reply = await fake.await_reply(CHAT, timeout=15)
     assert "系统繁忙" in reply.text
-    with session_scope(polling_gateway.db_url) as s:
-        texts = s.scalars(select(TranscriptMessage.text).where(
-            TranscriptMessage.conversation_id == f"tg:{CHAT}",
-            TranscriptMessage.direction == "in")).all()
+    texts = inbound_texts(polling_gateway.db_url, f"tg:{CHAT}")
     assert "银行抽贷了怎么办" in texts
 
 
@@ -179,7 +138,7 @@ async def test_web_chat_page_and_websocket(polling_gateway: Gateway) -> None:
     async with httpx.AsyncClient() as client:
         page = await client.get(polling_gateway.url + "/")
     assert page.status_code == 200 and "企业服务热线" in page.text
-    ws_url = polling_gateway.url.replace("http", "ws") + f"/ws/chat/{uuid.uuid4()}"
+    ws_url = polling_gateway.ws_url(str(uuid.uuid4()))
     async with websockets.connect(ws_url) as ws:
         await ws.send(json.dumps({"text": "厂里老停电"}, ensure_ascii=False))
         frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -193,7 +152,7 @@ async def test_web_chat_page_and_websocket(polling_gateway: Gateway) -> None:
 
 
 async def test_web_chat_refuses_a_bad_session_id(polling_gateway: Gateway) -> None:
-    ws_url = polling_gateway.url.replace("http", "ws") + "/ws/chat/not-a-uuid"
+    ws_url = polling_gateway.ws_url("not-a-uuid")
     with pytest.raises(websockets.exceptions.WebSocketException):
         async with websockets.connect(ws_url) as ws:
             await asyncio.wait_for(ws.recv(), 5)

@@ -4,6 +4,7 @@ concurrency, failures of Redis and Rasa, and what a client may send."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import subprocess
@@ -11,8 +12,6 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,17 +22,16 @@ import redis
 import websockets
 from sqlalchemy import select
 
-from bot.app import WEBHOOK_PATH, create_app
+from bot.app import WEBHOOK_PATH
 from hotline import handoff, outbox, tickets
 from hotline.db import session_scope
 from hotline.handoff import Mode
 from hotline.models import Ticket, TranscriptMessage
-from hotline.settings import Settings
 from hotline.stack import free_port, redis_server_binary
 from tests import test_operator_group as og
+from tests.factories import Gateway, run_gateway, transcript
 from tests.fake_telegram import FakeTelegram
 from tests.rasa_standin import RasaStandIn, default_reply
-from tests.telegram_helpers import serve_asgi
 
 NOON = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # Friday 12:00 in Shanghai
 
@@ -89,39 +87,14 @@ CONFIRM_PROMPT = {
 }
 
 
-@dataclass
-class Gateway:
-    url: str
-    fake: FakeTelegram
-    rasa: RasaStandIn
-    db_url: str
-
-
-@asynccontextmanager
-async def gateway(fake: FakeTelegram, redis_url: str, db_url: str, rasa: RasaStandIn,
-                  **overrides: Any) -> AsyncIterator[Gateway]:
-    async with serve_asgi(rasa.app()) as rasa_url:
-        settings = Settings(**{
-            "redis_url": redis_url, "rasa_url": rasa_url, "database_url": db_url,
-            "rasa_timeout_s": 5, "telegram_token": fake.token,
-            "telegram_base_url": fake.base_url, "telegram_mode": "polling",
-            "telegram_secret_token": SECRET, "public_url": "http://127.0.0.1:1", **overrides,
-        })
-        async with serve_asgi(create_app(settings)) as url:
-            yield Gateway(url, fake, rasa, db_url)
+# The gateway on free ports against the fake Bot API and ``rasa``; keywords override Settings.
+gateway = functools.partial(run_gateway, telegram_secret_token=SECRET)
 
 
 @pytest.fixture
 def clean_redis(redis_url: str) -> str:
     redis.Redis.from_url(redis_url).flushdb()
     return redis_url
-
-
-def transcript(db_url: str, conversation: str) -> list[tuple[str, str]]:
-    with session_scope(db_url) as session:
-        rows = session.execute(select(TranscriptMessage.direction, TranscriptMessage.text).where(
-            TranscriptMessage.conversation_id == conversation).order_by(TranscriptMessage.id))
-        return [(d, t) for d, t in rows]
 
 
 # --- 2. an empty answer from Rasa is a failure -----------------------------------------------
@@ -260,7 +233,7 @@ async def test_redis_down_web_chat_message_is_recorded_and_answered(
     async with gateway(fake_telegram, own_redis.url, db_url, RasaStandIn()) as gw:  # type: ignore[attr-defined]
         own_redis.kill()
         own_redis.wait(10)
-        async with websockets.connect(_ws(gw, str(session))) as ws:
+        async with websockets.connect(gw.ws_url(str(session))) as ws:
             await ws.send(json.dumps({"text": "网页上Redis停了"}, ensure_ascii=False))
             frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
     assert "系统繁忙" in frame["messages"][0]["text"]
@@ -279,10 +252,6 @@ async def test_redis_down_at_the_confirmation_press_says_the_ticket_was_not_crea
         fake_telegram.user_presses(CHAT, button_text="确认提交")
         reply = await fake_telegram.await_reply(CHAT, timeout=20)
     assert "诉求未能提交" in reply.text
-
-
-def _ws(gw: Gateway, session: str) -> str:
-    return gw.url.replace("http", "ws", 1) + f"/ws/chat/{session}"
 
 
 # --- 4. an edited Telegram message is marked in the transcript, not relayed again ------------
@@ -325,7 +294,7 @@ async def test_a_bad_web_chat_frame_gets_an_error_frame_and_the_chat_goes_on(
 ) -> None:
     rasa = RasaStandIn()
     async with gateway(fake_telegram, clean_redis, db_url, rasa) as gw:
-        async with websockets.connect(_ws(gw, str(uuid.uuid4()))) as ws:
+        async with websockets.connect(gw.ws_url(str(uuid.uuid4()))) as ws:
             error = await _exchange(ws, bad)
             assert error["error"] == "bad_frame"
             assert "无法识别" in error["messages"][0]["text"]
@@ -345,7 +314,7 @@ async def test_session_id_spellings_are_one_conversation(
                  "urn:uuid:" + str(session)]
     async with gateway(fake_telegram, clean_redis, db_url, RasaStandIn()) as gw:
         for n, spelt in enumerate(spellings):
-            async with websockets.connect(_ws(gw, spelt)) as ws:
+            async with websockets.connect(gw.ws_url(spelt)) as ws:
                 await _exchange(ws, json.dumps({"text": f"第{n}句"}, ensure_ascii=False))
     conversations = {c for c in _conversations(db_url) if c.startswith("web:")}
     assert conversations == {f"web:{session}"}
@@ -379,7 +348,7 @@ async def test_a_forged_button_payload_is_refused_politely(
 ) -> None:
     rasa = RasaStandIn()
     async with gateway(fake_telegram, clean_redis, db_url, rasa) as gw:
-        async with websockets.connect(_ws(gw, str(uuid.uuid4()))) as ws:
+        async with websockets.connect(gw.ws_url(str(uuid.uuid4()))) as ws:
             refused = await _exchange(ws, json.dumps({"text": FORGED, "payload": True}))
             assert "按钮已失效" in refused["messages"][0]["text"]
             greeted = await _exchange(ws, json.dumps({"text": "/greet", "payload": True}))
@@ -401,7 +370,7 @@ async def test_buttons_pushed_by_the_outbox_may_be_pressed(
                        buttons=[{"title": "满意", "payload": rating}])
     rasa = RasaStandIn()
     async with gateway(fake_telegram, clean_redis, db_url, rasa) as gw:
-        async with websockets.connect(_ws(gw, str(session))) as ws:
+        async with websockets.connect(gw.ws_url(str(session))) as ws:
             pushed = json.loads(await asyncio.wait_for(ws.recv(), 10))
             assert pushed["messages"][0]["buttons"][0]["payload"] == rating
             pressed = await _exchange(ws, json.dumps({"text": rating, "payload": True},
@@ -486,7 +455,7 @@ async def _say(gw: Gateway, session: str, texts: list[str],
     """Each text on its own connection's turn; the first line of each answer."""
     answers = []
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else None
-    async with websockets.connect(_ws(gw, session), extra_headers=headers) as ws:
+    async with websockets.connect(gw.ws_url(session), extra_headers=headers) as ws:
         for text in texts:
             frame = await _exchange(ws, json.dumps({"text": text}, ensure_ascii=False))
             answers.append(frame["messages"][0]["text"])

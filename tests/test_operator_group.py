@@ -22,6 +22,7 @@ from hotline.db import session_scope
 from hotline.handoff import Mode
 from hotline.identity import claim
 from hotline.settings import Settings
+from tests.factories import until
 from tests.fake_telegram import FakeTelegram, SentMessage
 from tests.rasa_standin import RasaStandIn
 from tests.telegram_helpers import serve_asgi
@@ -71,17 +72,6 @@ async def env(fake_telegram: FakeTelegram, group_redis_url: str,
 def says(fake: FakeTelegram, text: str, *, user: dict = ZHANG, reply_to: int | None = None) -> int:
     """An operator writes in the group."""
     return fake.user_says(GROUP, text, user=user, reply_to=reply_to, chat_type="supergroup")
-
-
-async def until(check: Callable[[], object], timeout: float = 10.0) -> object:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {check}")
-        await asyncio.sleep(0.05)
 
 
 async def escalate(env: Env, *said: str) -> SentMessage:

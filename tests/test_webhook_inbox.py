@@ -8,9 +8,8 @@ webhook (with Telegram's retry on failure), a scripted Rasa stand-in, real Redis
 from __future__ import annotations
 
 import asyncio
-import time
+import functools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -19,26 +18,15 @@ import redis
 from sqlalchemy import select, text, update
 
 from bot import messages
-from bot.app import WEBHOOK_PATH, create_app
 from bot.tg_updates import dedupe_keys
 from hotline import telegram_inbox, transcripts
 from hotline.db import get_engine, session_scope
-from hotline.models import TelegramInbox, TranscriptMessage
-from hotline.settings import Settings
+from hotline.models import TelegramInbox
+from tests.factories import Gateway, inbound_texts, run_gateway, until
 from tests.fake_telegram import FakeTelegram
 from tests.rasa_standin import RasaStandIn
-from tests.telegram_helpers import serve_asgi
 
-SECRET = "s3cret-token-for-tests"
 LEASE_S = 1.5
-
-
-@dataclass
-class Gateway:
-    url: str
-    fake: FakeTelegram
-    rasa: RasaStandIn
-    db_url: str
 
 
 @pytest.fixture(autouse=True)
@@ -51,27 +39,16 @@ def rasa() -> RasaStandIn:
     return RasaStandIn()
 
 
-async def _serve(fake: FakeTelegram, redis_url: str, db_url: str, rasa: RasaStandIn,
-                 ) -> AsyncIterator[Gateway]:
-    async with serve_asgi(rasa.app()) as rasa_url:
-        settings = Settings(
-            redis_url=redis_url, rasa_url=rasa_url, database_url=db_url, rasa_timeout_s=10,
-            telegram_token=fake.token, telegram_base_url=fake.base_url, telegram_mode="webhook",
-            telegram_secret_token=SECRET, public_url="http://127.0.0.1:1",
-            telegram_inbox_lease_s=LEASE_S,
-        )
-        async with serve_asgi(create_app(settings)) as url:
-            async with httpx.AsyncClient() as client:
-                await client.post(fake.api_url("setWebhook"), json={
-                    "url": url + WEBHOOK_PATH, "secret_token": SECRET})
-            yield Gateway(url, fake, rasa, db_url)
+# The gateway in webhook mode, with a short lease on the updates it has taken.
+_serve = functools.partial(run_gateway, telegram_mode="webhook", rasa_timeout_s=10,
+                           telegram_inbox_lease_s=LEASE_S)
 
 
 @pytest.fixture
 async def gateway(fake_telegram: FakeTelegram, redis_url: str, db_url: str,
                   rasa: RasaStandIn) -> AsyncIterator[Gateway]:
     fake_telegram.webhook_retry_s = 0.3
-    async for gw in _serve(fake_telegram, redis_url, db_url, rasa):
+    async with _serve(fake_telegram, redis_url, db_url, rasa) as gw:
         yield gw
 
 
@@ -80,29 +57,19 @@ def _rows(db_url: str) -> list[TelegramInbox]:
         return list(session.scalars(select(TelegramInbox).order_by(TelegramInbox.update_id)))
 
 
-async def _until(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 async def test_an_update_is_stored_before_telegram_hears_200_and_done_after(
     gateway: Gateway, rasa: RasaStandIn,
 ) -> None:
     rasa.delays["慢一点"] = 1.0  # still being handled when the webhook has already answered
     update_id = gateway.fake.user_says(77, "慢一点也没关系")
-    delivery = await _until(lambda: next(
+    delivery = await until(lambda: next(
         (d for d in gateway.fake.deliveries if d.update_id == update_id), None))
     assert delivery.ok
     rows = _rows(gateway.db_url)
     assert [r.update_id for r in rows] == [update_id]
     assert rows[0].done_at is None and rows[0].claimed_by  # acknowledged, not yet handled
     assert (await gateway.fake.await_reply(77, timeout=10)).text == "您说的是：慢一点也没关系"
-    await _until(lambda: _rows(gateway.db_url)[0].done_at is not None)
+    await until(lambda: _rows(gateway.db_url)[0].done_at is not None)
 
 
 async def test_database_down_answers_503_and_telegrams_retry_gets_it_through(
@@ -112,7 +79,7 @@ async def test_database_down_answers_503_and_telegrams_retry_gets_it_through(
     with engine.begin() as conn:  # the store fails as when the database is away
         conn.execute(text("ALTER TABLE telegram_inbox RENAME TO telegram_inbox_away"))
     update_id = gateway.fake.user_says(78, "数据库暂时不在")
-    failed = await _until(lambda: next(
+    failed = await until(lambda: next(
         (d for d in gateway.fake.deliveries if d.update_id == update_id), None))
     assert failed.status_code == 503  # not 200: Telegram keeps the update
     with engine.begin() as conn:
@@ -149,16 +116,13 @@ async def test_an_update_left_by_a_dead_gateway_is_handled_after_its_lease(
     with session_scope(db_url) as session:  # recorded, then the gateway died before answering
         transcripts.add(session, "tg:80", "telegram", "in", "enterprise", "网关崩溃前收到的消息",
                         source_ref=f"tg-update:{update['update_id']}")
-    async for gw in _serve(fake_telegram, redis_url, db_url, rasa):
+    async with _serve(fake_telegram, redis_url, db_url, rasa) as gw:
         reply = await gw.fake.await_reply(80, timeout=15)
         assert reply.text == "您说的是：网关崩溃前收到的消息"
-        await _until(lambda: _rows(db_url)[0].done_at is not None)
+        await until(lambda: _rows(db_url)[0].done_at is not None)
         row = _rows(db_url)[0]
         assert row.attempts == 2
-        with session_scope(db_url) as session:
-            inbound = session.scalars(select(TranscriptMessage.text).where(
-                TranscriptMessage.conversation_id == "tg:80",
-                TranscriptMessage.direction == "in")).all()
+        inbound = inbound_texts(db_url, "tg:80")
         assert inbound == ["网关崩溃前收到的消息"]
 
 
@@ -221,17 +185,14 @@ async def test_a_button_press_handled_again_after_a_crash_still_reaches_the_bot(
     await gateway.fake.await_reply(82, timeout=10)
     update_id = gateway.fake.user_presses(82, "/open_ticket")
     await gateway.fake.await_reply(82, text="收到按钮：/open_ticket", timeout=10)
-    await _until(lambda: all(r.done_at for r in _rows(gateway.db_url)))
+    await until(lambda: all(r.done_at for r in _rows(gateway.db_url)))
     with session_scope(gateway.db_url) as session:  # as a crash right after the edit leaves it
         session.execute(update(TelegramInbox).where(TelegramInbox.update_id == update_id)
                         .values(done_at=None, claimed_by="dead:1:x",
                                 claimed_until=datetime.now(timezone.utc)))
-    await _until(lambda: [m["message"] for m in rasa.received].count("/open_ticket") == 2,
+    await until(lambda: [m["message"] for m in rasa.received].count("/open_ticket") == 2,
                  timeout=15)
-    with session_scope(gateway.db_url) as session:
-        presses = session.scalars(select(TranscriptMessage.text).where(
-            TranscriptMessage.conversation_id == "tg:82", TranscriptMessage.direction == "in",
-            TranscriptMessage.text == "/open_ticket")).all()
+    presses = [t for t in inbound_texts(gateway.db_url, "tg:82") if t == "/open_ticket"]
     assert presses == ["/open_ticket"]  # handled twice, recorded once
 
 
@@ -251,6 +212,8 @@ async def test_metrics_count_messages_and_read_the_shared_state(
         rasa.down = True
         gateway.fake.user_says(83, "Rasa不在")
         await gateway.fake.await_reply(83, text=messages.RASA_BUSY, timeout=10)
+        # The reply goes out before the update is marked handled: wait for the inbox to drain.
+        await _until(lambda: all(r.done_at for r in _rows(gateway.db_url)))
         after = (await client.get("/metrics")).text
         ready = await client.get("/readyz")
 
