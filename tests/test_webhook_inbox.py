@@ -212,8 +212,8 @@ async def test_metrics_count_messages_and_read_the_shared_state(
         rasa.down = True
         gateway.fake.user_says(83, "Rasa不在")
         await gateway.fake.await_reply(83, text=messages.RASA_BUSY, timeout=10)
-        # The reply goes out before the update is marked handled: wait for the inbox to drain.
-        await _until(lambda: all(r.done_at for r in _rows(gateway.db_url)))
+        # The reply leaves before its update is marked done: read the gauges once it is.
+        await until(lambda: all(r.done_at for r in _rows(gateway.db_url)))
         after = (await client.get("/metrics")).text
         ready = await client.get("/readyz")
 
