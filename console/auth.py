@@ -8,7 +8,8 @@
   (the account's other sessions; an admin's reset ends all of them). The live-event stream
   re-checks its session on every turn and ends with it.
 - Every state-changing request carries the session's CSRF token (form field ``csrf_token``
-  or header ``X-CSRF-Token``); a cross-site Origin is refused as well.
+  or header ``X-CSRF-Token``); a cross-site Origin is refused as well. The checks that
+  handlers declare (login, CSRF, roles) are :mod:`console.deps`'s.
 - Login attempts are counted before any password is checked, per client address and
   account, per address and per account (:mod:`console.login_limit`): an attacker's address
   is refused for a quarter of an hour, the owner logging in from elsewhere is not.
@@ -25,7 +26,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Request
 
 from console import login_limit
 from console.context import ConsoleContext, get_ctx
@@ -64,8 +65,11 @@ class LoginRequired(Exception):
         self.expired = expired
 
 
+NOT_ALLOWED = "您没有权限访问该页面。"
+
+
 class Forbidden(Exception):
-    def __init__(self, message: str = "您没有权限访问该页面。") -> None:
+    def __init__(self, message: str = NOT_ALLOWED) -> None:
         super().__init__(message)
         self.message = message
 
@@ -154,35 +158,6 @@ def actor_of(request: Request) -> Actor | None:
                  data["csrf"], _hash(token))
 
 
-def _next_url(request: Request) -> str:
-    path = request.url.path
-    if request.url.query:
-        path += "?" + request.url.query
-    return path
-
-
-def current_actor(request: Request) -> Actor:
-    actor = actor_of(request)
-    if actor is None:
-        raise LoginRequired(_next_url(request), expired=COOKIE in request.cookies)
-    request.state.actor = actor
-    return actor
-
-
-def require_roles(*roles: StaffRole):  # type: ignore[no-untyped-def]
-    """Dependency: the actor, if their role is one of ``roles`` (else 403)."""
-
-    def dependency(actor: Actor = Depends(current_actor)) -> Actor:
-        if actor.role not in roles:
-            raise Forbidden()
-        return actor
-
-    return dependency
-
-
-ANY_STAFF = tuple(StaffRole)
-
-
 # --- CSRF -----------------------------------------------------------------------------
 
 
@@ -199,29 +174,6 @@ def same_origin(request: Request) -> bool:
     if not origin or origin == "null":
         return origin is None
     return urlsplit(origin).netloc == request.url.netloc
-
-
-async def require_csrf(request: Request, actor: Actor = Depends(current_actor)) -> Actor:
-    """Dependency for every POST: the session's token must come back, from our origin."""
-    given = request.headers.get("x-csrf-token")
-    if given is None:
-        form = await request.form()
-        value = form.get("csrf_token")
-        given = value if isinstance(value, str) else None
-    if not tokens_match(given, actor.csrf) or not same_origin(request):
-        raise Forbidden("请求已失效（安全校验未通过），请刷新页面后重试。")
-    return actor
-
-
-def post_roles(*roles: StaffRole, message: str = "您没有权限访问该页面。"):  # type: ignore[no-untyped-def]
-    """Dependency for a POST that only ``roles`` may make: CSRF checked first, then the role."""
-
-    def dependency(actor: Actor = Depends(require_csrf)) -> Actor:
-        if actor.role not in roles:
-            raise Forbidden(message)
-        return actor
-
-    return dependency
 
 
 # --- login rate limit (see console.login_limit) ----------------------------------------

@@ -41,7 +41,6 @@ from hotline.models import (
     Enterprise,
     NotificationOutbox,
     OutboxStatus,
-    StaffRole,
     Ticket,
     TranscriptMessage,
 )
@@ -281,22 +280,19 @@ def decide_change(session: Session, change_id: int, approve: bool, actor: str) -
         raise ChatError(str(exc)) from exc
 
 
-def attachment_for(session: Session, attachment_id: int, role: StaffRole,
+def attachment_for(session: Session, attachment_id: int, *, every_chat: bool,
                    department_id: int | None) -> tuple[str, str, bytes] | None:
     """``(name, MIME type, bytes)`` of an attachment this account may see, else None.
 
-    Operators, supervisors and admins see every chat; department staff only the chats of
-    tickets assigned to their department.
+    ``every_chat`` for the chat staff; department staff see only the chats of tickets
+    assigned to their department (``department_id``).
     """
     conversation = session.scalar(select(Attachment.conversation_id)
                                   .where(Attachment.id == attachment_id))
     if conversation is None:
         return None
-    if role is StaffRole.DEPARTMENT:
-        if department_id is None or session.scalar(select(Ticket.id).where(
-                Ticket.conversation_id == conversation,
-                Ticket.department_id == department_id).limit(1)) is None:
-            return None
-    elif role not in (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN):
+    if not every_chat and (department_id is None or session.scalar(select(Ticket.id).where(
+            Ticket.conversation_id == conversation,
+            Ticket.department_id == department_id).limit(1)) is None):
         return None
     return attachments.fetch(session, attachment_id, conversation)

@@ -8,30 +8,33 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
 import redis
 import yaml
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from console import chat_service as svc
-from console.auth import ANY_STAFF, Actor, Forbidden, post_roles, require_roles, session_alive
+from console.auth import Actor, Forbidden, session_alive
 from console.context import get_ctx
+from console.deps import CHAT_STAFF, SUPERVISORS, CurrentActor, Db, allowed, role
 from console.web import render
 from hotline import attachments, handoff, live, routing
 from hotline import operator_chat as ops
 from hotline.db import session_scope
 from hotline.enterprises import card_for
 from hotline.handoff import Mode
-from hotline.models import StaffRole, TicketStatus
+from hotline.models import TicketStatus
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
-CHAT_ROLES = (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN)
-RELEASERS = (StaffRole.SUPERVISOR, StaffRole.ADMIN)  # may free a chat from its operator
-chat_post = post_roles(*CHAT_ROLES)
-release_post = post_roles(*RELEASERS, message="只有督办人员和管理员可以强制释放会话。")
+RELEASERS = SUPERVISORS  # may free a chat from its operator
+ChatStaff = Annotated[Actor, role(*CHAT_STAFF)]
+ChatPost = Annotated[Actor, role(*CHAT_STAFF, write=True)]
+ReleasePost = Annotated[Actor, role(*RELEASERS, message="只有督办人员和管理员可以强制释放会话。",
+                                    write=True)]
 CANNED = Path(__file__).with_name("canned_replies.yml")
 SSE_BLOCK_MS = 4_000  # below redis-py's default socket timeout; a keep-alive after each
 
@@ -82,12 +85,12 @@ def _queue_context(request: Request, actor: Actor) -> dict[str, object]:
 
 
 @router.get("/queue", response_class=HTMLResponse)
-def queue_page(request: Request, actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
+def queue_page(request: Request, actor: ChatStaff) -> Response:
     return render(request, "queue.html", actor, title="会话", **_queue_context(request, actor))
 
 
 @router.get("/queue/lists", response_class=HTMLResponse)
-def queue_lists(request: Request, actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
+def queue_lists(request: Request, actor: ChatStaff) -> Response:
     return render(request, "queue_lists.html", actor, **_queue_context(request, actor))
 
 
@@ -110,7 +113,7 @@ def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str
         "reason_zh": svc.REASON_ZH.get(state.reason or "", ""),
         "owner_name": names.get(state.operator or "", state.operator or ""),
         "mine": state.mode is Mode.HUMAN and state.operator == actor.username,
-        "can_release": actor.role in RELEASERS and state.mode in (Mode.QUEUED, Mode.HUMAN),
+        "can_release": allowed(actor, RELEASERS) and state.mode in (Mode.QUEUED, Mode.HUMAN),
         "history": history, "pending": waiting, "draft": draft, "card": card, "panel": panel,
         "tickets": its_tickets, "canned": _canned(),
         "topics": [(name, t.zh) for name, t in taxonomy.topics.items()],
@@ -169,17 +172,16 @@ def _banner(request: Request, conversation: str, done: str | None,
 
 
 @router.get("/chats/{conversation}", response_class=HTMLResponse)
-def chat_page(request: Request, conversation: str, done: str | None = None,
-              number: str | None = None,
-              actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
+def chat_page(request: Request, conversation: str, actor: ChatStaff, done: str | None = None,
+              number: str | None = None) -> Response:
     conversation = _conversation(conversation)
     return _chat_page(request, actor, conversation,
                       flash=_banner(request, conversation, done, number))
 
 
 @router.get("/chats/{conversation}/messages", response_class=HTMLResponse)
-def chat_messages(request: Request, conversation: str, after: int = 0,
-                  actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
+def chat_messages(request: Request, conversation: str, actor: ChatStaff,
+                  after: int = 0) -> Response:
     """New lines after ``after`` plus the undelivered ones (for live refresh)."""
     ctx = get_ctx(request)
     conversation = _conversation(conversation)
@@ -207,15 +209,14 @@ async def _act(request: Request, actor: Actor, conversation: str, action,  # typ
 
 @router.post("/chats/{conversation}/take")
 async def take(request: Request, conversation: str,
-               actor: Actor = Depends(chat_post)) -> Response:
+               actor: ChatPost) -> Response:
     return await _act(request, actor, conversation, lambda o, c: o.take(
         c, actor.username, actor.display_name), "taken")
 
 
 @router.post("/chats/{conversation}/reply")
-async def reply(request: Request, conversation: str, text: str = Form(""),
-                file: UploadFile | None = File(None),
-                actor: Actor = Depends(chat_post)) -> Response:
+async def reply(request: Request, conversation: str, actor: ChatPost, text: str = Form(""),
+                file: UploadFile | None = File(None)) -> Response:
     max_bytes = get_ctx(request).settings.attachment_max_mb * 1024 * 1024
     upload = None
     if file is not None and file.filename:
@@ -226,31 +227,31 @@ async def reply(request: Request, conversation: str, text: str = Form(""),
 
 @router.post("/chats/{conversation}/handback")
 async def hand_back(request: Request, conversation: str,
-                    actor: Actor = Depends(chat_post)) -> Response:
+                    actor: ChatPost) -> Response:
     return await _act(request, actor, conversation,
                       lambda o, c: o.hand_back(c, actor.username), "handback")
 
 
 @router.post("/chats/{conversation}/close")
 async def close(request: Request, conversation: str,
-                actor: Actor = Depends(chat_post)) -> Response:
+                actor: ChatPost) -> Response:
     return await _act(request, actor, conversation,
                       lambda o, c: o.close(c, actor.username), "closed")
 
 
 @router.post("/chats/{conversation}/release")
 async def force_release(request: Request, conversation: str,
-                        actor: Actor = Depends(release_post)) -> Response:
+                        actor: ReleasePost) -> Response:
     """Supervisor/admin: free a queued or human chat whose operator is gone; the bot resumes."""
     return await _act(request, actor, conversation,
                       lambda o, c: o.force_release(c, actor.username), "released")
 
 
 @router.post("/chats/{conversation}/ticket")
-async def open_ticket(request: Request, conversation: str, topic: str = Form(""),
+async def open_ticket(request: Request, conversation: str, actor: ChatPost, topic: str = Form(""),
                       description: str = Form(""), company: str = Form(""),
-                      uscc: str = Form(""), contact: str = Form(""), phone: str = Form(""),
-                      actor: Actor = Depends(chat_post)) -> Response:
+                      uscc: str = Form(""), contact: str = Form(""),
+                      phone: str = Form("")) -> Response:
     draft = ops.TicketDraft(topic, description[:20000], company[:200], uscc[:40], contact[:50],
                             phone[:40])
     return await _act(request, actor, conversation,
@@ -274,7 +275,7 @@ def _identity_act(request: Request, actor: Actor, conversation: str, action,  # 
 
 @router.post("/chats/{conversation}/verify")
 def verify(request: Request, conversation: str,
-           actor: Actor = Depends(chat_post)) -> Response:
+           actor: ChatPost) -> Response:
     """Staff confirmed the chat's enterprise (by calling the contact on file)."""
     return _identity_act(request, actor, conversation, lambda s: svc.verify_identity(
         s, conversation, actor.who), "verified")
@@ -282,27 +283,26 @@ def verify(request: Request, conversation: str,
 
 @router.post("/chats/{conversation}/revoke")
 def revoke(request: Request, conversation: str,
-           actor: Actor = Depends(chat_post)) -> Response:
+           actor: ChatPost) -> Response:
     return _identity_act(request, actor, conversation, lambda s: svc.revoke_identity(
         s, conversation, actor.who), "revoked")
 
 
 @router.post("/chats/{conversation}/changes/{change_id}")
-def decide_change(request: Request, conversation: str, change_id: int,
-                  decision: str = Form(""), actor: Actor = Depends(chat_post)) -> Response:
+def decide_change(request: Request, conversation: str, change_id: int, actor: ChatPost,
+                  decision: str = Form("")) -> Response:
     approve = decision == "approve"
     return _identity_act(request, actor, conversation, lambda s: svc.decide_change(
         s, change_id, approve, actor.who), "approved" if approve else "rejected")
 
 
 @router.get("/attachments/{attachment_id}")
-def attachment(request: Request, attachment_id: int,
-               actor: Actor = Depends(require_roles(*ANY_STAFF))) -> Response:
+def attachment(attachment_id: int, db: Db, actor: CurrentActor) -> Response:
     """A chat file, for chat staff; department staff only those of their tickets' chats.
 
     Anything else answers exactly like a missing file (ids are sequential)."""
-    with session_scope(get_ctx(request).db_url) as session:
-        found = svc.attachment_for(session, attachment_id, actor.role, actor.department_id)
+    found = svc.attachment_for(db, attachment_id, every_chat=allowed(actor, CHAT_STAFF),
+                               department_id=actor.department_id)
     if found is None:
         return Response("文件不存在或已过保存期限。", status_code=404,
                         media_type="text/plain; charset=utf-8")
@@ -312,8 +312,7 @@ def attachment(request: Request, attachment_id: int,
 
 
 @router.get("/events")
-async def events(request: Request, since: str | None = None,
-                 actor: Actor = Depends(require_roles(*CHAT_ROLES))) -> Response:
+async def events(request: Request, actor: ChatStaff, since: str | None = None) -> Response:
     """Server-sent events: ``change`` with the conversation whenever a chat or its mode moves.
 
     The session is checked again before every read (at most ``SSE_BLOCK_MS`` apart): a

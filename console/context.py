@@ -14,6 +14,7 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import Request
 
+from hotline import channels
 from hotline.operator_chat import Effects, OperatorChat
 from hotline.settings import Settings
 
@@ -44,6 +45,16 @@ class ConsoleContext:
                 Effects(self.redis, deliver=self.deliver, resume_bot=self.hand_back_to_bot),
                 attachment_max_bytes=self.settings.attachment_max_mb * 1024 * 1024)
         return self.operators
+
+    def deliver_now(self, conversation: str | None) -> None:
+        """Send the outbox rows a committed change queued for ``conversation`` at once. A
+        failure is only logged: the change is committed and the outbox retries."""
+        if conversation is None or channels.channel_of(conversation) is None:
+            return
+        try:
+            self.deliver(conversation)
+        except Exception:  # the gateway's delivery loop will send them later
+            logger.exception("immediate delivery to %s failed", conversation)
 
     async def resume_bot(self, conversation: str) -> None:
         """Tell the dialogue engine a chat is the bot's again (hand-back, release)."""

@@ -16,30 +16,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from console import charts
-from console.api.tickets import request_now
-from console.auth import Actor, post_roles, require_roles
-from console.context import get_ctx
+from console.auth import Actor
+from console.context import ConsoleContext
+from console.deps import SUPERVISORS, Ctx, Db, Now, role
 from console.web import render
 from hotline import live, sla
-from hotline.db import session_scope
 from hotline.hot import service
 from hotline.hot.settings import get_hot_settings
-from hotline.models import HotIssueState, StaffRole
+from hotline.models import HotIssueState
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
 
-SUPERVISORS = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
-reader = require_roles(*SUPERVISORS)
-writer = post_roles(*SUPERVISORS, message="只有督办人员和管理员可以处理热点问题。")
+Reader = Annotated[Actor, role(*SUPERVISORS)]
+Writer = Annotated[Actor, role(*SUPERVISORS, message="只有督办人员和管理员可以处理热点问题。",
+                               write=True)]
 STATES = {"open": "未关闭", "closed": "已关闭", "all": "全部"}
 OK = {
     "state": "热点状态已更新。", "supervise": "已对该热点督办，所有成员工单都会显示督办期限。",
@@ -54,47 +53,45 @@ def spark(view: service.IssueView) -> Any:
     return charts.sparkline([n for _, n in view.trend], title=f"热点 #{view.id} 每日反映件数")
 
 
-def publish(request: Request, issue_id: int) -> None:
+def publish(ctx: ConsoleContext, issue_id: int) -> None:
     """Tell open dashboards (live stream) that a hot issue changed."""
     try:
-        live.publish(get_ctx(request).redis, f"hot:{issue_id}", LIVE_KIND)
+        live.publish(ctx.redis, f"hot:{issue_id}", LIVE_KIND)
     except Exception:  # noqa: BLE001 - the change is saved; pages also refresh on their own
         logger.warning("hot issue %s: live update not published", issue_id, exc_info=True)
 
 
 @router.get("/hot", response_class=HTMLResponse)
-def hot_list(request: Request, state: str = "open", actor: Actor = Depends(reader)) -> Response:
+def hot_list(request: Request, db: Db, actor: Reader, now: Now, state: str = "open") -> Response:
     state = state if state in STATES else "open"
-    now = request_now(request)
-    with session_scope(get_ctx(request).db_url) as session:
-        if state == "open":
-            issues = service.active_issues(session, now)
-        elif state == "closed":
-            issues = service.list_issues(session, now=now, states=(HotIssueState.CLOSED.value,))
-        else:
-            issues = service.list_issues(session, now=now)
+    if state == "open":
+        issues = service.active_issues(db, now)
+    elif state == "closed":
+        issues = service.list_issues(db, now=now, states=(HotIssueState.CLOSED.value,))
+    else:
+        issues = service.list_issues(db, now=now)
     return render(request, "hot_list.html", actor, title="热点问题", issues=issues,
                   state=state, states=STATES, spark=spark, rule=get_hot_settings())
 
 
 @router.get("/hot/panel", response_class=HTMLResponse)
-def hot_panel(request: Request, actor: Actor = Depends(reader)) -> Response:
-    with session_scope(get_ctx(request).db_url) as session:
-        issues = service.active_issues(session, request_now(request))
-    return render(request, "hot_panel.html", actor, issues=issues, spark=spark,
-                  panel_limit=PANEL_LIMIT)
+def hot_panel(request: Request, db: Db, actor: Reader, now: Now) -> Response:
+    return render(request, "hot_panel.html", actor, issues=service.active_issues(db, now),
+                  spark=spark, panel_limit=PANEL_LIMIT)
 
 
-def _detail(request: Request, actor: Actor, issue_id: int, *, status_code: int = 200,
-            flash: str | None = None, flash_kind: str = "ok") -> Response:
-    now = request_now(request)
-    with session_scope(get_ctx(request).db_url) as session:
-        try:
-            view = service.issue_detail(session, issue_id, now)
-        except service.HotIssueNotFound as exc:
-            return render(request, "error.html", actor, status_code=404, title="热点不存在",
-                          message=exc.message)
-        others = [v for v in service.active_issues(session, now) if v.id != issue_id]
+def _not_found(request: Request, actor: Actor, exc: service.HotIssueNotFound) -> Response:
+    return render(request, "error.html", actor, status_code=404, title="热点不存在",
+                  message=exc.message)
+
+
+def _detail(request: Request, db: Session, actor: Actor, now: datetime, issue_id: int, *,
+            status_code: int = 200, flash: str | None = None, flash_kind: str = "ok") -> Response:
+    try:
+        view = service.issue_detail(db, issue_id, now)
+    except service.HotIssueNotFound as exc:
+        return _not_found(request, actor, exc)
+    others = [v for v in service.active_issues(db, now) if v.id != issue_id]
     chart = charts.trend_chart(
         [d.strftime("%m-%d") for d, _ in view.trend],
         [charts.Series("反映件数", [n for _, n in view.trend], charts.RED)],
@@ -122,67 +119,65 @@ def _steps(view: service.IssueView) -> list[tuple[str, str]]:
 
 
 @router.get("/hot/{issue_id}", response_class=HTMLResponse)
-def hot_detail(request: Request, issue_id: int, ok: str = "",
-               actor: Actor = Depends(reader)) -> Response:
-    return _detail(request, actor, issue_id, flash=OK.get(ok))
+def hot_detail(request: Request, issue_id: int, db: Db, actor: Reader, now: Now,
+               ok: str = "") -> Response:
+    return _detail(request, db, actor, now, issue_id, flash=OK.get(ok))
 
 
-def _act(request: Request, actor: Actor, issue_id: int, ok: str,
-         work: Callable[[Session], Any]) -> Response:
+def _act(request: Request, ctx: Ctx, db: Session, actor: Actor, now: datetime, issue_id: int,
+         ok: str, work: Callable[[], Any]) -> Response:
     try:
-        with session_scope(get_ctx(request).db_url) as session:
-            work(session)
+        work()
+        db.commit()
     except service.HotIssueNotFound as exc:
-        return render(request, "error.html", actor, status_code=404, title="热点不存在",
-                      message=exc.message)
+        db.rollback()
+        return _not_found(request, actor, exc)
     except service.HotIssueError as exc:
-        return _detail(request, actor, issue_id, status_code=409, flash=exc.message,
+        db.rollback()
+        return _detail(request, db, actor, now, issue_id, status_code=409, flash=exc.message,
                        flash_kind="error")
-    publish(request, issue_id)
+    publish(ctx, issue_id)
     return RedirectResponse(f"/console/hot/{issue_id}?ok={ok}", status_code=303)
 
 
 @router.post("/hot/{issue_id}/state")
-def change_state(request: Request, issue_id: int, to: str = Form(""), note: str = Form(""),
-                 actor: Actor = Depends(writer)) -> Response:
-    return _act(request, actor, issue_id, "state", lambda s: service.set_state(
-        s, issue_id, to, actor=actor.who, now=request_now(request),
-        note=note.strip()[:NOTE_MAX] or None))
+def change_state(request: Request, issue_id: int, ctx: Ctx, db: Db, actor: Writer, now: Now,
+                 to: str = Form(""), note: str = Form("")) -> Response:
+    return _act(request, ctx, db, actor, now, issue_id, "state", lambda: service.set_state(
+        db, issue_id, to, actor=actor.who, now=now, note=note.strip()[:NOTE_MAX] or None))
 
 
 @router.post("/hot/{issue_id}/supervise")
-def supervise(request: Request, issue_id: int, deadline: str = Form(""), note: str = Form(""),
-              actor: Actor = Depends(writer)) -> Response:
-    def work(session: Session) -> None:
+def supervise(request: Request, issue_id: int, ctx: Ctx, db: Db, actor: Writer, now: Now,
+              deadline: str = Form(""), note: str = Form("")) -> Response:
+    def work() -> None:
         try:
             day = date.fromisoformat(deadline.strip())
         except ValueError:
             raise service.HotIssueError("请选择督办期限（年-月-日）。") from None
-        service.supervise(session, issue_id, day, actor=actor.who, now=request_now(request),
+        service.supervise(db, issue_id, day, actor=actor.who, now=now,
                           note=note.strip()[:NOTE_MAX] or None)
 
-    return _act(request, actor, issue_id, "supervise", work)
+    return _act(request, ctx, db, actor, now, issue_id, "supervise", work)
 
 
 @router.post("/hot/{issue_id}/merge")
-def merge(request: Request, issue_id: int, source: str = Form(""),
-          actor: Actor = Depends(writer)) -> Response:
-    def work(session: Session) -> None:
+def merge(request: Request, issue_id: int, ctx: Ctx, db: Db, actor: Writer, now: Now,
+          source: str = Form("")) -> Response:
+    def work() -> None:
         if not source.strip().lstrip("#").isdigit():
             raise service.HotIssueError("请选择要并入的热点。")
-        service.merge(session, issue_id, int(source.strip().lstrip("#")), actor=actor.who,
-                      now=request_now(request))
+        service.merge(db, issue_id, int(source.strip().lstrip("#")), actor=actor.who, now=now)
 
-    return _act(request, actor, issue_id, "merge", work)
+    return _act(request, ctx, db, actor, now, issue_id, "merge", work)
 
 
 @router.post("/hot/{issue_id}/drop")
-def drop(request: Request, issue_id: int, doc: str = Form(""),
-         actor: Actor = Depends(writer)) -> Response:
-    def work(session: Session) -> None:
+def drop(request: Request, issue_id: int, ctx: Ctx, db: Db, actor: Writer, now: Now,
+         doc: str = Form("")) -> Response:
+    def work() -> None:
         if not doc.strip().isdigit():
             raise service.HotIssueError("请选择要移出的工单。")
-        service.drop_member(session, issue_id, int(doc), actor=actor.who,
-                            now=request_now(request))
+        service.drop_member(db, issue_id, int(doc), actor=actor.who, now=now)
 
-    return _act(request, actor, issue_id, "drop", work)
+    return _act(request, ctx, db, actor, now, issue_id, "drop", work)

@@ -21,14 +21,15 @@ import html
 import logging
 import re
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from console.auth import Actor, Forbidden, current_actor, post_roles
-from console.context import get_ctx
+from console.auth import Actor
+from console.deps import SUPERVISORS, Ctx, CurrentActor, allowed, role
 from console.web import render
 from hotline.db import session_scope
 from hotline.kb import curated_edit, declined
@@ -36,12 +37,14 @@ from hotline.kb.curated_edit import CuratedEditError, CuratedForm
 from hotline.kb.models import Entry, Hit, SearchResult
 from hotline.kb.render import answer_lines
 from hotline.kb.topics import topic_labels, topic_names
-from hotline.models import StaffRole
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
 
-EDITORS = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
+EDITORS = SUPERVISORS
+ONLY_EDITORS = "只有督办人员和管理员可以编辑知识库。"
+Editor = Annotated[Actor, role(*EDITORS, message=ONLY_EDITORS)]
+EditorPost = Annotated[Actor, role(*EDITORS, message=ONLY_EDITORS, write=True)]
 MAX_QUERY = 500
 RESULTS = 5
 DECLINED_SHOWN = 30
@@ -82,27 +85,14 @@ def _hit_view(hit: Hit, labels: dict[str, str]) -> HitView:
     )
 
 
-def _editor(actor: Actor) -> None:
-    if actor.role not in EDITORS:
-        raise Forbidden("只有督办人员和管理员可以编辑知识库。")
-
-
-def editor_actor(actor: Actor = Depends(current_actor)) -> Actor:
-    _editor(actor)
-    return actor
-
-
-editor_post = post_roles(*EDITORS, message="只有督办人员和管理员可以编辑知识库。")
-
-
 def _topics() -> list[tuple[str, str]]:
     labels = topic_labels()
     return [(name, labels.get(name, name)) for name in topic_names()]
 
 
 @router.get("/kb", response_class=HTMLResponse)
-def kb_search(request: Request, q: str = "", topic: str = "", saved: str = "",
-              actor: Actor = Depends(current_actor)) -> Response:
+def kb_search(request: Request, ctx: Ctx, actor: CurrentActor, q: str = "", topic: str = "",
+              saved: str = "") -> Response:
     from hotline.kb.search import MSG_UNKNOWN_TOPIC, search
 
     labels = topic_labels()
@@ -127,19 +117,21 @@ def kb_search(request: Request, q: str = "", topic: str = "", saved: str = "",
         title = next((r.title for r in records if r.id == saved), None)
         if title is not None:
             flash = f"已保存「{title}」，检索已使用新内容。"
-    gaps, gaps_total = _declined(request)
+    gaps, gaps_total = _declined(ctx.db_url)
     return render(
         request, "kb.html", actor, title="知识库", q=query, topic=topic, topics=_topics(),
         result=result, hits=hits, error=error, records=shown, total=len(records),
-        can_edit=actor.role in EDITORS, flash=flash, flash_kind="ok",
+        can_edit=allowed(actor, EDITORS), flash=flash, flash_kind="ok",
         gaps=gaps, gaps_total=gaps_total, topic_labels=labels,
     )
 
 
-def _declined(request: Request) -> tuple[list[declined.DeclinedGroup], int]:
-    """Questions the bot declined, most asked first (what to add to the knowledge base)."""
+def _declined(db_url: str) -> tuple[list[declined.DeclinedGroup], int]:
+    """Questions the bot declined, most asked first (what to add to the knowledge base).
+
+    Its own session, not the request's: the page still searches when the database is down."""
     try:
-        with session_scope(get_ctx(request).db_url) as session:
+        with session_scope(db_url) as session:
             return declined.top(session, limit=DECLINED_SHOWN), declined.total(session)
     except Exception:  # the page still searches when the database is unreachable
         log.exception("could not read declined knowledge-base questions")
@@ -176,21 +168,19 @@ def _warm_index() -> None:
 
 
 @router.get("/kb/curated/new", response_class=HTMLResponse)
-def new_entry(request: Request, topic: str = "",
-              actor: Actor = Depends(editor_actor)) -> Response:
+def new_entry(request: Request, actor: Editor, topic: str = "") -> Response:
     form = CuratedForm(topic=topic if topic in topic_names() else "")
     return _form_page(request, actor, form, create=True)
 
 
 @router.post("/kb/curated/new", response_class=HTMLResponse)
-async def create_entry(request: Request, actor: Actor = Depends(editor_post)) -> Response:
+async def create_entry(request: Request, actor: EditorPost) -> Response:
     form = await _read_form(request)
     return await run_in_threadpool(_save, request, actor, form, True)
 
 
 @router.get("/kb/curated/{entry_id}", response_class=HTMLResponse)
-def edit_entry(request: Request, entry_id: str,
-               actor: Actor = Depends(editor_actor)) -> Response:
+def edit_entry(request: Request, entry_id: str, actor: Editor) -> Response:
     form = curated_edit.load_form(entry_id)
     if form is None:
         return render(request, "error.html", actor, status_code=404, title="条目不存在",
@@ -199,8 +189,7 @@ def edit_entry(request: Request, entry_id: str,
 
 
 @router.post("/kb/curated/{entry_id}", response_class=HTMLResponse)
-async def update_entry(request: Request, entry_id: str,
-                       actor: Actor = Depends(editor_post)) -> Response:
+async def update_entry(request: Request, entry_id: str, actor: EditorPost) -> Response:
     form = await _read_form(request)
     form.id = entry_id  # ids are fixed once created
     return await run_in_threadpool(_save, request, actor, form, False)

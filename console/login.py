@@ -4,67 +4,65 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console import auth, login_limit
-from console.auth import Actor, current_actor, require_csrf
-from console.context import get_ctx
+from console.deps import CsrfActor, Ctx, CurrentActor, Db
 from console.web import HOME, render
-from hotline.db import session_scope
-from hotline.staff import authenticate
+from hotline.models import StaffRole
+from hotline.staff import StaffError, authenticate, set_password
 
 router = APIRouter(prefix="/console")
 
 
-def _login_page(request: Request, error: str | None, username: str = "",
+def _login_page(request: Request, ctx: Ctx, error: str | None, username: str = "",
                 next_url: str = "/console/", status_code: int = 200) -> Response:
     token = request.cookies.get(auth.LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = render(request, "login.html", None, status_code=status_code, error=error,
                       username=username, next_url=next_url, csrf_token=token)
     response.set_cookie(auth.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                        secure=auth.secure_cookie(get_ctx(request), request), path="/console")
+                        secure=auth.secure_cookie(ctx, request), path="/console")
     return response
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/console/", expired: int = 0) -> Response:
+def login_form(request: Request, ctx: Ctx, next: str = "/console/", expired: int = 0) -> Response:
     if auth.actor_of(request) is not None:
         return RedirectResponse(auth.safe_next(next), status_code=303)
-    return _login_page(request, "登录已过期，请重新登录。" if expired else None,
+    return _login_page(request, ctx, "登录已过期，请重新登录。" if expired else None,
                        next_url=auth.safe_next(next))
 
 
 @router.post("/login")
 def login(
     request: Request,
+    ctx: Ctx,
+    db: Db,
     username: str = Form(""),
     password: str = Form(""),
     csrf_token: str = Form(""),
     next: str = Form("/console/"),
 ) -> Response:
-    ctx = get_ctx(request)
     next_url = auth.safe_next(next)
     username = username.strip()[:50]
     cookie = request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
     if not auth.tokens_match(csrf_token, cookie) or not auth.same_origin(request):
-        return _login_page(request, "页面已过期，请重新输入。", username, next_url, 403)
+        return _login_page(request, ctx, "页面已过期，请重新输入。", username, next_url, 403)
     if not username or not password:
-        return _login_page(request, "请输入用户名和密码。", username, next_url, 400)
+        return _login_page(request, ctx, "请输入用户名和密码。", username, next_url, 400)
     ip = auth.client_ip(request)
     refusal = login_limit.begin(ctx.redis, username, ip)  # counted before the check
     if refusal is not None:
-        return _login_page(request, refusal, username, next_url, 429)
-    with session_scope(ctx.db_url) as session:
-        staff = authenticate(session, username, password[:200])
-        token = auth.start_session(ctx, staff) if staff is not None else None
-        role = staff.role if staff is not None else None
+        return _login_page(request, ctx, refusal, username, next_url, 429)
+    staff = authenticate(db, username, password[:200])
+    token = auth.start_session(ctx, staff) if staff is not None else None
+    role = staff.role if staff is not None else None
+    db.commit()
     if token is None:
         login_limit.failed(ctx.redis, username, ip)
-        return _login_page(request, "用户名或密码错误。", username, next_url, 401)
+        return _login_page(request, ctx, "用户名或密码错误。", username, next_url, 401)
     login_limit.succeeded(ctx.redis, username, ip)
-    from hotline.models import StaffRole
-
     target = next_url if next_url != "/console/" else HOME[StaffRole(role)]
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(auth.COOKIE, token, httponly=True, samesite="strict",
@@ -75,46 +73,44 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, actor: Actor = Depends(require_csrf)) -> Response:
-    auth.end_session(get_ctx(request), actor.token_hash)
+def logout(ctx: Ctx, actor: CsrfActor) -> Response:
+    auth.end_session(ctx, actor.token_hash)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(auth.COOKIE, path="/console")
     return response
 
 
 @router.get("/")
-def home(actor: Actor = Depends(current_actor)) -> Response:
+def home(actor: CurrentActor) -> Response:
     return RedirectResponse(HOME[actor.role], status_code=303)
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account(request: Request, actor: Actor = Depends(current_actor)) -> Response:
+def account(request: Request, actor: CurrentActor) -> Response:
     return render(request, "account.html", actor, title="我的账号", error=None)
 
 
 @router.post("/account/password", response_class=HTMLResponse)
 def change_password(
     request: Request,
+    ctx: Ctx,
+    db: Db,
+    actor: CsrfActor,
     current: str = Form(""),
     new: str = Form(""),
     again: str = Form(""),
-    actor: Actor = Depends(require_csrf),
 ) -> Response:
-    from hotline.staff import StaffError, set_password
-
-    ctx = get_ctx(request)
     error = None
     if new != again:
         error = "两次输入的新密码不一致。"
+    elif authenticate(db, actor.username, current[:200]) is None:
+        error = "当前密码不正确。"
     else:
-        with session_scope(ctx.db_url) as session:
-            if authenticate(session, actor.username, current[:200]) is None:
-                error = "当前密码不正确。"
-            else:
-                try:
-                    set_password(session, actor.staff_id, new)
-                except StaffError as exc:
-                    error = str(exc)
+        try:
+            set_password(db, actor.staff_id, new)
+        except StaffError as exc:
+            error = str(exc)
+    db.commit()
     if error:
         return render(request, "account.html", actor, status_code=400, title="我的账号",
                       error=error)

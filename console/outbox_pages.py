@@ -17,34 +17,29 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from console.auth import Actor, Forbidden, current_actor, post_roles
-from console.context import get_ctx
+from console.auth import Actor, Forbidden
+from console.deps import SUPERVISORS, Ctx, Db, Now, role
 from console.web import render
 from hotline import outbox
-from hotline.db import session_scope
-from hotline.models import NotificationOutbox, OutboxStatus, StaffRole
+from hotline.models import NotificationOutbox, OutboxStatus
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
 
-ROLES = (StaffRole.SUPERVISOR, StaffRole.ADMIN)
-requeue_post = post_roles(*ROLES, message="只有督办人员和管理员可以重新发送通知。")
+Reader = Annotated[Actor, role(*SUPERVISORS, message="发送失败的通知仅对督办人员和管理员开放。")]
+Requeuer = Annotated[Actor, role(*SUPERVISORS, message="只有督办人员和管理员可以重新发送通知。",
+                                 write=True)]
 LIST_LIMIT = 200
 ERROR_CHARS = 300
 DONE = {"requeued": "已重新排队，通知将尽快重新发送。", "none": "没有可重新发送的通知。"}
-
-
-def supervisor(actor: Actor = Depends(current_actor)) -> Actor:
-    if actor.role not in ROLES:
-        raise Forbidden("发送失败的通知仅对督办人员和管理员开放。")
-    return actor
 
 
 def mask(conversation: str) -> str:
@@ -72,6 +67,15 @@ def failed_count(session: Session) -> int:
         NotificationOutbox.status == OutboxStatus.FAILED.value)) or 0)
 
 
+def failed_conversations(session: Session, row_id: int | None = None) -> list[str]:
+    """The chats of the failed rows (of row ``row_id`` only, when given)."""
+    query = select(NotificationOutbox.conversation_id).where(
+        NotificationOutbox.status == OutboxStatus.FAILED.value)
+    if row_id is not None:
+        query = query.where(NotificationOutbox.id == row_id)
+    return sorted(set(session.scalars(query)))
+
+
 def _rows(session: Session) -> list[FailedRow]:
     return [FailedRow(id=r.id, chat=mask(r.conversation_id), kind=r.kind, attempts=r.attempts,
                       error=(r.last_error or "")[:ERROR_CHARS], created_at=r.created_at)
@@ -79,28 +83,21 @@ def _rows(session: Session) -> list[FailedRow]:
 
 
 @router.get("/notifications", response_class=HTMLResponse)
-def notifications(request: Request, actor: Actor = Depends(supervisor)) -> Response:
-    with session_scope(get_ctx(request).db_url) as session:
-        rows, total = _rows(session), failed_count(session)
-    return render(request, "notifications.html", actor, title="发送失败的通知", rows=rows,
-                  total=total, flash=DONE.get(request.query_params.get("done", "")))
+def notifications(request: Request, db: Db, actor: Reader) -> Response:
+    return render(request, "notifications.html", actor, title="发送失败的通知", rows=_rows(db),
+                  total=failed_count(db), flash=DONE.get(request.query_params.get("done", "")))
 
 
 @router.post("/notifications/requeue")
-async def requeue(request: Request, actor: Actor = Depends(requeue_post)) -> Response:
+async def requeue(request: Request, ctx: Ctx, db: Db, actor: Requeuer, now: Now) -> Response:
     form = await request.form()
     raw_row, every = str(form.get("row") or ""), form.get("all") == "1"
     if not every and not (raw_row.isdigit() and len(raw_row) < 19):
         raise Forbidden("请选择要重新发送的通知。")
     row_id = None if every else int(raw_row)
-    ctx = get_ctx(request)
-    with session_scope(ctx.db_url) as session:
-        query = select(NotificationOutbox.conversation_id).where(
-            NotificationOutbox.status == OutboxStatus.FAILED.value)
-        if row_id is not None:
-            query = query.where(NotificationOutbox.id == row_id)
-        conversations = sorted(set(session.scalars(query)))
-        count = outbox.requeue_failed(session, now=datetime.now(timezone.utc), row_id=row_id)
+    conversations = failed_conversations(db, row_id)
+    count = outbox.requeue_failed(db, now=now, row_id=row_id)
+    db.commit()
     logger.info("outbox requeue by %s (%s): %s, %d rows", actor.username, actor.role.value,
                 "all failed" if every else f"row {row_id}", count)
     for conversation in conversations:

@@ -11,34 +11,35 @@ Figures are :mod:`hotline.report`'s, i.e. :mod:`hotline.stats`'s.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from console.api.tickets import request_now
-from console.auth import Actor, Forbidden, current_actor
-from console.context import get_ctx
+from console.auth import Actor
+from console.deps import REPORT_READERS, Db, Now, own_department, role
 from console.web import render
 from hotline import report, sla
-from hotline.db import session_scope
-from hotline.models import Department, StaffRole
+from hotline.models import StaffRole
+from hotline.ticket_queries import department_names
 
 router = APIRouter(prefix="/console")
 
-READERS = (StaffRole.SUPERVISOR, StaffRole.ADMIN, StaffRole.DEPARTMENT)
 RECENT_WEEKS = 8
 RECENT_MONTHS = 6
 
 
-def reader(actor: Actor = Depends(current_actor)) -> Actor:
-    if actor.role not in READERS:
-        raise Forbidden("定期通报仅对督办人员、管理员和承办部门开放。")
-    if actor.role is StaffRole.DEPARTMENT and actor.department_id is None:
-        raise Forbidden("您的账号未设置所属部门，请联系管理员。")
+def reader(actor: Annotated[Actor, role(
+        *REPORT_READERS, message="定期通报仅对督办人员、管理员和承办部门开放。")]) -> Actor:
+    """Readers of reports; a department account needs its department."""
+    own_department(actor)
     return actor
+
+
+Reader = Annotated[Actor, Depends(reader)]
 
 
 def _scope(actor: Actor, raw: str | None) -> int | None:
@@ -57,8 +58,8 @@ def _query(kind: str, day: date, department: int | None) -> str:
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports(request: Request, actor: Actor = Depends(reader)) -> Response:
-    today = sla.as_local(request_now(request)).date()
+def reports(request: Request, db: Db, actor: Reader, now: Now) -> Response:
+    today = sla.as_local(now).date()
     department = _scope(actor, request.query_params.get("department"))
     weeks = []
     period = report.period_of("week", today)
@@ -70,17 +71,14 @@ def reports(request: Request, actor: Actor = Depends(reader)) -> Response:
     for _ in range(RECENT_MONTHS):
         months.append((period, _query("month", period.first, department)))
         period = period.previous()
-    with session_scope(get_ctx(request).db_url) as session:
-        departments = list(session.execute(select(Department.id, Department.name)
-                                           .order_by(Department.id)).all())
-    names = dict(departments)
+    names = department_names(db)
     return render(request, "reports.html", actor, title="定期通报", weeks=weeks, months=months,
-                  departments=departments, department=department,
+                  departments=list(names.items()), department=department,
                   scope=names.get(department, "全部承办部门") if department else "全部承办部门",
                   locked=actor.role is StaffRole.DEPARTMENT, today=today.isoformat())
 
 
-def _build(request: Request, actor: Actor) -> report.PeriodReport:
+def _build(request: Request, db: Session, actor: Actor, now: datetime) -> report.PeriodReport:
     params = request.query_params
     kind = params.get("kind", "week")
     try:
@@ -89,9 +87,8 @@ def _build(request: Request, actor: Actor) -> report.PeriodReport:
         raise report.ReportError("日期格式应为 YYYY-MM-DD。") from None
     if kind not in report.KINDS:
         raise report.ReportError("通报周期应为周报或月报。")
-    with session_scope(get_ctx(request).db_url) as session:
-        return report.build(session, kind, day, department_id=_scope(actor, params.get("department")),
-                            now=request_now(request))
+    return report.build(db, kind, day, department_id=_scope(actor, params.get("department")),
+                        now=now)
 
 
 def _refused(request: Request, actor: Actor, exc: report.ReportError) -> Response:
@@ -100,9 +97,9 @@ def _refused(request: Request, actor: Actor, exc: report.ReportError) -> Respons
 
 
 @router.get("/reports/view", response_class=HTMLResponse)
-def view(request: Request, actor: Actor = Depends(reader)) -> Response:
+def view(request: Request, db: Db, actor: Reader, now: Now) -> Response:
     try:
-        r = _build(request, actor)
+        r = _build(request, db, actor, now)
     except report.ReportError as exc:
         return _refused(request, actor, exc)
     query = _query(r.period.kind, r.period.first, r.department_id)
@@ -118,9 +115,9 @@ def view(request: Request, actor: Actor = Depends(reader)) -> Response:
 
 
 @router.get("/reports/pdf")
-def pdf(request: Request, actor: Actor = Depends(reader)) -> Response:
+def pdf(request: Request, db: Db, actor: Reader, now: Now) -> Response:
     try:
-        r = _build(request, actor)
+        r = _build(request, db, actor, now)
     except report.ReportError as exc:
         return _refused(request, actor, exc)
     return Response(report.render_pdf(r), media_type="application/pdf", headers={
@@ -128,5 +125,5 @@ def pdf(request: Request, actor: Actor = Depends(reader)) -> Response:
 
 
 @router.get("/reports/report.css")
-def stylesheet(actor: Actor = Depends(reader)) -> Response:
+def stylesheet(actor: Reader) -> Response:
     return Response(report.css(), media_type="text/css; charset=utf-8")

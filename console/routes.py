@@ -10,7 +10,9 @@ from fastapi import APIRouter
 PAGES: tuple[str, ...] = (
     "console.login",
     "console.chats",  # queue, my chats, one chat, live updates
-    "console.tickets_pages",  # ticket list, detail, department work
+    "console.api.tickets",  # the JSON API: department work list, one ticket, its steps
+    "console.tickets_pages",  # the ticket list
+    "console.ticket_detail",  # one ticket and its handling steps
     "console.dashboard",  # figures, charts, export
     "console.hot_pages",  # hot issues (热点问题): list, one issue, supervisors' steps
     "console.reports_pages",  # periodic report (定期通报): HTML and PDF

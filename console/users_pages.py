@@ -18,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.auth import Actor, end_sessions, post_roles, require_roles
-from console.context import ConsoleContext, get_ctx
+from console.auth import Actor, end_sessions
+from console.context import ConsoleContext
+from console.deps import ADMINS, Ctx, Db, role
 from console.web import render
 from hotline import handoff, live, routing, tickets
 from hotline.db import session_scope
@@ -54,16 +56,15 @@ DONE = {
 EMPTY_FORM = {"username": "", "display_name": "", "role": "", "department_id": ""}
 
 
-admin_post = post_roles(StaffRole.ADMIN)
+Admin = Annotated[Actor, role(*ADMINS)]
+AdminPost = Annotated[Actor, role(*ADMINS, write=True)]
 
 
-def _page(request: Request, actor: Actor, *, form: dict[str, str] | None = None,
-          flash: str | None = None, flash_kind: str = "ok", status_code: int = 200,
-          focus: int | None = None) -> Response:
-    ctx = get_ctx(request)
-    with session_scope(ctx.db_url) as session:
-        staff = [view(s) for s in all_staff(session)]
-        departments = department_choices(session, ctx.settings.routing_file)
+def _page(request: Request, ctx: ConsoleContext, db: Session, actor: Actor, *,
+          form: dict[str, str] | None = None, flash: str | None = None, flash_kind: str = "ok",
+          status_code: int = 200, focus: int | None = None) -> Response:
+    staff = [view(s) for s in all_staff(db)]
+    departments = department_choices(db, ctx.settings.routing_file)
     return render(
         request, "users.html", actor, status_code=status_code, title="账号管理",
         staff=staff, departments=departments, roles=[(r.value, r.zh) for r in StaffRole],
@@ -112,55 +113,54 @@ def _done(staff_id: int, code: str) -> Response:
 
 
 @router.get("/users", response_class=HTMLResponse)
-def users(request: Request, done: str = "", id: int | None = None,
-          actor: Actor = Depends(require_roles(StaffRole.ADMIN))) -> Response:
+def users(request: Request, ctx: Ctx, db: Db, actor: Admin, done: str = "",
+          id: int | None = None) -> Response:
     flash = None
     if done in DONE and id is not None:
-        with session_scope(get_ctx(request).db_url) as session:
-            staff = session.get(Staff, id)
-            if staff is not None:
-                flash = DONE[done].format(username=staff.username, name=staff.display_name)
-    return _page(request, actor, flash=flash, focus=id)
+        staff = db.get(Staff, id)
+        if staff is not None:
+            flash = DONE[done].format(username=staff.username, name=staff.display_name)
+    return _page(request, ctx, db, actor, flash=flash, focus=id)
 
 
 @router.post("/users", response_class=HTMLResponse)
 def create_user(
     request: Request,
+    ctx: Ctx,
+    db: Db,
+    actor: AdminPost,
     username: str = Form(""),
     display_name: str = Form(""),
     role: str = Form(""),
     department_id: str = Form(""),
     password: str = Form(""),
-    actor: Actor = Depends(admin_post),
 ) -> Response:
     form = {"username": username.strip()[:50], "display_name": display_name.strip()[:50],
             "role": role, "department_id": department_id}
-    ctx = get_ctx(request)
     try:
         if not role:
             raise StaffError("请选择角色。")
-        with session_scope(ctx.db_url) as session:
-            dept = (_department_id(session, department_id[:200], ctx.settings.routing_file)
-                    if role == StaffRole.DEPARTMENT.value else None)
-            staff = create_staff(session, username, display_name, password[:500], role, dept)
-            staff_id = staff.id
+        dept = (_department_id(db, department_id[:200], ctx.settings.routing_file)
+                if role == StaffRole.DEPARTMENT.value else None)
+        staff_id = create_staff(db, username, display_name, password[:500], role, dept).id
+        db.commit()
     except StaffError as exc:
-        return _page(request, actor, form=form, flash=f"未创建账号：{exc}", flash_kind="error",
-                     status_code=400)
+        db.rollback()
+        return _page(request, ctx, db, actor, form=form, flash=f"未创建账号：{exc}",
+                     flash_kind="error", status_code=400)
     log.info("staff account %s created by %s", form["username"], actor.username)
     return _done(staff_id, "created")
 
 
 @router.post("/users/{staff_id}/password", response_class=HTMLResponse)
-def reset_password(request: Request, staff_id: int, password: str = Form(""),
-                   actor: Actor = Depends(admin_post)) -> Response:
-    ctx = get_ctx(request)
+def reset_password(request: Request, staff_id: int, ctx: Ctx, db: Db, actor: AdminPost,
+                   password: str = Form("")) -> Response:
     try:
-        with session_scope(ctx.db_url) as session:
-            staff = set_password(session, staff_id, password[:500])
-            username = staff.username
+        username = set_password(db, staff_id, password[:500]).username
+        db.commit()
     except StaffError as exc:
-        return _page(request, actor, flash=f"未重置密码：{exc}", flash_kind="error",
+        db.rollback()
+        return _page(request, ctx, db, actor, flash=f"未重置密码：{exc}", flash_kind="error",
                      status_code=400, focus=staff_id)
     end_sessions(ctx, staff_id, keep=actor.token_hash)
     log.info("password of %s reset by %s", username, actor.username)
@@ -168,29 +168,31 @@ def reset_password(request: Request, staff_id: int, password: str = Form(""),
 
 
 @router.post("/users/{staff_id}/telegram", response_class=HTMLResponse)
-def link_telegram(request: Request, staff_id: int, telegram_user_id: str = Form(""),
-                  actor: Actor = Depends(admin_post)) -> Response:
+def link_telegram(request: Request, staff_id: int, ctx: Ctx, db: Db, actor: AdminPost,
+                  telegram_user_id: str = Form("")) -> Response:
     try:
-        with session_scope(get_ctx(request).db_url) as session:
-            username = set_telegram(session, staff_id, telegram_user_id[:30]).username
+        username = set_telegram(db, staff_id, telegram_user_id[:30]).username
+        db.commit()
     except StaffError as exc:
-        return _page(request, actor, flash=f"未绑定：{exc}", flash_kind="error",
+        db.rollback()
+        return _page(request, ctx, db, actor, flash=f"未绑定：{exc}", flash_kind="error",
                      status_code=400, focus=staff_id)
     log.info("telegram link of %s set by %s", username, actor.username)
     return _done(staff_id, "telegram")
 
 
 @router.post("/users/{staff_id}/active", response_class=HTMLResponse)
-async def change_active(request: Request, staff_id: int, active: str = Form(""),
-                        actor: Actor = Depends(admin_post)) -> Response:
-    ctx = get_ctx(request)
+async def change_active(request: Request, staff_id: int, ctx: Ctx, actor: AdminPost,
+                        active: str = Form("")) -> Response:
+    """Async: the released chats' bot is told at once. The database work runs in a thread,
+    in sessions of its own (the sessions end, then the chats are released)."""
     want = active == "1"
     try:
         username, released = await asyncio.to_thread(_set_active, ctx, staff_id, want, actor)
     except StaffError as exc:
         return await asyncio.to_thread(
-            _page, request, actor, flash=f"操作未完成：{exc}", flash_kind="error",
-            status_code=400, focus=staff_id)
+            _page_in_own_session, request, ctx, actor, flash=f"操作未完成：{exc}",
+            flash_kind="error", status_code=400, focus=staff_id)
     for conversation in released:  # the deactivated operator's chats are the bot's again
         ctx.deliver(conversation)
         live.publish(ctx.redis, conversation, "console")
@@ -198,6 +200,12 @@ async def change_active(request: Request, staff_id: int, active: str = Form(""),
     log.info("staff %s %s by %s (%d chats released)", username,
              "activated" if want else "deactivated", actor.username, len(released))
     return _done(staff_id, "activated" if want else "deactivated")
+
+
+def _page_in_own_session(request: Request, ctx: ConsoleContext, actor: Actor,
+                         **kwargs: Any) -> Response:
+    with session_scope(ctx.db_url) as session:
+        return _page(request, ctx, session, actor, **kwargs)
 
 
 def _set_active(ctx: ConsoleContext, staff_id: int, want: bool,

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from console import deps
 from console.api.tickets import BAD_BODY
 from console.auth import Actor, Forbidden, LoginRequired, login_redirect
 from hotline.models import StaffRole
@@ -53,13 +54,13 @@ templates = Jinja2Templates(env=_env)
 
 # (path, label, roles) of the navigation bar
 NAV: tuple[tuple[str, str, tuple[StaffRole, ...]], ...] = (
-    ("/console/queue", "会话", (StaffRole.OPERATOR, StaffRole.SUPERVISOR, StaffRole.ADMIN)),
-    ("/console/tickets", "工单", tuple(StaffRole)),
-    ("/console/kb", "知识库", tuple(StaffRole)),
-    ("/console/dashboard", "看板", (StaffRole.SUPERVISOR, StaffRole.ADMIN)),
-    ("/console/hot", "热点", (StaffRole.SUPERVISOR, StaffRole.ADMIN)),
-    ("/console/reports", "通报", (StaffRole.SUPERVISOR, StaffRole.ADMIN, StaffRole.DEPARTMENT)),
-    ("/console/users", "账号", (StaffRole.ADMIN,)),
+    ("/console/queue", "会话", deps.CHAT_STAFF),
+    ("/console/tickets", "工单", deps.ANY_STAFF),
+    ("/console/kb", "知识库", deps.ANY_STAFF),
+    ("/console/dashboard", "看板", deps.SUPERVISORS),
+    ("/console/hot", "热点", deps.SUPERVISORS),
+    ("/console/reports", "通报", deps.REPORT_READERS),
+    ("/console/users", "账号", deps.ADMINS),
 )
 HOME = {
     StaffRole.OPERATOR: "/console/queue",
@@ -71,7 +72,8 @@ HOME = {
 
 def render(request: Request, template: str, actor: Actor | None, status_code: int = 200,
            **context: Any) -> HTMLResponse:
-    nav = [(p, label) for p, label, roles in NAV if actor is not None and actor.role in roles]
+    nav = [(p, label) for p, label, roles in NAV
+           if actor is not None and deps.allowed(actor, roles)]
     return templates.TemplateResponse(
         request, template,
         {"actor": actor, "nav": nav, "path": request.url.path, "flash": None, **context},
@@ -79,8 +81,18 @@ def render(request: Request, template: str, actor: Actor | None, status_code: in
     )
 
 
+API = "/console/api/"  # the JSON API answers every refusal as JSON
+
+
 def _wants_html(request: Request) -> bool:
+    if request.url.path.startswith(API):
+        return False
     return "text/html" in request.headers.get("accept", "") or request.method == "GET"
+
+
+def _wants_json(request: Request) -> bool:
+    return (request.url.path.startswith(API) or bool(request.headers.get("x-csrf-token"))
+            or "application/json" in request.headers.get("accept", ""))
 
 
 _HEADERS = (
@@ -131,19 +143,18 @@ def install(app: FastAPI, ctx_provider: Any) -> None:
     async def _login(request: Request, exc: LoginRequired) -> Response:
         if _wants_html(request):
             return RedirectResponse(login_redirect(exc.next_url, exc.expired), status_code=303)
-        return JSONResponse({"detail": "登录已过期，请重新登录。"}, status_code=401)
+        return JSONResponse({"detail": deps.LOGIN_EXPIRED}, status_code=401)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         # A body FastAPI could not parse is a 400 in English: the JSON API answers in Chinese.
-        if exc.status_code == 400 and request.url.path.startswith("/console/api/"):
+        if exc.status_code == 400 and request.url.path.startswith(API):
             return JSONResponse({"detail": BAD_BODY}, status_code=400)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        if request.headers.get("x-csrf-token") or "application/json" in request.headers.get(
-                "accept", ""):
+        if _wants_json(request):
             return JSONResponse({"detail": exc.message}, status_code=403)
         actor = getattr(request.state, "actor", None)
         return render(request, "error.html", actor, status_code=403, title="无权访问",

@@ -21,6 +21,10 @@ quotes, and they are only comparable if they are defined once. Definitions:
   that were resolved after their deadline.
 - **reopened** (重办) = tickets sent back to the department at least once (不满意 or 重办).
 
+Lights now (:func:`current_lights`): the 红/黄/绿灯 of every *open* ticket at ``now``,
+whatever its receiving date (what is burning now), by :func:`hotline.sla.traffic_light`.
+The trend of a period, bucket by bucket, is :mod:`hotline.trend`'s, over the same cohort.
+
 Reply quality (:func:`reply_quality`), per reply sent (one per resolution round) of the
 cohort's tickets, grouped by the department that wrote it:
 
@@ -35,17 +39,18 @@ A rate whose denominator is zero is None ("—" in text), never a made-up 0 % or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline import routing, sla
+from hotline.localtime import local_midnight
 from hotline.models import OPEN_STATUSES, Department, Rating, RatingLevel, Ticket, TicketStatus
 
 GROUPINGS = ("topic", "department")
-_RESOLVED = {TicketStatus.RESOLVED.value, TicketStatus.RATED.value}
+RESOLVED = frozenset({TicketStatus.RESOLVED.value, TicketStatus.RATED.value})  # 办结
 _OPEN = {s.value for s in OPEN_STATUSES}
 _PLEASED = {RatingLevel.SATISFIED.value, RatingLevel.BASICALLY_SATISFIED.value}
 
@@ -160,16 +165,11 @@ class Report:
         return "\n".join(lines)
 
 
-def local_day_start(day: date) -> datetime:
-    """Local midnight opening ``day`` (Asia/Shanghai), the bound a report's dates mean."""
-    return datetime.combine(day, time(0), tzinfo=sla.TZ)
-
-
 def period(first: date, last: date) -> tuple[datetime, datetime]:
     """``[start, end)`` covering the local days ``first`` … ``last`` inclusive."""
     if last < first:
         raise ValueError("the period ends before it starts")
-    return local_day_start(first), local_day_start(last + timedelta(days=1))
+    return local_midnight(first), local_midnight(last + timedelta(days=1))
 
 
 def compute(
@@ -216,7 +216,7 @@ def compute(
 def _count(summary: Summary, row: Any, verdict: str | None, now: datetime) -> None:
     summary.received += 1
     summary.reopened += (row.reopen_count or 0) > 0
-    if row.status in _RESOLVED:
+    if row.status in RESOLVED:
         summary.resolved += 1
         resolved_at = row.resolved_at or row.first_resolved_at
         if resolved_at is not None and resolved_at <= row.deadline:
@@ -231,6 +231,16 @@ def _count(summary: Summary, row: Any, verdict: str | None, now: datetime) -> No
     if verdict is not None:
         summary.rated += 1
         summary.satisfied += verdict in _PLEASED
+
+
+def current_lights(session: Session, now: datetime) -> dict[sla.Light, int]:
+    """红/黄/绿灯 of every open ticket at ``now`` (not limited to a period)."""
+    counts = dict.fromkeys((sla.Light.RED, sla.Light.YELLOW, sla.Light.GREEN), 0)
+    rows = session.execute(select(Ticket.created_at, Ticket.deadline, Ticket.limit_days)
+                           .where(Ticket.status.in_([s.value for s in OPEN_STATUSES])))
+    for created, deadline, limit_days in rows:
+        counts[sla.traffic_light(created, deadline, now, limit_days)] += 1
+    return counts
 
 
 def _latest_ratings(session: Session, cohort: Any) -> dict[int, str]:

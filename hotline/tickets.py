@@ -1,6 +1,7 @@
 """Ticket service (诉求工单): numbering, creation with dispatch, lookups with identity checks.
 
-Adapters (actions, console, gateway) call these functions; they never query tickets inline.
+Adapters (actions, console, gateway) call these functions and :mod:`hotline.ticket_queries`
+(the staff's lists and detail); they never query tickets inline.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -335,116 +336,24 @@ def rate_from_chat(
     )
 
 
-# --- the department's side (承办部门) ------------------------------------------------------
+# --- staff steps ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DepartmentTicket:
-    """A row of a department's work list (JSON-ready through :meth:`as_dict`)."""
-
-    number: str
-    topic: str
-    topic_zh: str
-    status: str
-    status_zh: str
-    light: str
-    light_zh: str
-    created_at: str
-    deadline: str
-    description: str
-    enterprise: str | None
-    contact_name: str | None
-    contact_phone: str | None
-    reply: str | None
-    escalated: bool
-    reopen_count: int
-    applicant_verified: bool
-
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
-
-
-def work_item(ticket: Ticket, now: datetime) -> DepartmentTicket:
-    """A ticket as a department's work list shows it, lit at ``now``."""
-    light = light_of(ticket, now)
-    status = TicketStatus(ticket.status)
-    return DepartmentTicket(
-        number=ticket.number,
-        topic=ticket.topic,
-        topic_zh=routing.load_taxonomy().topic(ticket.topic).zh,
-        status=status.value,
-        status_zh=status.zh,
-        light=light.value,
-        light_zh=light.zh,
-        created_at=sla.as_local(ticket.created_at).isoformat(),
-        deadline=sla.as_local(ticket.deadline).isoformat(),
-        description=ticket.description,
-        enterprise=ticket.enterprise.name if ticket.enterprise else None,
-        contact_name=ticket.contact_name,
-        contact_phone=ticket.contact_phone,
-        reply=ticket.reply,
-        escalated=ticket.escalated,
-        reopen_count=ticket.reopen_count,
-        applicant_verified=bool(ticket.applicant_verified),
-    )
-
-
-def list_department_tickets(
-    session: Session,
-    department_id: int,
-    *,
-    status: str | None = None,
-    topic: str | None = None,
-    light: str | None = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
-    now: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[DepartmentTicket]:
-    """A department's tickets, most urgent deadline first.
-
-    ``created_from``/``created_to`` are local (Asia/Shanghai) dates, both inclusive.
-    ``light`` (green/yellow/red) is computed at ``now``, so it is filtered after the
-    query; a closed ticket is green when it was resolved on time and red when late.
-    """
-    now = now or datetime.now(timezone.utc)
-    if session.get(Department, department_id) is None:
+def department(session: Session, department_id: int) -> Department:
+    """The department with ``department_id`` (``DepartmentNotFound`` if there is none)."""
+    found = session.get(Department, department_id)
+    if found is None:
         raise DepartmentNotFound(department_id)
-    query = select(Ticket).where(Ticket.department_id == department_id)
-    if status:
-        query = query.where(Ticket.status == TicketStatus(status).value)
-    if topic:
-        query = query.where(Ticket.topic == topic)
-    if created_from:
-        query = query.where(Ticket.created_at >= _local_midnight(created_from))
-    if created_to:
-        query = query.where(Ticket.created_at < _local_midnight(created_to + timedelta(days=1)))
-    wanted = sla.Light(light) if light else None
-    items = [
-        work_item(t, now)
-        for t in session.scalars(query.order_by(Ticket.deadline, Ticket.id))
-    ]
-    if wanted is not None:
-        items = [item for item in items if item.light == wanted.value]
-    return items[offset : offset + limit]
-
-
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=sla.TZ)
+    return found
 
 
 def set_status(
-    session: Session, number: str, to: str, *, actor: str, now: datetime | None = None,
+    session: Session, ticket: Ticket, to: str, *, actor: str, now: datetime | None = None,
     note: str | None = None, department_id: int | None = None,
 ) -> Ticket:
-    """Change a ticket's status with a note (see :func:`lifecycle.change_status`)."""
-    ticket = by_number(session, number)
-    department = None
-    if department_id is not None:
-        department = session.get(Department, department_id)
-        if department is None:
-            raise DepartmentNotFound(department_id)
+    """Change a ticket's status with a note (see :func:`lifecycle.change_status`); a new
+    department only for 改派 (``to`` = dispatched)."""
+    target = department(session, department_id) if department_id is not None else None
     lifecycle.change_status(session, ticket, to, actor=actor, now=now, note=note,
-                            department=department)
+                            department=target)
     return ticket

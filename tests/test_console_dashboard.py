@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from console import dashboard
 from console.dashboard import Period, PeriodError
-from hotline import lifecycle, seed, stats, tickets
+from hotline import lifecycle, seed, stats, tickets, trend
 from hotline.db import session_scope
 from hotline.models import OPEN_STATUSES, Department, Ticket
 from tests.console_helpers import ConsoleHarness
@@ -266,7 +266,7 @@ def test_hand_made_figures(crafted: ConsoleHarness) -> None:
 
 def test_lights_are_those_of_every_open_ticket_now(crafted: ConsoleHarness) -> None:
     with session_scope(crafted.db_url) as session:
-        lights = dashboard.current_lights(session, CRAFTED_NOW)
+        lights = stats.current_lights(session, CRAFTED_NOW)
         open_tickets = session.scalars(select(Ticket).where(
             Ticket.status.in_([s.value for s in OPEN_STATUSES]))).all()
         expected: dict[str, int] = {"red": 0, "yellow": 0, "green": 0}
@@ -279,7 +279,7 @@ def test_lights_are_those_of_every_open_ticket_now(crafted: ConsoleHarness) -> N
 def test_trend_adds_up_to_the_figures(crafted: ConsoleHarness) -> None:
     period = Period(date(2026, 11, 1), date(2026, 11, 30))
     with session_scope(crafted.db_url) as session:
-        buckets = dashboard.trend(session, period)
+        buckets = trend.buckets(session, period)
     assert len(buckets) == 30 and buckets[0].label == "11-01"
     by_day = {b.first.day: (b.received, b.resolved) for b in buckets if b.received}
     assert by_day == {1: (1, 0), 2: (1, 1), 3: (1, 1), 4: (1, 1), 5: (1, 0), 30: (1, 0)}
@@ -541,12 +541,12 @@ def test_parse_period_and_presets() -> None:
 
 
 def test_granularity_and_buckets() -> None:
-    assert dashboard.granularity(Period(date(2026, 1, 1), date(2026, 3, 3))) == "day"  # 62 days
-    assert dashboard.granularity(Period(date(2026, 1, 1), date(2026, 3, 4))) == "week"
-    assert dashboard.granularity(Period(date(2025, 1, 1), date(2026, 3, 1))) == "month"
-    weeks = dashboard._bucket_starts(Period(date(2026, 5, 14), date(2026, 5, 31)), "week")
+    assert trend.granularity(Period(date(2026, 1, 1), date(2026, 3, 3))) == "day"  # 62 days
+    assert trend.granularity(Period(date(2026, 1, 1), date(2026, 3, 4))) == "week"
+    assert trend.granularity(Period(date(2025, 1, 1), date(2026, 3, 1))) == "month"
+    weeks = trend.bucket_starts(Period(date(2026, 5, 14), date(2026, 5, 31)), "week")
     assert weeks == [date(2026, 5, 14), date(2026, 5, 18), date(2026, 5, 25)]
-    months = dashboard._bucket_starts(Period(date(2026, 1, 31), date(2026, 4, 1)), "month")
+    months = trend.bucket_starts(Period(date(2026, 1, 31), date(2026, 4, 1)), "month")
     assert months == [date(2026, 1, 31), date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1)]
-    days = dashboard._bucket_starts(Period(date(2026, 5, 14), date(2026, 5, 14)), "day")
+    days = trend.bucket_starts(Period(date(2026, 5, 14), date(2026, 5, 14)), "day")
     assert days == [date(2026, 5, 14)]

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import iter_route_contexts
 
-from console.api.tickets import Reader
+from console.deps import CurrentActor
 
 PREFIX = "/console/api/"
 TITLE = "企业服务热线 · 承办部门工单接口"
@@ -34,5 +34,5 @@ def api_schema(routes: list[Any]) -> dict[str, Any]:
 
 
 @router.get("/openapi.json", include_in_schema=False)
-def openapi(request: Request, actor: Reader) -> dict[str, Any]:
+def openapi(request: Request, actor: CurrentActor) -> dict[str, Any]:
     return api_schema(request.app.routes)
