@@ -22,11 +22,11 @@ from redis.exceptions import RedisError
 
 from bot import messages
 from bot.logsafe import pseudonym
-from hotline import handoff
+from hotline import handoff, redis_keys
 from hotline.handoff import Mode
 
 logger = logging.getLogger(__name__)
-PREFIX = "hotline:flood:"
+PREFIX = redis_keys.FLOOD
 WINDOW_S = 60
 QUEUED_TTL_S = 86400
 MULTIPART_OVERHEAD = 64 * 1024  # an upload's form fields and boundaries around the file
@@ -57,11 +57,11 @@ async def too_fast(redis: Redis, limits: Limits, conversation: str, ip: str | No
     """The refusal to send when this message is over a rate, else None (and counted)."""
     window = int(time.time() // WINDOW_S)
     try:
-        if ip and await _count(redis, f"{PREFIX}ip:{ip}:{window}") > limits.ip_per_min:
+        if ip and await _count(redis, redis_keys.flood_ip(ip, window)) > limits.ip_per_min:
             logger.warning("address over %d messages a minute (%s)", limits.ip_per_min,
                            pseudonym(conversation))
             return messages.FLOOD_ADDRESS
-        if await _count(redis, f"{PREFIX}s:{conversation}:{window}") > limits.session_per_min:
+        if await _count(redis, redis_keys.flood_session(conversation, window)) > limits.session_per_min:
             logger.warning("%s over %d messages a minute", pseudonym(conversation),
                            limits.session_per_min)
             return messages.FLOOD_SESSION
@@ -73,7 +73,7 @@ async def too_fast(redis: Redis, limits: Limits, conversation: str, ip: str | No
 def over_queue_cap(sync: sync_redis.Redis, limits: Limits, conversation: str, ip: str) -> bool:
     """The conversation has just joined the queue: True (and it leaves the queue again) when
     its address already has ``queued_per_ip`` other chats waiting there."""
-    key = f"{PREFIX}queued:{ip}"
+    key = redis_keys.flood_queued(ip)
     others = [m.decode() for m in sync.smembers(key) if m.decode() != conversation]
     waiting = [c for c in others if handoff.mode_of(sync, c) is Mode.QUEUED]
     gone = set(others) - set(waiting)

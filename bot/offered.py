@@ -12,7 +12,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-PREFIX = "hotline:offered:"
+from hotline import redis_keys
+
+PREFIX = redis_keys.OFFERED
 TTL_S = 30 * 86400  # a rating may be pressed long after the notice came
 ALWAYS = frozenset({"/greet"})  # what the page itself sends on a first visit
 MAX_REMEMBERED = 500
@@ -32,7 +34,7 @@ async def remember(redis: Redis, conversation_id: str, payloads: Iterable[str]) 
     wanted = [p for p in payloads if p]
     if not wanted:
         return
-    key = f"{PREFIX}{conversation_id}"
+    key = redis_keys.offered(conversation_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.sadd(key, *wanted)
         pipe.expire(key, TTL_S)
@@ -46,4 +48,4 @@ async def was_offered(redis: Redis, conversation_id: str, payload: str) -> bool:
     payload = payload.strip()
     if payload in ALWAYS:
         return True
-    return bool(await redis.sismember(f"{PREFIX}{conversation_id}", payload))
+    return bool(await redis.sismember(redis_keys.offered(conversation_id), payload))

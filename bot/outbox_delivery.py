@@ -38,7 +38,7 @@ from telegram.error import RetryAfter, TelegramError
 
 from bot import tg_io
 from bot.logsafe import pseudonym
-from hotline import attachments, live, outbox
+from hotline import attachments, live, outbox, redis_keys
 from hotline.db import session_scope
 from hotline.outbox import Claimed, RetryPolicy
 from hotline.textnorm import to_traditional
@@ -162,7 +162,7 @@ class OutboxDelivery:
         if self.redis is None:
             return False
         try:
-            return await self.redis.get(f"{outbox.SCRIPT_KEY}{conversation_id}") == b"t"
+            return await self.redis.get(redis_keys.script(conversation_id)) == b"t"
         except Exception:  # noqa: BLE001 - the script is a nicety; Redis down must not block
             logger.warning("script of %s unknown (Redis)", pseudonym(conversation_id))
             return False

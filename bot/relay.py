@@ -24,19 +24,24 @@ from redis.exceptions import RedisError
 from bot import messages, metrics, offered
 from bot.logsafe import pseudonym
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
-from hotline import attachments, handoff, live, service_ratings, tickets, transcripts
+from hotline import (
+    attachments,
+    handoff,
+    live,
+    redis_keys,
+    service_ratings,
+    tickets,
+    transcripts,
+)
 from hotline.db import session_scope
 from hotline.handoff import Mode
-from hotline.outbox import SCRIPT_KEY
 from hotline.textnorm import script_of, to_traditional
 
 logger = logging.getLogger(__name__)
-MAX_CHARS = 2000
+MAX_CHARS = 2000  # what is sent to Rasa; the transcript keeps everything
 # Button payloads the bot still handles while a person has the chat: ticket ratings.
 BOT_PAYLOADS = ("/inform{",)
-PRESENCE_PREFIX = "hotline:presence:"  # count of open web-chat pages of a conversation  # what is sent to Rasa; the transcript keeps everything
-# conversation → when the ticket confirmation (its 确认提交 button) was last shown
-CONFIRM_PREFIX = "hotline:confirm-shown:"
+# redis_keys.confirm_shown(conversation) → when the 确认提交 button was last shown
 CONFIRM_PAYLOAD = "/affirm"
 CONFIRM_TTL_S = 86400
 #: After Rasa timed out on a confirmation, how long to look for the ticket its action may still
@@ -110,7 +115,7 @@ class Relay:
     async def set_present(self, conversation_id: str, present: bool) -> None:
         """Whether the enterprise's web page is open (the console shows 在线/离线).
         Best effort: with Redis down the console shows nothing, the chat goes on."""
-        key = f"{PRESENCE_PREFIX}{conversation_id}"
+        key = redis_keys.presence(conversation_id)
         try:
             if present:
                 await self._redis.incr(key)
@@ -199,7 +204,7 @@ class Relay:
 
     async def _note_confirmation(self, conversation_id: str, answer: list[BotMessage]) -> None:
         """Remember when the ticket confirmation was shown (until the bot says anything else)."""
-        key = f"{CONFIRM_PREFIX}{conversation_id}"
+        key = redis_keys.confirm_shown(conversation_id)
         if any(b["payload"] == CONFIRM_PAYLOAD for reply in answer for b in reply.buttons):
             await self._redis.set(key, datetime.now(timezone.utc).isoformat(), ex=CONFIRM_TTL_S)
         else:
@@ -222,7 +227,7 @@ class Relay:
         the ticket confirmation (shown, or its button pressed), say whether the ticket exists —
         the enterprise must never be left to guess whether its confirmed request was filed."""
         try:
-            shown = await self._redis.getdel(f"{CONFIRM_PREFIX}{conversation_id}")
+            shown = await self._redis.getdel(redis_keys.confirm_shown(conversation_id))
         except RedisError:
             shown = None
         if shown is None and not confirm_pressed:
@@ -261,7 +266,7 @@ class Relay:
         """A photo or document: kept for the operator while queued or with a person."""
         try:
             mode = await self.mode(conversation_id)
-            traditional = await self._redis.get(f"{SCRIPT_KEY}{conversation_id}") == b"t"
+            traditional = await self._redis.get(redis_keys.script(conversation_id)) == b"t"
         except RedisError as exc:
             # Who has the chat is unknown: keep the file (an operator may need it), say busy.
             logger.error("Redis unavailable for a file of %s: kept, busy reply (%s)",
@@ -294,7 +299,7 @@ class Relay:
     async def _traditional(self, conversation_id: str, text: str, is_payload: bool) -> bool:
         """The script of the enterprise's last message written in words: a button press, a
         code, a phone or a ticket number keeps the script it had (``textnorm.script_of``)."""
-        key = f"{SCRIPT_KEY}{conversation_id}"
+        key = redis_keys.script(conversation_id)
         script = None if is_payload else script_of(text)
         if script is None:
             return await self._redis.get(key) == b"t"
@@ -304,7 +309,7 @@ class Relay:
     async def traditional_of(self, conversation_id: str) -> bool:
         """Whether pushed messages to this conversation go out in Traditional script."""
         try:
-            return await self._redis.get(f"{SCRIPT_KEY}{conversation_id}") == b"t"
+            return await self._redis.get(redis_keys.script(conversation_id)) == b"t"
         except Exception:  # noqa: BLE001 - the script is a nicety; Redis down must not block
             logger.warning("script of %s unknown (Redis)", pseudonym(conversation_id))
             return False
