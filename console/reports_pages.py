@@ -23,7 +23,6 @@ from console.auth import Actor
 from console.deps import REPORT_READERS, Db, Now, own_department, role
 from console.web import render
 from hotline import report, sla
-from hotline.models import StaffRole
 from hotline.ticket_queries import department_names
 
 router = APIRouter(prefix="/console")
@@ -44,8 +43,9 @@ Reader = Annotated[Actor, Depends(reader)]
 
 def _scope(actor: Actor, raw: str | None) -> int | None:
     """The department a report is of: a department account always its own."""
-    if actor.role is StaffRole.DEPARTMENT:
-        return actor.department_id
+    own = own_department(actor)
+    if own is not None:
+        return own
     raw = (raw or "").strip()
     return int(raw) if raw.isdigit() else None
 
@@ -75,7 +75,7 @@ def reports(request: Request, db: Db, actor: Reader, now: Now) -> Response:
     return render(request, "reports.html", actor, title="定期通报", weeks=weeks, months=months,
                   departments=list(names.items()), department=department,
                   scope=names.get(department, "全部承办部门") if department else "全部承办部门",
-                  locked=actor.role is StaffRole.DEPARTMENT, today=today.isoformat())
+                  locked=own_department(actor) is not None, today=today.isoformat())
 
 
 def _build(request: Request, db: Session, actor: Actor, now: datetime) -> report.PeriodReport:

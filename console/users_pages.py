@@ -22,7 +22,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.auth import Actor, end_sessions
@@ -31,7 +30,7 @@ from console.deps import ADMINS, Ctx, Db, role
 from console.web import render
 from hotline import handoff, live, routing, tickets
 from hotline.db import session_scope
-from hotline.models import Department, Staff, StaffRole
+from hotline.models import Staff, StaffRole
 from hotline.staff import (
     MIN_PASSWORD,
     StaffError,
@@ -42,6 +41,7 @@ from hotline.staff import (
     set_telegram,
     view,
 )
+from hotline.ticket_queries import department_names
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console")
@@ -88,7 +88,7 @@ def department_choices(session: Session, routing_file: Path | None) -> list[tupl
     A department no ticket has reached yet has no row; its value names it and the row is
     made when an account is created for it.
     """
-    rows = {d.name: d.id for d in session.scalars(select(Department).order_by(Department.id))}
+    rows = {name: i for i, name in department_names(session).items()}
     routed = _routed(routing_file)
     choices = [(str(rows[n]) if n in rows else NEW_DEPARTMENT + n, n) for n in routed]
     return choices + [(str(i), n) for n, i in rows.items() if n not in routed]
