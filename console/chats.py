@@ -7,19 +7,21 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import redis
 import yaml
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
 
 from console import chat_service as svc
 from console.auth import Actor, Forbidden, session_alive
-from console.context import get_ctx
-from console.deps import CHAT_STAFF, SUPERVISORS, CurrentActor, Db, allowed, role
+from console.context import ConsoleContext
+from console.deps import CHAT_STAFF, SUPERVISORS, Ctx, CurrentActor, Db, allowed, role
 from console.web import render
 from hotline import attachments, handoff, live, routing
 from hotline import operator_chat as ops
@@ -67,46 +69,43 @@ def _since(raw: str | None) -> dict[str, str]:
     return ids
 
 
-def _queue_context(request: Request, actor: Actor) -> dict[str, object]:
-    ctx = get_ctx(request)
+def _queue_context(ctx: ConsoleContext, db: Session, actor: Actor) -> dict[str, object]:
     since = stream_position(ctx.redis)
     entries = handoff.queue(ctx.redis)
     mine = handoff.owned_by(ctx.redis, actor.username)
-    with session_scope(ctx.db_url) as session:
-        queued = svc.summaries(session, ctx.redis, [e.conversation for e in entries])
-        owned = svc.summaries(session, ctx.redis, mine)
-        skip = {e.conversation for e in entries} | set(mine)
-        recent = svc.summaries(session, ctx.redis, [
-            c for c in svc.recent_conversations(session, 30) if c not in skip][:15])
-        on_duty = svc.workload(session, ctx.redis)
+    queued = svc.summaries(db, ctx.redis, [e.conversation for e in entries])
+    owned = svc.summaries(db, ctx.redis, mine)
+    skip = {e.conversation for e in entries} | set(mine)
+    recent = svc.summaries(db, ctx.redis, [
+        c for c in svc.recent_conversations(db, 30) if c not in skip][:15])
+    on_duty = svc.workload(db, ctx.redis)
     return {"queued": queued, "mine": owned, "recent": recent, "since": since,
             "workload": on_duty,
             "label_of": svc.label_of}
 
 
 @router.get("/queue", response_class=HTMLResponse)
-def queue_page(request: Request, actor: ChatStaff) -> Response:
-    return render(request, "queue.html", actor, title="会话", **_queue_context(request, actor))
+def queue_page(request: Request, ctx: Ctx, db: Db, actor: ChatStaff) -> Response:
+    return render(request, "queue.html", actor, title="会话", **_queue_context(ctx, db, actor))
 
 
 @router.get("/queue/lists", response_class=HTMLResponse)
-def queue_lists(request: Request, actor: ChatStaff) -> Response:
-    return render(request, "queue_lists.html", actor, **_queue_context(request, actor))
+def queue_lists(request: Request, ctx: Ctx, db: Db, actor: ChatStaff) -> Response:
+    return render(request, "queue_lists.html", actor, **_queue_context(ctx, db, actor))
 
 
-def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str, object]:
-    ctx = get_ctx(request)
+def _chat_context(ctx: ConsoleContext, db: Session, actor: Actor,
+                  conversation: str) -> dict[str, object]:
     since = stream_position(ctx.redis)
     state = handoff.state_of(ctx.redis, conversation)
-    with session_scope(ctx.db_url) as session:
-        history = svc.lines(session, conversation)
-        waiting = svc.pending(session, conversation)
-        draft = ops.draft_for(session, conversation)
-        card = card_for(session, conversation)
-        panel = svc.identity_panel(session, conversation)
-        its_tickets = [(t.number, t.topic, TicketStatus(t.status).zh, t.deadline)
-                       for t in svc.open_tickets_of(session, conversation)]
-        names = svc.display_names(session)
+    history = svc.lines(db, conversation)
+    waiting = svc.pending(db, conversation)
+    draft = ops.draft_for(db, conversation)
+    card = card_for(db, conversation)
+    panel = svc.identity_panel(db, conversation)
+    its_tickets = [(t.number, t.topic, TicketStatus(t.status).zh, t.deadline)
+                   for t in svc.open_tickets_of(db, conversation)]
+    names = svc.display_names(db)
     taxonomy = routing.load_taxonomy()
     return {
         "conversation": conversation, "state": state, "mode_zh": svc.MODE_ZH[state.mode],
@@ -126,9 +125,10 @@ def _chat_context(request: Request, actor: Actor, conversation: str) -> dict[str
     }
 
 
-def _chat_page(request: Request, actor: Actor, conversation: str, *, status_code: int = 200,
-               flash: str | None = None, error: str | None = None) -> Response:
-    context = _chat_context(request, actor, conversation)
+def _chat_page(request: Request, ctx: ConsoleContext, db: Session, actor: Actor,
+               conversation: str, *, status_code: int = 200, flash: str | None = None,
+               error: str | None = None) -> Response:
+    context = _chat_context(ctx, db, actor, conversation)
     context["error"] = error
     return render(request, "chat.html", actor, status_code=status_code, title="会话详情",
                   flash=flash, **context)
@@ -158,36 +158,32 @@ def _after(request: Request, conversation: str, code: str, number: str | None = 
     return RedirectResponse(url, status_code=303)
 
 
-def _banner(request: Request, conversation: str, done: str | None,
-            number: str | None) -> str | None:
+def _banner(db: Session, conversation: str, done: str | None, number: str | None) -> str | None:
     """The banner of a ``done`` code; a ticket's only if it is one of this chat's."""
     text = DONE.get(done or "")
     if text is None or done != "ticket":
         return text
     if not number or not TICKET_NUMBER.match(number):
         return None
-    with session_scope(get_ctx(request).db_url) as session:
-        known = {t.number for t in svc.open_tickets_of(session, conversation)}
+    known = {t.number for t in svc.open_tickets_of(db, conversation)}
     return text.format(number=number) if number in known else None
 
 
 @router.get("/chats/{conversation}", response_class=HTMLResponse)
-def chat_page(request: Request, conversation: str, actor: ChatStaff, done: str | None = None,
-              number: str | None = None) -> Response:
+def chat_page(request: Request, conversation: str, ctx: Ctx, db: Db, actor: ChatStaff,
+              done: str | None = None, number: str | None = None) -> Response:
     conversation = _conversation(conversation)
-    return _chat_page(request, actor, conversation,
-                      flash=_banner(request, conversation, done, number))
+    return _chat_page(request, ctx, db, actor, conversation,
+                      flash=_banner(db, conversation, done, number))
 
 
 @router.get("/chats/{conversation}/messages", response_class=HTMLResponse)
-def chat_messages(request: Request, conversation: str, actor: ChatStaff,
+def chat_messages(request: Request, conversation: str, ctx: Ctx, db: Db, actor: ChatStaff,
                   after: int = 0) -> Response:
     """New lines after ``after`` plus the undelivered ones (for live refresh)."""
-    ctx = get_ctx(request)
     conversation = _conversation(conversation)
-    with session_scope(ctx.db_url) as session:
-        history = svc.lines(session, conversation, after_id=after)
-        waiting = svc.pending(session, conversation)
+    history = svc.lines(db, conversation, after_id=after)
+    waiting = svc.pending(db, conversation)
     state = handoff.state_of(ctx.redis, conversation)
     response = render(request, "chat_messages.html", actor, history=history, pending=waiting)
     response.headers["X-Last-Id"] = str(history[-1].id if history else after)
@@ -195,104 +191,107 @@ def chat_messages(request: Request, conversation: str, actor: ChatStaff,
     return response
 
 
-async def _act(request: Request, actor: Actor, conversation: str, action,  # type: ignore[no-untyped-def]
-               done: str) -> Response:
+async def _act(request: Request, ctx: ConsoleContext, actor: Actor, conversation: str,
+               action: Callable[[ops.OperatorChat, str], Awaitable[Any]], done: str) -> Response:
     """Run one operator action of :mod:`hotline.operator_chat` (with its effects)."""
     conversation = _conversation(conversation)
     try:
-        result = await action(get_ctx(request).operator_chat, conversation)
+        result = await action(ctx.operator_chat, conversation)
     except ops.ChatError as exc:
-        return await asyncio.to_thread(_chat_page, request, actor, conversation,
-                                       status_code=409, error=str(exc))
+        return await asyncio.to_thread(_refused_page, request, ctx, actor, conversation,
+                                       str(exc))
     return _after(request, conversation, done, result if done == "ticket" else None)
 
 
 @router.post("/chats/{conversation}/take")
-async def take(request: Request, conversation: str,
-               actor: ChatPost) -> Response:
-    return await _act(request, actor, conversation, lambda o, c: o.take(
+async def take(request: Request, conversation: str, ctx: Ctx, actor: ChatPost) -> Response:
+    return await _act(request, ctx, actor, conversation, lambda o, c: o.take(
         c, actor.username, actor.display_name), "taken")
 
 
 @router.post("/chats/{conversation}/reply")
-async def reply(request: Request, conversation: str, actor: ChatPost, text: str = Form(""),
-                file: UploadFile | None = File(None)) -> Response:
-    max_bytes = get_ctx(request).settings.attachment_max_mb * 1024 * 1024
+async def reply(request: Request, conversation: str, ctx: Ctx, actor: ChatPost,
+                text: str = Form(""), file: UploadFile | None = File(None)) -> Response:
+    max_bytes = ctx.settings.attachment_max_mb * 1024 * 1024
     upload = None
     if file is not None and file.filename:
         upload = (file.filename, file.content_type, await file.read(max_bytes + 1))
-    return await _act(request, actor, conversation, lambda o, c: o.reply(
+    return await _act(request, ctx, actor, conversation, lambda o, c: o.reply(
         c, actor.username, actor.display_name, text[:20000], upload), "sent")
 
 
 @router.post("/chats/{conversation}/handback")
-async def hand_back(request: Request, conversation: str,
-                    actor: ChatPost) -> Response:
-    return await _act(request, actor, conversation,
+async def hand_back(request: Request, conversation: str, ctx: Ctx, actor: ChatPost) -> Response:
+    return await _act(request, ctx, actor, conversation,
                       lambda o, c: o.hand_back(c, actor.username), "handback")
 
 
 @router.post("/chats/{conversation}/close")
-async def close(request: Request, conversation: str,
-                actor: ChatPost) -> Response:
-    return await _act(request, actor, conversation,
+async def close(request: Request, conversation: str, ctx: Ctx, actor: ChatPost) -> Response:
+    return await _act(request, ctx, actor, conversation,
                       lambda o, c: o.close(c, actor.username), "closed")
 
 
 @router.post("/chats/{conversation}/release")
-async def force_release(request: Request, conversation: str,
+async def force_release(request: Request, conversation: str, ctx: Ctx,
                         actor: ReleasePost) -> Response:
     """Supervisor/admin: free a queued or human chat whose operator is gone; the bot resumes."""
-    return await _act(request, actor, conversation,
+    return await _act(request, ctx, actor, conversation,
                       lambda o, c: o.force_release(c, actor.username), "released")
 
 
 @router.post("/chats/{conversation}/ticket")
-async def open_ticket(request: Request, conversation: str, actor: ChatPost, topic: str = Form(""),
-                      description: str = Form(""), company: str = Form(""),
+async def open_ticket(request: Request, conversation: str, ctx: Ctx, actor: ChatPost,
+                      topic: str = Form(""), description: str = Form(""), company: str = Form(""),
                       uscc: str = Form(""), contact: str = Form(""),
                       phone: str = Form("")) -> Response:
     draft = ops.TicketDraft(topic, description[:20000], company[:200], uscc[:40], contact[:50],
                             phone[:40])
-    return await _act(request, actor, conversation,
+    return await _act(request, ctx, actor, conversation,
                       lambda o, c: o.open_ticket(c, draft, actor.who), "ticket")
 
 
-def _identity_act(request: Request, actor: Actor, conversation: str, action,  # type: ignore[no-untyped-def]
-                  done: str) -> Response:
+def _refused_page(request: Request, ctx: ConsoleContext, actor: Actor, conversation: str,
+                  error: str) -> Response:
+    """The chat again with why an operator action was refused (the actions are async and
+    run in sessions of their own; so does this page, in a thread)."""
+    with session_scope(ctx.db_url) as db:
+        return _chat_page(request, ctx, db, actor, conversation, status_code=409, error=error)
+
+
+def _identity_act(request: Request, ctx: ConsoleContext, db: Session, actor: Actor,
+                  conversation: str, action: Callable[[Session], Any], done: str) -> Response:
     """Staff decide who the chat is (verification, proposed changes)."""
-    ctx = get_ctx(request)
     conversation = _conversation(conversation)
     try:
-        with session_scope(ctx.db_url) as session:
-            action(session)
+        action(db)
+        db.commit()
     except svc.ChatError as exc:
-        return _chat_page(request, actor, conversation, status_code=409, error=str(exc))
+        db.rollback()
+        return _chat_page(request, ctx, db, actor, conversation, status_code=409, error=str(exc))
     ctx.deliver(conversation)
     live.publish(ctx.redis, conversation, "console")
     return _after(request, conversation, done)
 
 
 @router.post("/chats/{conversation}/verify")
-def verify(request: Request, conversation: str,
-           actor: ChatPost) -> Response:
+def verify(request: Request, conversation: str, ctx: Ctx, db: Db, actor: ChatPost) -> Response:
     """Staff confirmed the chat's enterprise (by calling the contact on file)."""
-    return _identity_act(request, actor, conversation, lambda s: svc.verify_identity(
+    return _identity_act(request, ctx, db, actor, conversation, lambda s: svc.verify_identity(
         s, conversation, actor.who), "verified")
 
 
 @router.post("/chats/{conversation}/revoke")
-def revoke(request: Request, conversation: str,
-           actor: ChatPost) -> Response:
-    return _identity_act(request, actor, conversation, lambda s: svc.revoke_identity(
+def revoke(request: Request, conversation: str, ctx: Ctx, db: Db, actor: ChatPost) -> Response:
+    return _identity_act(request, ctx, db, actor, conversation, lambda s: svc.revoke_identity(
         s, conversation, actor.who), "revoked")
 
 
 @router.post("/chats/{conversation}/changes/{change_id}")
-def decide_change(request: Request, conversation: str, change_id: int, actor: ChatPost,
-                  decision: str = Form("")) -> Response:
+def decide_change(request: Request, conversation: str, change_id: int, ctx: Ctx, db: Db,
+                  actor: ChatPost, decision: str = Form("")) -> Response:
     approve = decision == "approve"
-    return _identity_act(request, actor, conversation, lambda s: svc.decide_change(
+    return _identity_act(request, ctx, db, actor, conversation, lambda s: svc.decide_change(
         s, change_id, approve, actor.who), "approved" if approve else "rejected")
 
 
@@ -312,7 +311,8 @@ def attachment(attachment_id: int, db: Db, actor: CurrentActor) -> Response:
 
 
 @router.get("/events")
-async def events(request: Request, actor: ChatStaff, since: str | None = None) -> Response:
+async def events(request: Request, ctx: Ctx, actor: ChatStaff,
+                 since: str | None = None) -> Response:
     """Server-sent events: ``change`` with the conversation whenever a chat or its mode moves.
 
     The session is checked again before every read (at most ``SSE_BLOCK_MS`` apart): a
@@ -321,7 +321,6 @@ async def events(request: Request, actor: ChatStaff, since: str | None = None) -
     Starts after ``since`` (the position the page was rendered at) or the browser's
     ``Last-Event-ID`` on a reconnect, so no change is missed in between.
     """
-    ctx = get_ctx(request)
     ids = _since(request.headers.get("last-event-id") or since)
 
     async def stream():  # type: ignore[no-untyped-def]
