@@ -3,7 +3,8 @@
 
 - ``Ctx``: the console's run-time context (:mod:`console.context`).
 - ``Db``: the request's database session. It is committed when the handler returns and rolled
-  back when it raises, both before the response goes out. A handler that acts on the commit
+  back when it raises, both before the response goes out (``scope="function"``: a redirect
+  never reaches the browser ahead of the change it reports). A handler that acts on the commit
   (sends the notices a change queued) calls ``db.commit()`` first; one that shows a page
   after a refused change calls ``db.rollback()`` first.
 - ``Now``: the one clock: ``ctx.extra["clock"]`` when the context has one (tests), else the
