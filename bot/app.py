@@ -31,6 +31,7 @@ from bot.tg_inbox import WebhookInbox
 from bot.tg_updates import PerChatProcessor
 from console import web as console_web
 from console.context import ConsoleContext
+from hotline import channels
 from hotline.db import session_scope
 from hotline.hot.settings import get_hot_settings
 from hotline.operator_chat import Effects, OperatorChat
@@ -246,9 +247,10 @@ def secret_matches(given: str, secret: str) -> bool:
 
 def _deliver_now(runtime: Runtime, conversation: str) -> None:
     """Send a conversation's pending outbox rows now instead of at the next poll."""
-    if conversation.startswith("tg:") and runtime.outbox is not None:
+    channel = channels.channel_of(conversation)
+    if channel is channels.TELEGRAM and runtime.outbox is not None:
         runtime.outbox.wake()
-    elif conversation.startswith("web:"):
+    elif channel is channels.WEB:
         webchat.wake(conversation)
 
 

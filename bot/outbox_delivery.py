@@ -38,7 +38,7 @@ from telegram.error import RetryAfter, TelegramError
 
 from bot import tg_io
 from bot.logsafe import pseudonym
-from hotline import attachments, live, outbox, redis_keys
+from hotline import attachments, channels, live, outbox, redis_keys
 from hotline.db import session_scope
 from hotline.outbox import Claimed, RetryPolicy
 from hotline.textnorm import to_traditional
@@ -168,7 +168,7 @@ class OutboxDelivery:
             return False
 
     async def _send(self, row: Claimed) -> None:
-        chat_id = int(row.conversation_id.removeprefix("tg:"))
+        chat_id = int(channels.TELEGRAM.chat_id(row.conversation_id))
         text, buttons = row.text, row.buttons
         if await self._traditional(row.conversation_id):
             text = to_traditional(text)

@@ -29,6 +29,7 @@ from bot import media, messages, tg_io
 from bot.rasa_client import BotMessage
 from bot.relay import Relay
 from bot.tg_updates import PerChatProcessor
+from hotline import channels
 
 if TYPE_CHECKING:
     from bot.operator_group import OperatorGroup
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 
 def conversation_id(chat_id: int) -> str:
-    return f"tg:{chat_id}"
+    return channels.TELEGRAM.conversation(chat_id)
 
 
 class TelegramChannel:

@@ -18,7 +18,7 @@ from bot.logsafe import pseudonym
 from bot.outbox_delivery import pump_web
 from bot.rasa_client import BotMessage
 from bot.relay import Relay
-from hotline import attachments, client_address
+from hotline import attachments, channels, client_address
 from hotline.db import session_scope
 from hotline.handoff import Mode
 
@@ -105,7 +105,7 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
         session = webframes.session_id(c)
         if session is None:
             return Response(status_code=404)
-        found = await asyncio.to_thread(_attachment, db_url, attachment_id, f"web:{session}")
+        found = await asyncio.to_thread(_attachment, db_url, attachment_id, channels.WEB.conversation(session))
         if found is None:
             return Response(status_code=404)
         name, mime, data = found
@@ -121,11 +121,11 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
         relay: Relay = relay_of()
         ip = client_address.resolve(request.client.host if request.client else None,
                                     request.headers.getlist("x-forwarded-for"), trusted_proxies)
-        refusal = await flood.too_fast(relay.redis, limits, f"web:{session}", ip)
+        refusal = await flood.too_fast(relay.redis, limits, channels.WEB.conversation(session), ip)
         if refusal is not None:
             return JSONResponse({"detail": refusal}, status_code=429)
         data = await file.read(MAX_UPLOAD_BYTES + 1)
-        replies = await relay.handle_file(f"web:{session}", "web", file.filename,
+        replies = await relay.handle_file(channels.WEB.conversation(session), "web", file.filename,
                                           file.content_type, data)
         return JSONResponse({"messages": [asdict(r) for r in replies]})
 
@@ -139,7 +139,7 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
         relay: Relay = relay_of()
         ip = client_address.resolve(websocket.client.host if websocket.client else None,
                                     websocket.headers.getlist("x-forwarded-for"), trusted_proxies)
-        conversation = f"web:{session}"
+        conversation = channels.WEB.conversation(session)
         await relay.set_present(conversation, True)
 
         async def send_frame(frame: dict[str, Any]) -> None:

@@ -30,12 +30,13 @@ from fastapi import Request
 
 from console import login_limit
 from console.context import ConsoleContext, get_ctx
+from hotline import redis_keys
 from hotline.db import session_scope
 from hotline.models import Staff, StaffRole
 
 COOKIE = "hotline_console"
 LOGIN_CSRF_COOKIE = "hotline_login_csrf"
-SESSION_PREFIX = "hotline:console:session:"
+SESSION_PREFIX = redis_keys.CONSOLE_SESSION
 MAX_FAILS_USER = login_limit.MAX_FAILS_USER  # attempts of one address on one account
 
 

@@ -23,6 +23,7 @@ from hotline import (
     handoff,
     identity,
     outbox,
+    redis_keys,
     transcripts,
 )
 from hotline.conversations import (  # noqa: F401 - the chat pages' vocabulary, from the core
@@ -47,7 +48,7 @@ from hotline.models import (
 from hotline.operator_chat import ChatError, display_names
 
 logger = logging.getLogger(__name__)
-PRESENCE_PREFIX = "hotline:presence:"
+PRESENCE_PREFIX = redis_keys.PRESENCE
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from __future__ import annotations
 import redis
 from fastapi import Request
 
-from hotline import client_address
+from hotline import client_address, redis_keys
 
-PREFIX = "hotline:console:loginlimit:"
+PREFIX = redis_keys.LOGIN_LIMIT
 WINDOW_S = 15 * 60
 MAX_FAILS_USER = 5
 MAX_FAILS_IP = 20
@@ -40,8 +40,7 @@ def client_ip(request: Request, trusted_proxies: str = "") -> str:
 
 def _keys(username: str, ip: str) -> tuple[str, str, str, str]:
     user = username.strip().lower()[:50]
-    return (PREFIX + "ipuser:" + ip + "|" + user, PREFIX + "ip:" + ip,
-            PREFIX + "user:" + user, PREFIX + "slot:" + user)
+    return redis_keys.login_limit(ip, user)
 
 
 def _count(pipe: redis.client.Pipeline, key: str) -> None:

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from bot import tg_io
 from bot.logsafe import pseudonym
-from hotline import redis_keys
+from hotline import channels, redis_keys
 
 KEY_TTL_S = 30 * 86400  # how long a group message stays linked to its conversation
 TAKE_PREFIX = "opg:take:"  # callback data of the 接入 button: opg:take:<conversation>
@@ -31,7 +31,7 @@ def public_ref(conversation: str) -> str:
     """How the group names a conversation: a web chat's session id is the page's secret
     (whoever knows it reads the chat), so the group sees its pseudonym; a Telegram chat
     keeps its id."""
-    return pseudonym(conversation) if conversation.startswith("web:") else conversation
+    return pseudonym(conversation) if channels.channel_of(conversation) is channels.WEB else conversation
 
 
 def take_data(conversation: str) -> str:
@@ -67,7 +67,7 @@ class Links:
 
     async def conversation_named(self, ref: str) -> str | None:
         """The conversation behind a :func:`public_ref` (None when forgotten)."""
-        if ref.startswith("web:"):
+        if channels.channel_of(ref) is channels.WEB:
             raw = await self._redis.get(self._key("ref", ref))
             return raw.decode() if raw else None
         return ref
