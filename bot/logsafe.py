@@ -14,6 +14,8 @@ import os
 import re
 import uuid
 
+from hotline import channels
+
 # Per process unless set: a pseudonym can't be reversed by hashing guessed chat ids.
 _KEY = (os.environ.get("HOTLINE_LOG_PSEUDONYM_KEY") or os.urandom(16).hex()).encode()
 
@@ -35,7 +37,7 @@ _SESSION = re.compile(
 
 def _hide(match: re.Match[str]) -> str:
     raw = match.group(0).replace("%7B", "").replace("%7D", "").strip("{}")
-    return pseudonym(f"web:{uuid.UUID(raw)}")
+    return pseudonym(channels.WEB.conversation(uuid.UUID(raw)))
 
 
 def redact(text: str) -> str:
