@@ -1,0 +1,198 @@
+"""Load harness: the same scripted chats sent to raw Rasa REST and through the product (web
+chat websockets; Telegram via the fake Bot API by webhook), interleaved in one run, at several
+concurrency levels. Prints p50/p95 reply time, throughput and the ratios to raw Rasa, and a
+`/metrics` sample taken at the end. Run after `make setup`:
+
+    .venv/bin/python bench/bench_load.py                  # levels 1, 8, 32, 64; 2 rounds each
+    .venv/bin/python bench/bench_load.py --levels 8,32 --rounds 3 --paths raw,web
+
+Every chat is a fresh sender (no tracker growth across rounds). Rounds alternate the paths
+(raw, web, telegram, raw, web, …) so that drift on a shared machine hits all of them alike.
+The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import websockets  # noqa: E402
+
+from hotline.stack import Ports, Stack  # noqa: E402
+from tests.fake_telegram import FakeTelegram  # noqa: E402
+
+SCRIPT = ["你好", "想开个小饭馆，要办什么证", "高新技术企业认定需要满足什么条件", "谢谢"]
+SECRET = "load-webhook-secret"
+TIMEOUT_S = 120.0
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class Paths:
+    def __init__(self, stack: Stack, fake: FakeTelegram) -> None:
+        self.rasa = f"http://127.0.0.1:{stack.ports.rasa}"
+        self.gateway = f"http://127.0.0.1:{stack.ports.gateway}"
+        self.fake = fake
+        self._chat = 80_000_000
+
+    async def raw(self, client: httpx.AsyncClient, latencies: list[float]) -> None:
+        sender = f"load-raw-{uuid.uuid4().hex[:12]}"
+        for text in SCRIPT:
+            started = time.perf_counter()
+            response = await client.post(f"{self.rasa}/webhooks/rest/webhook",
+                                         json={"sender": sender, "message": text},
+                                         timeout=TIMEOUT_S)
+            response.raise_for_status()
+            latencies.append(time.perf_counter() - started)
+
+    async def web(self, _client: httpx.AsyncClient, latencies: list[float]) -> None:
+        url = self.gateway.replace("http", "ws", 1) + f"/ws/chat/{uuid.uuid4()}"
+        async with websockets.connect(url, max_size=2**22) as ws:
+            for text in SCRIPT:
+                started = time.perf_counter()
+                await ws.send(json.dumps({"text": text}, ensure_ascii=False))
+                while True:  # the frame answering this message (pushes have no "messages")
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT_S))
+                    if "messages" in frame:
+                        break
+                latencies.append(time.perf_counter() - started)
+
+    async def telegram(self, _client: httpx.AsyncClient, latencies: list[float]) -> None:
+        self._chat += 1
+        chat = self._chat
+        for text in SCRIPT:
+            before = len(self.fake.sent(chat))
+            started = time.perf_counter()
+            self.fake.user_says(chat, text)
+            deadline = started + TIMEOUT_S
+            while len(self.fake.sent(chat)) <= before:
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"no reply in chat {chat}")
+                await asyncio.sleep(0.005)
+            latencies.append(time.perf_counter() - started)
+
+
+async def _round(paths: Paths, path: str, chats: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=chats + 8, max_keepalive_connections=chats + 8)
+    async with httpx.AsyncClient(limits=limits) as client:
+        started = time.perf_counter()
+        results = await asyncio.gather(*(getattr(paths, path)(client, latencies)
+                                         for _ in range(chats)), return_exceptions=True)
+        wall = time.perf_counter() - started
+    errors = [r for r in results if isinstance(r, BaseException)]
+    return {"latencies": latencies, "wall": wall, "errors": len(errors),
+            "error": repr(errors[0])[:200] if errors else None}
+
+
+def _start(var_dir: Path, fake: FakeTelegram) -> Stack:
+    ports = Ports.free()
+    stack = Stack(var_dir=var_dir, ports=ports, extra_env={
+        "TELEGRAM_TOKEN": fake.token,
+        "HOTLINE_TELEGRAM_BASE_URL": fake.base_url,
+        "HOTLINE_TELEGRAM_MODE": "webhook",
+        "HOTLINE_TELEGRAM_SECRET_TOKEN": SECRET,
+        "HOTLINE_PUBLIC_URL": f"http://127.0.0.1:{ports.gateway}",
+        "HOTLINE_DATABASE_URL": f"sqlite:///{var_dir / 'hotline.db'}",
+        "HOTLINE_OFFICE_HOURS": "always",
+        # Every simulated enterprise comes from 127.0.0.1: lift the per-address flood limits.
+        "HOTLINE_WEB_IP_MSGS_PER_MIN": "1000000",
+        "HOTLINE_WEB_SESSION_MSGS_PER_MIN": "1000",
+    })
+    stack.start(log=lambda line: print(line, flush=True))
+    return stack
+
+
+async def _run(levels: list[int], rounds: int, path_names: list[str],
+               paths: Paths) -> list[dict[str, Any]]:
+    rows = []
+    for chats in levels:
+        samples: dict[str, list[float]] = {p: [] for p in path_names}
+        walls: dict[str, float] = {p: 0.0 for p in path_names}
+        counts: dict[str, int] = {p: 0 for p in path_names}
+        errors: dict[str, int] = {p: 0 for p in path_names}
+        for _ in range(rounds):
+            for name in path_names:
+                result = await _round(paths, name, chats)
+                samples[name] += result["latencies"]
+                walls[name] += result["wall"]
+                counts[name] += len(result["latencies"])
+                errors[name] += result["errors"]
+                if result["error"]:
+                    print(f"  {name} at {chats}: {result['error']}", flush=True)
+        raw_p95 = _pct(samples.get("raw", []), 0.95)
+        raw_tp = counts.get("raw", 0) / walls["raw"] if walls.get("raw") else float("nan")
+        for name in path_names:
+            p50, p95 = _pct(samples[name], 0.5), _pct(samples[name], 0.95)
+            throughput = counts[name] / walls[name] if walls[name] else float("nan")
+            row = {"chats": chats, "path": name, "messages": counts[name],
+                   "p50_ms": round(p50 * 1000, 1), "p95_ms": round(p95 * 1000, 1),
+                   "mean_ms": round(statistics.fmean(samples[name]) * 1000, 1)
+                   if samples[name] else None,
+                   "throughput_msg_s": round(throughput, 2), "errors": errors[name],
+                   "p95_vs_raw": round(p95 / raw_p95, 2) if "raw" in samples else None,
+                   "throughput_vs_raw": round(throughput / raw_tp, 2) if "raw" in samples
+                   else None}
+            rows.append(row)
+            print(f"{chats:>4} chats  {name:<8} n={row['messages']:<5} p50 {row['p50_ms']:>8} ms"
+                  f"  p95 {row['p95_ms']:>8} ms  {row['throughput_msg_s']:>7} msg/s"
+                  f"  p95×raw {row['p95_vs_raw']}  thr×raw {row['throughput_vs_raw']}"
+                  f"  errors {row['errors']}", flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", default="1,8,32,64")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--paths", default="raw,web,telegram")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",") if x]
+    path_names = [p for p in args.paths.split(",") if p]
+    fake = FakeTelegram().start()
+    with tempfile.TemporaryDirectory(prefix="hotline-load-") as tmp:
+        stack = _start(Path(tmp), fake)
+        try:
+            paths = Paths(stack, fake)
+            asyncio.run(_warm(paths))
+            rows = asyncio.run(_run(levels, args.rounds, path_names, paths))
+            metrics = httpx.get(f"{paths.gateway}/metrics", timeout=30).text
+            sample = [line for line in metrics.splitlines()
+                      if line.startswith(("hotline_messages_in_total", "hotline_reply_seconds_count",
+                                          "hotline_reply_seconds_sum", "hotline_rasa_failures",
+                                          "hotline_queue_length", "hotline_up"))]
+            print("/metrics sample:\n  " + "\n  ".join(sample))
+        finally:
+            stack.stop()
+            fake.stop()
+    print(json.dumps({"rows": rows}, ensure_ascii=False))
+    return 0
+
+
+async def _warm(paths: Paths) -> None:
+    """One chat down each path first: model caches, connection pools, SQLite file."""
+    async with httpx.AsyncClient() as client:
+        for name in ("raw", "web"):
+            await getattr(paths, name)(client, [])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
