@@ -31,11 +31,11 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 import websockets  # noqa: E402
 
-from hotline.stack import Ports, Stack  # noqa: E402
+from bench.chaos import start_stack  # noqa: E402
+from hotline.stack import Stack  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 SCRIPT = ["你好", "想开个小饭馆，要办什么证", "高新技术企业认定需要满足什么条件", "谢谢"]
-SECRET = "load-webhook-secret"
 TIMEOUT_S = 120.0
 
 
@@ -103,24 +103,6 @@ async def _round(paths: Paths, path: str, chats: int) -> dict[str, Any]:
             "error": repr(errors[0])[:200] if errors else None}
 
 
-def _start(var_dir: Path, fake: FakeTelegram) -> Stack:
-    ports = Ports.free()
-    stack = Stack(var_dir=var_dir, ports=ports, extra_env={
-        "TELEGRAM_TOKEN": fake.token,
-        "HOTLINE_TELEGRAM_BASE_URL": fake.base_url,
-        "HOTLINE_TELEGRAM_MODE": "webhook",
-        "HOTLINE_TELEGRAM_SECRET_TOKEN": SECRET,
-        "HOTLINE_PUBLIC_URL": f"http://127.0.0.1:{ports.gateway}",
-        "HOTLINE_DATABASE_URL": f"sqlite:///{var_dir / 'hotline.db'}",
-        "HOTLINE_OFFICE_HOURS": "always",
-        # Every simulated enterprise comes from 127.0.0.1: lift the per-address flood limits.
-        "HOTLINE_WEB_IP_MSGS_PER_MIN": "1000000",
-        "HOTLINE_WEB_SESSION_MSGS_PER_MIN": "1000",
-    })
-    stack.start(log=lambda line: print(line, flush=True))
-    return stack
-
-
 async def _run(levels: list[int], rounds: int, path_names: list[str],
                paths: Paths) -> list[dict[str, Any]]:
     rows = []
@@ -169,7 +151,9 @@ def main() -> int:
     path_names = [p for p in args.paths.split(",") if p]
     fake = FakeTelegram().start()
     with tempfile.TemporaryDirectory(prefix="hotline-load-") as tmp:
-        stack = _start(Path(tmp), fake)
+        # Every simulated enterprise comes from 127.0.0.1: lift the per-address flood limits.
+        stack = start_stack(Path(tmp), fake, HOTLINE_WEB_IP_MSGS_PER_MIN="1000000",
+                            HOTLINE_WEB_SESSION_MSGS_PER_MIN="1000")
         try:
             paths = Paths(stack, fake)
             asyncio.run(_warm(paths))

@@ -178,7 +178,9 @@ class Conversation:
         self.say("谢谢")
 
 
-def _start(var_dir: Path, fake: FakeTelegram, lease_s: float) -> Stack:
+def start_stack(var_dir: Path, fake: FakeTelegram, **env: str) -> Stack:
+    """The whole product with Telegram by webhook against ``fake`` (also bench/bench_load.py);
+    ``env`` adds or overrides settings."""
     ports = Ports.free()
     stack = Stack(var_dir=var_dir, ports=ports, extra_env={
         "TELEGRAM_TOKEN": fake.token,
@@ -186,9 +188,9 @@ def _start(var_dir: Path, fake: FakeTelegram, lease_s: float) -> Stack:
         "HOTLINE_TELEGRAM_MODE": "webhook",
         "HOTLINE_TELEGRAM_SECRET_TOKEN": SECRET,
         "HOTLINE_PUBLIC_URL": f"http://127.0.0.1:{ports.gateway}",
-        "HOTLINE_TELEGRAM_INBOX_LEASE_S": str(lease_s),
         "HOTLINE_DATABASE_URL": f"sqlite:///{var_dir / 'hotline.db'}",
         "HOTLINE_OFFICE_HOURS": "always",
+        **env,
     })
     stack.start(log=lambda line: print(line, flush=True))
     return stack
@@ -304,7 +306,7 @@ def run(chats: int = 50, kill: tuple[str, ...] = COMPONENTS, *, warmup_s: float 
     fake = FakeTelegram(webhook_retry_s=1.0).start()
     tmp = tempfile.TemporaryDirectory(prefix="hotline-chaos-")
     var_dir = Path(tmp.name)
-    stack = _start(var_dir, fake, lease_s)
+    stack = start_stack(var_dir, fake, HOTLINE_TELEGRAM_INBOX_LEASE_S=str(lease_s))
     db_url = f"sqlite:///{var_dir / 'hotline.db'}"
     stop = threading.Event()
     watcher = threading.Thread(target=supervise, args=(list(stack.services), stack.respawn, stop),
