@@ -68,13 +68,19 @@ def staff(running: Running) -> dict[str, str]:
 
 
 def login(browser, running: Running, username: str, viewport: dict | None = None):  # type: ignore[no-untyped-def]
+    return login_at(browser, running.gateway_url, username, viewport)
+
+
+def login_at(browser, base: str, username: str, viewport: dict | None = None,  # type: ignore[no-untyped-def]
+             password: str = PASSWORD):
+    """A console page logged in as ``username`` on the console served at ``base``."""
     context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900},
                                   locale="zh-CN", timezone_id="Asia/Shanghai")
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.goto(f"{running.gateway_url}/console/login")
+    page.goto(f"{base}/console/login")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state()
     assert "/console/login" not in page.url, page.content()

@@ -32,7 +32,7 @@ from hotline.hot import evaluate
 from hotline.hot import service as hot
 from hotline.models import Enterprise
 from hotline.stack import free_port
-from tests.browser_helpers import shot
+from tests.browser_helpers import login_at, shot
 from tests.console_helpers import PASSWORD, ConsoleHarness, make_harness
 
 NEW_PROBLEM = [
@@ -110,23 +110,9 @@ def _fill(harness: ConsoleHarness) -> None:
                       note="统一答复口径，三日内上门核查", now=now)
 
 
-def _login(browser, base: str, username: str, width: int = 1366):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN",
-                                  timezone_id="Asia/Shanghai")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.goto(f"{base}/console/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    assert "/console/login" not in page.url, page.content()
-    return page
-
-
 def test_dashboard_hot_panel_issue_page_and_report(served, browser) -> None:  # type: ignore[no-untyped-def]
     harness, base = served
-    page = _login(browser, base, "boss")
+    page = login_at(browser, base, "boss", password=PASSWORD)
     page.goto(f"{base}/console/dashboard")
     panel = page.locator("#hot-panel")
     rows = panel.locator("tr[data-issue]")
@@ -164,7 +150,7 @@ def test_department_sees_the_reply_check_before_sending(served, browser) -> None
             notify=False)
         lifecycle.take(s, ticket, actor="staff:周住建")
         number = ticket.number
-    page = _login(browser, base, "zhujian")
+    page = login_at(browser, base, "zhujian", password=PASSWORD)
     page.goto(f"{base}/console/tickets/{number}")
     assert "本工单属于热点问题" in page.locator("#hot-issue").inner_text()
     page.fill("textarea[name=reply]", "已协调审批科，消防验收将于下周安排。")
@@ -179,7 +165,7 @@ def test_department_sees_the_reply_check_before_sending(served, browser) -> None
 
 def test_a_new_hot_issue_appears_on_the_open_dashboard(served, browser) -> None:  # type: ignore[no-untyped-def]
     harness, base = served
-    page = _login(browser, base, "boss")
+    page = login_at(browser, base, "boss", password=PASSWORD)
     page.goto(f"{base}/console/dashboard")
     before = page.locator("#hot-panel tr[data-issue]").count()
     assert page.locator("#hot-alert").is_hidden()
