@@ -20,8 +20,6 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from bot.tg_io import dedupe_keys as dedupe_keys  # re-exported: tests import it from here
-
 logger = logging.getLogger(__name__)
 
 #: Updates handled at once across all chats; each waits mostly on Rasa and the database.

@@ -18,7 +18,7 @@ import redis
 from sqlalchemy import select, text, update
 
 from bot import messages
-from bot.tg_updates import dedupe_keys
+from bot.tg_io import dedupe_keys
 from hotline import telegram_inbox, transcripts
 from hotline.db import get_engine, session_scope
 from hotline.models import TelegramInbox
