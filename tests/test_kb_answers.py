@@ -133,6 +133,20 @@ def test_the_subject_of_a_named_programme_must_be_covered(idx: kb_index.KbIndex)
     assert result.reason == "subject not covered", result.reason
 
 
+def test_a_subject_the_corpus_contracts_with_its_head_is_covered(
+    idx: kb_index.KbIndex,
+) -> None:
+    """利息有补贴吗: the programme entry says 贴息 (贴 of 补贴 + 息 of 利息), a contraction
+    the corpus itself uses; the subject 利息 is covered by it, the question answered."""
+    result = search("申请创业担保贷款需要什么条件？利息有补贴吗？", k=3, index=idx)
+    assert result.confident, (result.reason, result.missing)
+    assert result.top is not None and "创业担保贷款" in result.top.entry.title
+    assert "贴息" in decide.contractions("利息", "补贴", idx.idf)
+    assert decide.contractions("利息", "补贴", {"利息"}) == ()  # only words the corpus uses
+    # a subject the corpus does not contract stays uncovered
+    assert not search("汽车以旧换新补贴在哪领", k=3, index=idx).confident
+
+
 def test_subject_words_come_before_the_kind_of_thing_asked_for(idx: kb_index.KbIndex) -> None:
     words = {w.text: w for w in decide.question_words(
         "火星基地入驻补贴怎么申请，去房管部门备案吗", idx.tokenizer, idx.synonyms, idx.idf,

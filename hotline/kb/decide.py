@@ -9,7 +9,9 @@ must cover the question's **key words**:
   weighted by how rare it is in the corpus (IDF), so 碳排放 counts far more than 办;
 - a word counts as covered when the entry's text contains it, or contains the official
   term a synonym rule gives for it (社保 → 社会保险), or — for a compound the corpus
-  writes differently — contains most of its parts;
+  writes differently — contains most of its parts; a subject word also counts as
+  covered by a contraction with its head that the corpus uses as a word (利息 + 补贴 →
+  贴息, see :func:`contractions`);
 - a word the corpus never uses and no synonym rule explains is the strongest sign of
   a subject the knowledge base does not hold: it weighs :data:`UNKNOWN_IDF`.
 
@@ -69,7 +71,9 @@ from hotline.kb.decide_words import (
     _weight,
     asking_spans,
     clauses,
+    contractions,
     question_words,
+    subject_heads,
     subject_offsets,
 )
 from hotline.kb.models import Entry
@@ -330,6 +334,8 @@ __all__ = [
     "_weight",
     "asking_spans",
     "clauses",
+    "contractions",
     "question_words",
+    "subject_heads",
     "subject_offsets",
 ]

@@ -9,7 +9,7 @@ is re-exported there.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 from hotline.kb.textproc import KbTokenizer, SynonymRule
@@ -133,7 +133,13 @@ def subject_offsets(text: str, tagged: Sequence[tuple[str, str, int, int]]) -> s
     :data:`SUBJECT_HEAD_RE` word in its clause — not generic words, not an office or
     place one goes to (去房管部门备案, 在海关备案). The head must end its word (基金会 is
     no 基金)."""
-    out: set[int] = set()
+    return set(subject_heads(text, tagged))
+
+
+def subject_heads(text: str, tagged: Sequence[tuple[str, str, int, int]]) -> dict[int, str]:
+    """:func:`subject_offsets` with the head each subject word stands before
+    (利息 → 补贴 in "利息有补贴吗"); the nearest head when several follow."""
+    out: dict[int, str] = {}
     for a, b in clauses(text):
         for m in SUBJECT_HEAD_RE.finditer(text, a, b):
             word = next(((s, e) for _t, _f, s, e in tagged if s <= m.start() < e), None)
@@ -147,8 +153,27 @@ def subject_offsets(text: str, tagged: Sequence[tuple[str, str, int, int]]) -> s
                     continue
                 if _OFFICE_END_RE.search(tok) or _GO_TO_RE.search(text, max(a, s - 2), s):
                     continue
-                out.add(s)
+                out.setdefault(s, m.group(0))
     return out
+
+
+def contractions(word: str, head: str, vocabulary: Container[str]) -> tuple[str, ...]:
+    """Two-character contractions of a subject word with its head that the corpus uses
+    as words: one morpheme of each, either order (利息 + 补贴 → 贴息, 房租 + 补贴 → 租补).
+
+    Official texts contract "the X subsidy" this way, so an entry saying 贴息 answers
+    "利息有补贴吗"; requiring the contraction to be an indexed word keeps it to terms the
+    corpus itself justifies.
+    """
+    if len(word) < 2 or word == head:
+        return ()
+    found: list[str] = []
+    for a in dict.fromkeys(word):
+        for b in dict.fromkeys(head):
+            for pair in (a + b, b + a):
+                if a != b and pair not in (word, head) and pair in vocabulary:
+                    found.append(pair)
+    return tuple(dict.fromkeys(found))
 
 
 #: A word naming an office (文旅厅, 税务局).
@@ -173,7 +198,7 @@ def question_words(
     spans = _rule_spans(text, rules)
     tagged = tagged if tagged is not None else tokenizer.tagged(text)
     asking = asking_spans(text)
-    subject_at = subject_offsets(text, tagged)
+    subject_at = subject_heads(text, tagged)
     words: dict[str, Word] = {}
     for tok, flag, start, end in tagged:
         alts: list[str] = []
@@ -191,6 +216,8 @@ def question_words(
         nounish = flag in NOUNISH
         is_asked = any(a <= start < b for a, b in asking)
         is_subject = start in subject_at
+        if is_subject:  # 利息 (补贴) is also covered by the corpus's own 贴息
+            alts += contractions(tok, subject_at[start], idf_of)
         prev = words.get(tok)
         if prev is None:
             parts = tuple(p for p in tokenizer.tokens(tok) if p != tok) if len(tok) > 2 else ()
