@@ -33,10 +33,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
 
-    from hotline import handoff, seed, transcripts
+    from hotline import handoff, transcripts
     from hotline.db import session_scope
     from hotline.db_cli import upgrade
-    from hotline.stack import free_port, redis_server_binary
+    from hotline.local import seed
+    from hotline.local.stack import free_port, redis_server_binary
     from tests.console_helpers import make_harness
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-console-"))

@@ -41,8 +41,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def _texts(rng: random.Random, companies: list, n: int) -> list[tuple[str, str, object]]:  # type: ignore[type-arg]
-    from hotline import seed
     from hotline.hot import evaluate
+    from hotline.local import seed
 
     labelled = [(t.topic, t.text) for half in evaluate.HALVES for t in evaluate.load(half)]
     topics = list(seed.TOPIC_WEIGHTS)
@@ -62,9 +62,10 @@ def _texts(rng: random.Random, companies: list, n: int) -> list[tuple[str, str, 
 def _fill(db_url: str, count: int, days: int, now: datetime, rng: random.Random) -> float:
     from sqlalchemy import insert, select
 
-    from hotline import routing, seed
+    from hotline import routing
     from hotline.db import session_scope
     from hotline.hot import service
+    from hotline.local import seed
     from hotline.models import Department, Enterprise, Ticket
 
     with session_scope(db_url) as s:

@@ -32,7 +32,7 @@ import httpx  # noqa: E402
 import websockets  # noqa: E402
 
 from bench.chaos import start_stack  # noqa: E402
-from hotline.stack import Stack  # noqa: E402
+from hotline.local.stack import Stack  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 SCRIPT = ["你好", "想开个小饭馆，要办什么证", "高新技术企业认定需要满足什么条件", "谢谢"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hotline.stack import Ports, Stack  # noqa: E402
+from hotline.local.stack import Ports, Stack  # noqa: E402
 
 
 def main() -> int:

@@ -45,14 +45,14 @@ from stdnum.cn import uscc  # noqa: E402
 from bot import messages  # noqa: E402
 from hotline import outbox, telegram_inbox  # noqa: E402
 from hotline.db import session_scope  # noqa: E402
+from hotline.local.stack import Ports, Service, Stack  # noqa: E402
+from hotline.local.supervise import supervise  # noqa: E402
 from hotline.models import (  # noqa: E402
     NotificationOutbox,
     OutboxStatus,
     Ticket,
     TranscriptMessage,
 )
-from hotline.stack import Ports, Service, Stack  # noqa: E402
-from hotline.supervise import supervise  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 COMPONENTS = ("actions", "redis", "gateway", "rasa")

@@ -1,5 +1,6 @@
 """``hotline run``: the whole product on embedded defaults, until Ctrl-C. A service that
-crashes is restarted with backoff (``hotline.supervise``); one that keeps crashing stops all."""
+crashes is restarted with backoff (``hotline.local.supervise``); one that keeps crashing
+stops all."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import signal
 import sys
 import threading
 
+from hotline.local.stack import Ports, Stack, StackError
+from hotline.local.supervise import supervise
 from hotline.settings import get_settings
-from hotline.stack import Ports, Stack, StackError
-from hotline.supervise import supervise
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     jieba_userdict: str = ""
     # `hotline staff create-admin` reads the first admin's password from here when set.
     admin_password: SecretStr | None = None
-    # `hotline run` (hotline.stack): the local services' ports and how long Rasa may load.
+    # `hotline run` (hotline.local.stack): the local services' ports and how long Rasa may load.
     redis_port: int = 6380
     rasa_port: int = 5005
     actions_port: int = 5055

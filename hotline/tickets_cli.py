@@ -54,7 +54,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from hotline import seed
+    from hotline.local import seed
 
     if args.count < 0:
         print("--count 不能为负数。", file=sys.stderr)

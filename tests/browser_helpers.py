@@ -54,7 +54,7 @@ def staff(running: Running) -> dict[str, str]:
     accounts = {"op1": ("李客服", "operator", None), "op2": ("赵客服", "operator", None),
                 "boss": ("陈督办", "supervisor", None), "admin": ("王管理", "admin", None),
                 "zhujian": ("周住建", "department", "住房和城乡建设局")}
-    from hotline import seed
+    from hotline.local import seed
 
     with session_scope(running.db_url) as session:
         seed.ensure_departments(session)

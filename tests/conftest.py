@@ -21,7 +21,7 @@ import redis
 
 from hotline import db
 from hotline.db_cli import upgrade
-from hotline.stack import free_port, redis_server_binary
+from hotline.local.stack import free_port, redis_server_binary
 from tests.browser_helpers import browser, staff  # noqa: F401
 from tests.console_helpers import console_app  # noqa: F401
 from tests.fake_telegram import fake_telegram, fake_telegram_factory  # noqa: F401

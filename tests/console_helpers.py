@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from console.context import ConsoleContext
 from console.web import install
-from hotline import seed
 from hotline.db import session_scope
+from hotline.local import seed
 from hotline.models import Department
 from hotline.settings import Settings
 from hotline.staff import create_staff, hash_password

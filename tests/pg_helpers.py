@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from hotline.stack import free_port
+from hotline.local.stack import free_port
 
 PG_USER = "postgres"  # the cluster's superuser (trust authentication on the socket)
 TEMPLATE = "hotline_tmpl"

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hotline.stack import Ports, Stack
+from hotline.local.stack import Ports, Stack
 from tests.fake_telegram import FakeTelegram
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -26,12 +26,13 @@ import redis.asyncio as aioredis
 import uvicorn
 
 from bot import hot_announce
-from hotline import lifecycle, reply_check_eval, seed, tickets
+from hotline import lifecycle, reply_check_eval, tickets
 from hotline.db import session_scope
 from hotline.hot import evaluate
 from hotline.hot import service as hot
+from hotline.local import seed
+from hotline.local.stack import free_port
 from hotline.models import Enterprise
-from hotline.stack import free_port
 from tests.browser_helpers import login_at, shot
 from tests.console_helpers import PASSWORD, ConsoleHarness, make_harness
 

@@ -39,8 +39,9 @@ from sqlalchemy.orm import Session
 
 from console import dashboard
 from console.dashboard import Period, PeriodError
-from hotline import lifecycle, seed, stats, tickets, trend
+from hotline import lifecycle, stats, tickets, trend
 from hotline.db import session_scope
+from hotline.local import seed
 from hotline.models import OPEN_STATUSES, Department, Ticket
 from tests.console_helpers import ConsoleHarness
 

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hotline import seed, sla, tickets
+from hotline import sla, tickets
 from hotline.db import session_scope
+from hotline.local import seed
 from hotline.models import (
     OPEN_STATUSES,
     Enterprise,

@@ -26,8 +26,8 @@ from bot.app import WEBHOOK_PATH
 from hotline import handoff, outbox, tickets
 from hotline.db import session_scope
 from hotline.handoff import Mode
+from hotline.local.stack import free_port, redis_server_binary
 from hotline.models import Ticket, TranscriptMessage
-from hotline.stack import free_port, redis_server_binary
 from tests import test_operator_group as og
 from tests.factories import Gateway, run_gateway, transcript
 from tests.fake_telegram import FakeTelegram

@@ -20,8 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.rasa_client import RasaClient, RasaUnavailable
+from hotline.local.stack import Ports, Stack
 from hotline.settings import Settings
-from hotline.stack import Ports, Stack
 from tests.telegram_helpers import serve_asgi
 
 TOKEN = "t0ken-for-tests_only"

@@ -17,8 +17,8 @@ from bot.relay import Relay
 from hotline import handoff, live, transcripts
 from hotline.db import session_scope
 from hotline.handoff import Mode
+from hotline.local.stack import free_port
 from hotline.models import Attachment, TranscriptMessage
-from hotline.stack import free_port
 
 
 @pytest.fixture

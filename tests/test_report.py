@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from hotline import report, seed
+from hotline import report
 from hotline.cli import main
 from hotline.db import session_scope
 from hotline.hot import service as hot
+from hotline.local import seed
 from hotline.settings import get_settings
 from tests.console_helpers import ConsoleHarness
 

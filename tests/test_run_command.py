@@ -18,7 +18,7 @@ import psutil
 import pytest
 import websockets
 
-from hotline.stack import free_port
+from hotline.local.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.stack

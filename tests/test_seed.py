@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from stdnum.cn import uscc
 
-from hotline import routing, seed, stats, tickets
+from hotline import routing, stats, tickets
 from hotline.db import session_scope
 from hotline.db_cli import upgrade
+from hotline.local import seed
 from hotline.models import (
     OPEN_STATUSES,
     Department,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.stack import Ports, Stack, StackError
+from hotline.local.stack import Ports, Stack, StackError
 
 ROOT = Path(__file__).resolve().parent.parent
 

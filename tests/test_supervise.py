@@ -18,8 +18,8 @@ import httpx
 import psutil
 import pytest
 
-from hotline.stack import Service, Stack, free_port
-from hotline.supervise import Policy, supervise
+from hotline.local.stack import Service, Stack, free_port
+from hotline.local.supervise import Policy, supervise
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = Policy(first_delay_s=0.05, max_delay_s=0.2, reset_after_s=60, max_crashes=5,

@@ -3,7 +3,7 @@
 Used by ``python -m hotline run`` and by the test suite's session fixture. Readiness is
 awaited on each service's health endpoint, never with fixed sleeps; a service that dies or
 never becomes ready is reported in one line with what to do. Once started, ``hotline run``
-keeps the services alive with ``hotline.supervise`` (``Stack.respawn`` restarts one).
+keeps the services alive with ``hotline.local.supervise`` (``Stack.respawn`` restarts one).
 
 Rasa and the action server listen on 127.0.0.1 only, and Rasa's HTTP API (``/status``,
 ``/conversations/…``, ``/model/…``) needs the token ``Stack.rasa_token`` (``HOTLINE_RASA_TOKEN``,
