@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from telegram import Update
 from telegram.ext import Application
 
-from bot import flood, logsafe, metrics, webchat
+from bot import flood, logsafe, metrics, web_wake, webchat
 from bot.hot_announce import hot_issue_loop
 from bot.housekeeping import idle_release_loop, purge_loop
 from bot.operator_group import OperatorGroup
@@ -28,6 +29,7 @@ from bot.rasa_client import RasaClient
 from bot.relay import Relay
 from bot.telegram import TelegramChannel
 from bot.tg_inbox import WebhookInbox
+from bot.tg_poller import PollerLease, holder_name
 from bot.tg_updates import PerChatProcessor
 from console import web as console_web
 from console.context import ConsoleContext
@@ -50,6 +52,7 @@ class Runtime:
     outbox: OutboxDelivery | None = None
     operator_group: OperatorGroup | None = None
     inbox: WebhookInbox | None = None
+    poller: asyncio.Task[None] | None = None  # polling mode: holds the poller lease
 
 
 def _operator_group_post(settings: Settings, runtime: Runtime):  # type: ignore[no-untyped-def]
@@ -85,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state["metrics"] = CollectorRegistry()  # read from Redis and the database per scrape
         state["metrics"].register(metrics.SharedState(sync, settings.db_url()))
         tasks: list[asyncio.Task[None]] = []
+        # Web pages connected here are woken by a change committed on any gateway.
+        tasks.append(asyncio.create_task(web_wake.listen(redis), name="web-wake"))
         # The effects of every operator action (console, operators' group, idle release).
         effects = Effects(sync, deliver=lambda conversation: _deliver_now(runtime, conversation),
                           resume_bot=lambda conversation: _resume_bot(runtime, conversation))
@@ -137,6 +142,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await runtime.operator_group.stop()
             if runtime.outbox is not None:
                 await runtime.outbox.stop()
+            if runtime.poller is not None:
+                runtime.poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runtime.poller
             if runtime.telegram is not None:
                 await _stop_telegram(runtime.telegram)
             if runtime.operator_group is not None:
@@ -251,7 +260,7 @@ def _deliver_now(runtime: Runtime, conversation: str) -> None:
     if channel is channels.TELEGRAM and runtime.outbox is not None:
         runtime.outbox.wake()
     elif channel is channels.WEB:
-        webchat.wake(conversation)
+        web_wake.publish(runtime.relay.sync, conversation)  # the page may be on another gateway
 
 
 # Told to Rasa when an operator hands a chat back: no form half-filled by the enterprise's
@@ -285,9 +294,22 @@ async def _start_telegram(settings: Settings, runtime: Runtime) -> Application:
         runtime.inbox.bind(app.bot.id)
     await app.start()
     if polling:
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
-        logger.info("Telegram: polling")
+        updater = app.updater
+        assert updater is not None
+
+        async def start_polling() -> None:
+            await updater.start_polling(poll_interval=0.0, timeout=10,
+                                        drop_pending_updates=False)
+
+        async def stop_polling() -> None:
+            if updater.running:
+                await updater.stop()
+
+        # One gateway polls at a time (several replicas share the bot): the lease's holder.
+        lease = PollerLease(runtime.redis, holder_name(settings.gateway_port))
+        await lease.step(start_polling, stop_polling)  # at once when the lease is free
+        runtime.poller = asyncio.create_task(lease.run(start_polling, stop_polling),
+                                             name="telegram-poller")
     else:
         if not settings.public_url or not settings.telegram_secret_token:
             raise RuntimeError(

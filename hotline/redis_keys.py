@@ -37,6 +37,11 @@ SCRIPT = "hotline:script:"  # + conversation: the script (t/s) it last wrote in
 PRESENCE = "hotline:presence:"  # + conversation: count of its open web-chat pages
 CONFIRM_SHOWN = "hotline:confirm-shown:"  # + conversation
 OFFERED = "hotline:offered:"  # + conversation: button payloads offered to it
+# Pub/sub channel: "deliver this web conversation's outbox rows now" (bot.web_wake), heard by
+# every gateway, since only the one holding the page's websocket can deliver to it.
+WEB_WAKE = "hotline:wake:web"
+# The gateway allowed to poll Telegram's getUpdates (bot.tg_poller): its name, with a TTL.
+TELEGRAM_POLLER = "hotline:telegram:poller"
 
 
 def script(conversation: str) -> str:

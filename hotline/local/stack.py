@@ -201,11 +201,11 @@ class Stack:
             self.stop()
             raise
 
-    def rasa_service(self) -> Service:
+    def rasa_service(self, *, port: int | None = None, name: str = "rasa") -> Service:
         """Rasa on loopback; its HTTP API needs ``rasa_token`` (the REST webhook does not)."""
-        rasa_port, token = self.ports.rasa, self.rasa_token
+        rasa_port, token = port or self.ports.rasa, self.rasa_token
         return Service(
-            "rasa",
+            name,
             [str(self.rasa_python), "-m", "rasa", "run", "--enable-api", "-i", "127.0.0.1",
              "-p", str(rasa_port), "--model", str(self.model), "--endpoints", "endpoints.yml",
              "--credentials", "credentials.yml", "--auth-token", token],
@@ -215,12 +215,12 @@ class Stack:
             "raise HOTLINE_RASA_READY_TIMEOUT on a slower machine",
         )
 
-    def actions_service(self) -> Service:
+    def actions_service(self, *, port: int | None = None, name: str = "actions") -> Service:
         """The rasa-sdk action server on loopback. rasa-sdk 3.x has no interface option: its
         ``run()`` binds to ``$SANIC_HOST`` (default 0.0.0.0, every interface)."""
-        actions_port = self.ports.actions
+        actions_port = port or self.ports.actions
         return Service(
-            "actions",
+            name,
             [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(actions_port)],
             ready=lambda: httpx.get(f"http://127.0.0.1:{actions_port}/health").status_code == 200,
             timeout_s=60,
@@ -228,7 +228,18 @@ class Stack:
             env={"SANIC_HOST": "127.0.0.1"},
         )
 
-    def _start(self, *, gateway: bool, log: Callable[[str], None]) -> None:
+    def gateway_service(self, *, port: int | None = None, name: str = "gateway") -> Service:
+        """The Telegram/web gateway (``python -m bot``), serving the console too."""
+        gw_port = port or self.ports.gateway
+        return Service(
+            name, [sys.executable, "-m", "bot"],
+            ready=lambda: httpx.get(f"http://127.0.0.1:{gw_port}/healthz").status_code == 200,
+            timeout_s=60, hint="the Telegram/web gateway",
+            env={"HOTLINE_GATEWAY_PORT": str(gw_port)},
+        )
+
+    def _start_redis(self, log: Callable[[str], None]) -> None:
+        """The embedded redis-server, unless ``redis_url`` names one already running."""
         if not self.redis_url:
             redis_dir = self.var_dir / "redis"
             redis_dir.mkdir(parents=True, exist_ok=True)
@@ -244,25 +255,29 @@ class Stack:
             self._spawn(svc)
             self._await(svc)
             log(f"  redis    ready on 127.0.0.1:{port}")
-        subprocess.run(
+
+    def _migrate(self) -> None:
+        done = subprocess.run(
             [sys.executable, "-m", "hotline", "db", "upgrade"], cwd=ROOT, env=self.env(),
-            check=True, capture_output=True,
+            capture_output=True, text=True,
         )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise StackError(f"the database migration failed: {last[:300]}")
+
+    def _start(self, *, gateway: bool, log: Callable[[str], None]) -> None:
+        self._start_redis(log)
+        self._migrate()
         rasa_svc, actions_svc = self.rasa_service(), self.actions_service()
         self._spawn(rasa_svc)
         self._spawn(actions_svc)
         self._await(actions_svc)
         log(f"  actions  ready on 127.0.0.1:{self.ports.actions}")
         if gateway:
-            gw_port = self.ports.gateway
-            gw = Service(
-                "gateway", [sys.executable, "-m", "bot"],
-                ready=lambda: httpx.get(f"http://127.0.0.1:{gw_port}/healthz").status_code == 200,
-                timeout_s=60, hint="the Telegram/web gateway",
-            )
+            gw = self.gateway_service()
             self._spawn(gw)
             self._await(gw)
-            log(f"  gateway  ready on 127.0.0.1:{gw_port}")
+            log(f"  gateway  ready on 127.0.0.1:{self.ports.gateway}")
         self._await(rasa_svc)
         log(f"  rasa     ready on 127.0.0.1:{self.ports.rasa} (model {self.model.name})")
 
