@@ -30,6 +30,7 @@ from bot.relay import Relay
 from bot.telegram import TelegramChannel
 from bot.tg_inbox import WebhookInbox
 from bot.tg_poller import PollerLease, holder_name
+from bot.tg_rate import SharedRateLimiter, bot_id_of
 from bot.tg_updates import PerChatProcessor
 from console import web as console_web
 from console.context import ConsoleContext
@@ -37,6 +38,7 @@ from hotline import channels
 from hotline.db import session_scope
 from hotline.hot.settings import get_hot_settings
 from hotline.operator_chat import Effects, OperatorChat
+from hotline.send_rate import SendLimits, SendRate
 from hotline.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -112,7 +114,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 tasks.append(asyncio.create_task(runtime.inbox.run(runtime.telegram),
                                                  name="webhook-inbox"))
             # Ticket progress and results written by actions and the console reach the chat.
-            runtime.outbox = OutboxDelivery(runtime.telegram.bot, settings.db_url(), redis=redis)
+            limiter = runtime.telegram.bot.rate_limiter
+            runtime.outbox = OutboxDelivery(
+                runtime.telegram.bot, settings.db_url(), redis=redis,
+                rate=limiter.rate if isinstance(limiter, SharedRateLimiter) else None)
             runtime.outbox.start()
             if runtime.operator_group is not None:
                 await runtime.operator_group.start(runtime.telegram.bot)
@@ -167,7 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(flood.UploadLimit, max_bytes=limits.upload_max_bytes)
     app.include_router(webchat.router(lambda: state["rt"].relay, settings.db_url(), limits,
-                                      trusted_proxies=settings.console_trusted_proxies))
+                                      trusted_proxies=settings.console_trusted_proxies,
+                                      poll_s=settings.web_poll_s))
     console_web.install(app, lambda: state["console"])
 
     @app.get("/healthz")
@@ -287,8 +293,13 @@ async def _start_telegram(settings: Settings, runtime: Runtime) -> Application:
         runtime.inbox = WebhookInbox(settings.db_url(), runtime.redis,
                                      lease_s=settings.telegram_inbox_lease_s)
         processor.after = runtime.inbox.finished
-    app = channel.build(settings.telegram_token or "", base, polling=polling,
-                        base_file_url=file_base, processor=processor)
+    token = settings.telegram_token or ""
+    limiter = None
+    if settings.telegram_rate_limit:
+        limiter = SharedRateLimiter(SendRate(runtime.redis, bot_id_of(token),
+                                             SendLimits.from_settings(settings)))
+    app = channel.build(token, base, polling=polling, base_file_url=file_base,
+                        processor=processor, rate_limiter=limiter)
     await app.initialize()
     if runtime.inbox is not None:
         runtime.inbox.bind(app.bot.id)

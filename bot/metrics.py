@@ -48,6 +48,12 @@ WEBHOOK_UPDATES = Counter("hotline_telegram_webhook_updates",
                           "Telegram webhook updates: stored, duplicate, requeued, refused",
                           ["result"], registry=REGISTRY)
 
+TELEGRAM_THROTTLED = Histogram(
+    "hotline_telegram_throttle_seconds", "How long a message to Telegram waited for the "
+    "bot's, the chat's or the group's send window (hotline.send_rate)",
+    registry=REGISTRY, buckets=(0, 0.05, 0.25, 1, 3, 10, 30, 60))
+TELEGRAM_FLOOD = Counter("hotline_telegram_flood_refusals",
+                         "429 Too Many Requests answers from Telegram", registry=REGISTRY)
 
 class SharedState(Collector):
     """Figures read from Redis and the database when Prometheus scrapes."""

@@ -12,6 +12,10 @@ owns the channels, so it sends the rows:
   The lease is renewed per row, right before its send and while the send is in
   flight, and a row another gateway took over meanwhile is skipped: a batch or a
   send that outlives the lease it was claimed with is still sent only once.
+  Telegram's send limits (:mod:`hotline.send_rate`) are kept by the bot itself (its rate
+  limiter waits); a row whose chat would make it wait longer than ``defer_after_s`` — a
+  burst of notices to one enterprise — is put off until its chat's window has room instead,
+  so the loop goes on with the other chats.
   Stopping it hands unsent claims back; a crash leaves them leased only until the lease
   runs out. Either way a restarted loop sends every undelivered row.
 - :func:`deliver_web` / :func:`pump_web` — web-chat rows stay pending until the page of
@@ -33,6 +37,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import RetryAfter, TelegramError
 
@@ -41,6 +46,7 @@ from bot.logsafe import pseudonym
 from hotline import attachments, channels, live, outbox, redis_keys
 from hotline.db import session_scope
 from hotline.outbox import Claimed, RetryPolicy
+from hotline.send_rate import SendRate
 from hotline.textnorm import to_traditional
 
 logger = logging.getLogger(__name__)
@@ -85,6 +91,8 @@ class OutboxDelivery:
         clock: Clock = utcnow,
         redis: Redis | None = None,
         renew_every: float | None = None,
+        rate: SendRate | None = None,
+        defer_after_s: float = 1.5,
     ) -> None:
         self.bot = bot
         self.db_url = db_url
@@ -97,7 +105,10 @@ class OutboxDelivery:
         self.redis = redis
         self.renew_every = (renew_every if renew_every is not None
                             else max(lease.total_seconds() / 3, 0.01))
+        self.rate = rate
+        self.defer_after_s = defer_after_s
         self.delivered = 0
+        self.deferred = 0
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -167,6 +178,16 @@ class OutboxDelivery:
             logger.warning("script of %s unknown (Redis)", pseudonym(conversation_id))
             return False
 
+    async def _chat_busy_for(self, row: Claimed) -> float:
+        """Seconds the row's chat would hold its send up, when over ``defer_after_s``; else 0."""
+        if self.rate is None:
+            return 0.0
+        try:
+            wait = await self.rate.peek(int(channels.TELEGRAM.chat_id(row.conversation_id)))
+        except (RedisError, ValueError):
+            return 0.0  # the bot's limiter decides (and fails open) when it sends
+        return wait if wait > self.defer_after_s else 0.0
+
     async def _send(self, row: Claimed) -> None:
         chat_id = int(channels.TELEGRAM.chat_id(row.conversation_id))
         text, buttons = row.text, row.buttons
@@ -201,6 +222,11 @@ class OutboxDelivery:
             if self._stopping.is_set():
                 await asyncio.to_thread(self._release, claimed[i:])
                 break
+            if (busy := await self._chat_busy_for(row)) > 0:
+                await asyncio.to_thread(self._release, [row],
+                                        self.clock() + timedelta(seconds=busy))
+                self.deferred += 1
+                continue
             # Lease per row: renew it now; the rows behind a slow send may have been taken
             # by another gateway after their lease ran out, and must not be sent twice.
             if not await asyncio.to_thread(self._renew, row, self.clock()):

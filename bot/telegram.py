@@ -17,6 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import (
     Application,
+    BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -54,6 +55,7 @@ class TelegramChannel:
     def build(
         self, token: str, base_url: str, *, polling: bool, base_file_url: str | None = None,
         processor: PerChatProcessor | None = None,
+        rate_limiter: BaseRateLimiter[None] | None = None,
     ) -> Application:
         builder = (
             Application.builder()
@@ -65,6 +67,8 @@ class TelegramChannel:
         )
         if base_file_url:
             builder = builder.base_file_url(base_file_url)
+        if rate_limiter is not None:  # every message of this bot within Telegram's limits
+            builder = builder.rate_limiter(rate_limiter)
         if not polling:
             builder = builder.updater(None)
         app = builder.build()

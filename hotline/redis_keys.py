@@ -87,6 +87,19 @@ def update_seen(handler: str, bot_id: int | str, update_id: int | str) -> str:
     return f"hotline:dedupe:{handler}:{bot_id}:{update_id}"
 
 
+TG_RATE = "hotline:tgrate:"  # outbound Telegram rate limits (hotline.send_rate)
+
+
+def tg_rate(bot_id: int | str, scope: str) -> str:
+    """A sliding window of one bot's sends: ``bot``, ``chat:<id>`` or ``group:<id>``."""
+    return f"{TG_RATE}{bot_id}:{scope}"
+
+
+def tg_rate_pause(bot_id: int | str) -> str:
+    """Set while Telegram's flood control (429 retry_after) holds every send of the bot."""
+    return f"{TG_RATE}{bot_id}:pause"
+
+
 OPGROUP = "hotline:opgroup"  # the operators' Telegram group
 OPGROUP_NAME = f"{OPGROUP}:name:"  # + operator username: the name they act under there
 

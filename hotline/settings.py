@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # A webhook update taken by a gateway that stops answering is handed out again after this
     # many seconds (the holder renews its lease every third of it).
     telegram_inbox_lease_s: float = 30.0
+    # Outbound Telegram limits (hotline.send_rate), shared by the replicas through Redis:
+    # messages a second in all, a burst per chat (sustained one a second), a group's minute.
+    telegram_rate_limit: bool = True
+    telegram_msgs_per_s: int = 30
+    telegram_chat_burst: int = 3
+    telegram_group_msgs_per_min: int = 20
+    telegram_rate_margin_s: float = 0.25  # each window kept this much longer, for jitter
     operator_chat_id: int | None = None  # Telegram group announcing escalations (optional)
     operator_group_allow: str = ""  # Telegram user ids allowed to take chats there (comma list)
 
@@ -70,6 +77,8 @@ class Settings(BaseSettings):
     web_session_msgs_per_min: int = 20
     web_ip_msgs_per_min: int = 120
     web_queued_per_ip: int = 5
+    # A connected web page's outbox is polled this often besides being woken (bot.web_wake).
+    web_poll_s: float = 2.0
 
     # The knowledge base (hotline.kb.paths): its sources, its index cache, jieba's user
     # dictionary; empty: the repository's kb/, var/kb_index/, nlu/jieba/userdict.txt.

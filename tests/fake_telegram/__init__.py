@@ -35,6 +35,10 @@ Behaviour that mirrors the real Bot API (so that bugs show up here, not in produ
   (``chat not found``, see ``strict_chats``), blocked users (403) and
   ``message is not modified`` edits are rejected with the real error texts.
 
+With ``flood_limits=TelegramLimits()`` the fake keeps Telegram's send limits (30 messages a
+second, about one a second per chat, 20 a minute per group) and answers 429 with
+``retry_after`` beyond them (:mod:`.flood`); by default it sends without limit.
+
 Deliberate simplifications: webhook deliveries are made once unless ``webhook_retry_s``
 is set (each result is recorded in :attr:`FakeTelegram.deliveries`), webhook URLs may be plain
 ``http``, inline mode / payments / groups administration are not implemented
@@ -81,6 +85,7 @@ from .constants import (
 )
 from .fake import FakeTelegram
 from .fixtures import fake_telegram, fake_telegram_factory
+from .flood import FloodRefusal, TelegramLimits
 from .markup import render_text
 from .records import (
     ApiCall,
@@ -105,9 +110,11 @@ __all__ = [
     "BotApiError",
     "ChatId",
     "FakeTelegram",
+    "FloodRefusal",
     "MethodHandler",
     "PressedButton",
     "SentMessage",
+    "TelegramLimits",
     "UploadedFile",
     "UserAction",
     "WebhookDelivery",

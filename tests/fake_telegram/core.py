@@ -15,8 +15,9 @@ import contextlib
 import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import uvicorn
@@ -33,6 +34,9 @@ from .records import (
     _StoredFile,
     _Webhook,
 )
+
+if TYPE_CHECKING:
+    from .flood import FloodRefusal, TelegramLimits
 
 T = TypeVar("T")
 
@@ -54,6 +58,7 @@ class FakeTelegramCore:
         webhook_timeout: float = 10.0,
         webhook_retry_s: float | None = None,
         host: str = "127.0.0.1",
+        flood_limits: TelegramLimits | None = None,
     ) -> None:
         self.token = token
         prefix = token.split(":", 1)[0]
@@ -68,6 +73,7 @@ class FakeTelegramCore:
         self.webhook_timeout = webhook_timeout
         self.webhook_retry_s = webhook_retry_s
         self.host = host
+        self.flood_limits = flood_limits
         self.port = 0
 
         self._lock = threading.RLock()
@@ -109,6 +115,8 @@ class FakeTelegramCore:
         self._failures: dict[str, list[_Failure]] = {}
         self._server_errors: list[str] = []
         self._counter = itertools.count(1)
+        self._flood_log: dict[str, deque[float]] = {}
+        self._flood_refusals: list[FloodRefusal] = []
 
     def _builtin_handlers(self) -> dict[str, Callable[..., Any]]:
         """The Bot API method table (``name -> handler(params, files, request)``)."""

@@ -35,6 +35,9 @@ class FakeTelegram(
             answer) is offered again after this many seconds, before any later update, as
             Telegram does; by default it is delivered once.
         host: interface to bind (port is chosen freely).
+        flood_limits: a :class:`~tests.fake_telegram.flood.TelegramLimits` to answer 429 with
+            ``retry_after`` when a message would cross one of Telegram's send limits (every
+            refusal is kept in :attr:`flood_refusals`); None (default): no limits.
     """
 
     def _builtin_handlers(self) -> dict[str, Callable[..., Any]]:

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .constants import _STRING_PARAMS, MethodHandler
-from .core import FakeTelegramCore
+from .flood import FloodMixin
 from .records import ApiCall, UploadedFile, _Described, _Failure
 from .util import BotApiError, _bad, _error_response
 
@@ -55,7 +55,7 @@ def _bind_free_socket(host: str) -> socket.socket:
     return sock
 
 
-class ServerMixin(FakeTelegramCore):
+class ServerMixin(FloodMixin):
     """Start and stop the server, its URLs, the HTTP request handling and fault injection."""
 
     # ----------------------------------------------------------- lifecycle
@@ -232,6 +232,7 @@ class ServerMixin(FakeTelegramCore):
             if request.path_params["token"] != self.token:
                 raise BotApiError(401, "Unauthorized")
             self._check_injected_failure(method)
+            self._check_flood(method, params)
             handler = self._handlers.get(method)
             if handler is None:
                 raise _bad("method not found")
