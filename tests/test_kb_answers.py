@@ -147,6 +147,37 @@ def test_a_subject_the_corpus_contracts_with_its_head_is_covered(
     assert not search("汽车以旧换新补贴在哪领", k=3, index=idx).confident
 
 
+@pytest.mark.parametrize(
+    ("question", "places"),
+    [("香港的利得税怎么算", ("香港",)), ("派人去日本出差，日本签证多久能出", ("日本",)),
+     ("越南那边的企业所得税优惠有哪些", ("越南",)),
+     ("我们是香港老板投资的外资企业，利润能不能汇回香港", ()),  # a party, a destination
+     ("有个新加坡的合伙人入伙，外资合伙的咋登记", ()), ("经常去香港谈生意，商务签注怎么办", ())],
+)
+def test_another_jurisdictions_rules_are_recognised(question: str, places: tuple[str, ...]) -> None:
+    from hotline.kb.elsewhere import elsewhere
+
+    assert elsewhere(question, [(0, len(question))], "") == places
+    assert elsewhere(question, [(0, len(question))], "香港 日本 越南") == ()  # the entry names it
+
+
+def test_a_question_on_another_jurisdictions_tax_is_declined(idx: kb_index.KbIndex) -> None:
+    result = search("台湾的统一发票怎么开", k=3, index=idx)
+    assert not result.confident and result.reason == "another jurisdiction", result.reason
+
+
+@pytest.mark.parametrize(
+    "question", ["就业见习补贴每人每月多少", "有多少奖金", "门槛多少", "最低可以交多少", "公积金可以按5%交吗"]
+)
+def test_figure_questions_in_everyday_words(question: str) -> None:
+    assert decide.asks_amount(question)
+
+
+@pytest.mark.parametrize("question", ["保证金多少天内退", "有多少家银行能办", "每月多少号申报"])
+def test_counts_of_days_or_places_are_no_figure_question(question: str) -> None:
+    assert not decide.asks_amount(question)
+
+
 def test_subject_words_come_before_the_kind_of_thing_asked_for(idx: kb_index.KbIndex) -> None:
     words = {w.text: w for w in decide.question_words(
         "火星基地入驻补贴怎么申请，去房管部门备案吗", idx.tokenizer, idx.synonyms, idx.idf,

@@ -76,6 +76,7 @@ from hotline.kb.decide_words import (
     subject_heads,
     subject_offsets,
 )
+from hotline.kb.elsewhere import elsewhere
 from hotline.kb.models import Entry
 from hotline.kb.textproc import KbTokenizer
 
@@ -130,7 +131,13 @@ ASKS_AMOUNT_RE = re.compile(
     r"比例(?=$|[，。？！,?!吗呢])|比例是|比例多|多少比例|什么比例|啥比例|比例怎么|比例最|按比例多|费率|利率|税率是多少|标准是多少|"
     r"补贴标准|基数|额度是多少|最多能|最高能|百分之多少|百分之几|几个点|多少个点|金额是|金额多|"
     r"多少金额|是多少|给多少|贴多少|扣多少|返还多少|批多少|发多少|多少额度|"
-    r"额度多少|多少积分|几成|多少度|多少税|%还是|还是\d+%|月供|能抵多少|能减多少|减缴多少|能补多少)"
+    r"额度多少|多少积分|几成|多少度|多少税|%还是|还是\d+%|月供|能抵多少|能减多少|减缴多少|能补多少|"
+    # per head or per month (每人每月多少), a named sum (奖金多少, 有多少资助), a floor or a
+    # cap (最低多少), a rate proposed (按5%交) — not a count of days, people or items
+    r"每[人月年个家次亩][^，。？！,?!]{0,6}多少|有多少(?=[奖补资钱经费]|$|[，。？！,?!])|"
+    r"(门槛|奖金|租金|工资|罚款|罚金|费用|手续费|利息|保证金|押金|资助)(是|要|有|大概|一般)?多少|"
+    r"(最低|最高|最多|最少)(可以|能|要|是)?(交|缴|付|贷|拿|领|补|给)?多少|按\d+(\.\d+)?%)"
+    r"(?!天|日|号|年|个月|小时|人|家|个工作日)"
 )
 #: An entry that states a figure: digits with a unit, 百分之…, 元, 倍.
 HAS_AMOUNT_RE = re.compile(r"(\d+(\.\d+)?\s*(%|元|万|倍)|百分之|[一二三四五六七八九十百千万]+元|倍)")
@@ -142,6 +149,8 @@ ASKS_CURRENT_RE = re.compile(
     r"什么时候申报|什么时候到账|还能享受吗|还减免吗|延续到)"
 )
 CURRENT_RULE = 1.0
+#: Decline questions about another jurisdiction's rules (see :mod:`hotline.kb.elsewhere`).
+ELSEWHERE_RULE = 1.0
 OFF_DOMAIN_RULE = 1.0
 
 
@@ -176,6 +185,9 @@ class Features:
     off_domain: bool = False
     asks_current: bool = False
     says_where_set: bool = False
+    #: Places named as the jurisdiction whose rules are asked (香港的利得税), that the
+    #: entry does not name (see :mod:`hotline.kb.elsewhere`).
+    elsewhere: tuple[str, ...] = ()
 
 
 #: Curated entries state where a figure is set when no source holds it ("以…公布为准");
@@ -239,6 +251,7 @@ def features(
         asks_current=ASKS_CURRENT_RE.search(question) is not None,
         off_domain=OFF_DOMAIN_RE.search(question) is not None,
         says_where_set=says_where_set,
+        elsewhere=elsewhere(question, asking_spans(question), hay) if question else (),
     )
 
 
@@ -250,6 +263,8 @@ def rule(f: Features) -> tuple[bool, str]:
         return False, "not a policy question"
     if f.asks_figure and not f.has_figure:
         return False, "figure not in source"
+    if ELSEWHERE_RULE and f.elsewhere:
+        return False, "another jurisdiction"
     if CURRENT_RULE and f.asks_current and not f.says_where_set:
         return False, "current round not in source"
     if f.foreign and (
@@ -294,6 +309,7 @@ __all__ = [
     "CURATED_FIGURE_COVERAGE",
     "CURRENT_RULE",
     "Decision",
+    "ELSEWHERE_RULE",
     "FIGURE_SET_ELSEWHERE_RE",
     "FOREIGN_ASKED_ONLY",
     "FOREIGN_COVERAGE",
