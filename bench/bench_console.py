@@ -34,8 +34,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from hotline import handoff, transcripts
+    from hotline.cli.db import upgrade
     from hotline.db import session_scope
-    from hotline.db_cli import upgrade
     from hotline.local import seed
     from hotline.local.stack import free_port, redis_server_binary
     from tests.console_helpers import make_harness

@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy import func, select
 
     from hotline import tickets
+    from hotline.cli.db import upgrade
     from hotline.db import session_scope
-    from hotline.db_cli import upgrade
     from hotline.hot import service
     from hotline.hot.features import get_featurizer
     from hotline.models import Enterprise, HotDoc, HotIssue

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from hotline import db
-from hotline.db_cli import upgrade
+from hotline.cli.db import upgrade
 from hotline.local.stack import free_port, redis_server_binary
 from tests.browser_helpers import browser, staff  # noqa: F401
 from tests.console_helpers import console_app  # noqa: F401

@@ -193,7 +193,7 @@ class PgCluster:
 
     def create_template(self) -> str:
         """Migrate a template database to head once; per-test databases are copies of it."""
-        from hotline.db_cli import upgrade
+        from hotline.cli.db import upgrade
 
         self.admin(f"CREATE DATABASE {TEMPLATE}")
         upgrade(self.url(TEMPLATE))

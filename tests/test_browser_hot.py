@@ -45,7 +45,7 @@ NEW_PROBLEM = [
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[ConsoleHarness, str]]:
-    from hotline.db_cli import upgrade
+    from hotline.cli.db import upgrade
 
     db_url = f"sqlite:///{tmp_path_factory.mktemp('hotdb') / 'hotline.db'}"
     upgrade(db_url)

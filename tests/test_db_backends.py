@@ -12,8 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
 from hotline import outbox, tickets, transcripts
+from hotline.cli.db import alembic_config, upgrade
 from hotline.db import make_engine, session_scope
-from hotline.db_cli import alembic_config, upgrade
 from hotline.models import NotificationOutbox, Ticket, TranscriptMessage
 from hotline.settings import get_settings
 

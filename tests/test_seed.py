@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from stdnum.cn import uscc
 
 from hotline import routing, stats, tickets
+from hotline.cli.db import upgrade
 from hotline.db import session_scope
-from hotline.db_cli import upgrade
 from hotline.local import seed
 from hotline.models import (
     OPEN_STATUSES,

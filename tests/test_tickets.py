@@ -124,8 +124,8 @@ def test_migrations_upgrade_downgrade_and_match_the_models(db_url: str) -> None:
     from alembic.migration import MigrationContext
     from sqlalchemy import inspect
 
+    from hotline.cli.db import alembic_config
     from hotline.db import make_engine
-    from hotline.db_cli import alembic_config
     from hotline.models import Base
 
     engine = make_engine(db_url)
@@ -151,8 +151,8 @@ def test_upgrade_fills_first_resolution_from_the_audit_trail(db_url: str) -> Non
     from alembic import command
     from sqlalchemy import text
 
+    from hotline.cli.db import alembic_config
     from hotline.db import make_engine
-    from hotline.db_cli import alembic_config
 
     command.downgrade(alembic_config(db_url), "0001")
     engine = make_engine(db_url)

@@ -15,8 +15,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from hotline.cli.arguments import instant, local_date
 from hotline.db import session_scope
-from hotline.tickets_cli import _date, _instant
 
 
 def _department(session, value: str) -> int:  # type: ignore[no-untyped-def]
@@ -80,12 +80,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     commands = group.add_subparsers(dest="report_command", required=True)
     make = commands.add_parser("make", help="生成通报文件")
     make.add_argument("--period", choices=("week", "month"), required=True, help="周报或月报")
-    make.add_argument("--date", type=_date, help="该日期所在的周或月（默认：最近一个完整周期）")
+    make.add_argument("--date", type=local_date, help="该日期所在的周或月（默认：最近一个完整周期）")
     who = make.add_mutually_exclusive_group()
     who.add_argument("--department", help="只生成该承办部门的通报（名称或编号）")
     who.add_argument("--all-departments", action="store_true",
                      help="生成总体通报和每个承办部门的通报")
     make.add_argument("--out", default="var/reports", help="输出目录（默认 var/reports）")
     make.add_argument("--formats", default="html,pdf", help="html,pdf（默认两种都生成）")
-    make.add_argument("--as-of", dest="as_of", type=_instant, help="统计时刻（默认现在）")
+    make.add_argument("--as-of", dest="as_of", type=instant, help="统计时刻（默认现在）")
     make.set_defaults(func=_make)

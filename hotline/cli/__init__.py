@@ -1,6 +1,8 @@
 """The ``hotline`` command: ``python -m hotline <group> <command> …``.
 
-Each feature module contributes a sub-command group through ``register(subparsers)``.
+Each group of commands is a module with ``register(subparsers)``: the ones of the core live in
+this package (``hotline.cli.db``, ``hotline.cli.tickets`` …); the knowledge base and the hot
+topics keep theirs beside their code (``hotline.kb.cli``, ``hotline.hot.cli``).
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from collections.abc import Sequence
 
 # Modules that provide ``register(subparsers: argparse._SubParsersAction) -> None``.
 GROUPS: tuple[str, ...] = (
-    "hotline.run_cli",
-    "hotline.db_cli",
-    "hotline.nlu_cli",
+    "hotline.cli.run",
+    "hotline.cli.db",
+    "hotline.cli.nlu",
     "hotline.kb.cli",
-    "hotline.tickets_cli",
-    "hotline.staff_cli",
-    "hotline.transcripts_cli",
-    "hotline.outbox_cli",
+    "hotline.cli.tickets",
+    "hotline.cli.staff",
+    "hotline.cli.transcripts",
+    "hotline.cli.outbox",
     "hotline.hot.cli",
-    "hotline.replies_cli",
-    "hotline.report_cli",
+    "hotline.cli.replies",
+    "hotline.cli.report",
 )
 
 

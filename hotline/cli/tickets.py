@@ -14,24 +14,8 @@ import json
 import sys
 from datetime import date, datetime, timezone
 
+from hotline.cli.arguments import instant, local_date
 from hotline.db import session_scope
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD：{text}") from None
-
-
-def _instant(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"时间格式应为 ISO 8601：{text}") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError("请带上时区，例如 2026-12-31T18:00:00+08:00")
-    return moment
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -73,10 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     commands = group.add_subparsers(dest="tickets_command", required=True)
 
     report = commands.add_parser("stats", help="办理统计（按受理日期统计）")
-    report.add_argument("--from", dest="date_from", type=_date, help="开始日期（含），默认今年1月1日")
-    report.add_argument("--to", dest="date_to", type=_date, help="结束日期（含），默认今天")
+    report.add_argument("--from", dest="date_from", type=local_date, help="开始日期（含），默认今年1月1日")
+    report.add_argument("--to", dest="date_to", type=local_date, help="结束日期（含），默认今天")
     report.add_argument("--by", choices=("topic", "department"), help="按诉求类别或承办部门分组")
-    report.add_argument("--as-of", dest="as_of", type=_instant,
+    report.add_argument("--as-of", dest="as_of", type=instant,
                         help="判断红灯（超期）的时刻，默认现在")
     report.add_argument("--json", action="store_true", help="输出 JSON")
     report.set_defaults(func=_stats)

@@ -6,7 +6,8 @@ import argparse
 import getpass
 import sys
 
-from hotline import db_cli, staff
+from hotline import staff
+from hotline.cli.db import upgrade
 from hotline.db import session_scope
 from hotline.settings import current_settings, get_settings
 
@@ -37,7 +38,7 @@ def _password(args: argparse.Namespace) -> str:
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
     url = get_settings().db_url()
-    db_cli.upgrade(url)
+    upgrade(url)
     try:
         password = _password(args)
         with session_scope(url) as session:
