@@ -25,10 +25,11 @@ from hotline.kb import decide, declined, rerank, rerank_train
 from hotline.kb import index as kb_index
 from hotline.kb.aspects import asked
 from hotline.kb.evaluate import evaluate, load_questions
-from hotline.kb.ingest import CuratedError, load_laws
 from hotline.kb.numerals import canonical_article
 from hotline.kb.render import render_focused
 from hotline.kb.search import search
+from hotline.kb.source_fields import CuratedError
+from hotline.kb.statutes import load_laws
 from hotline.models import KbDeclined
 from tests.console_helpers import ConsoleHarness
 
@@ -176,6 +177,18 @@ def test_figure_questions_in_everyday_words(question: str) -> None:
 @pytest.mark.parametrize("question", ["保证金多少天内退", "有多少家银行能办", "每月多少号申报"])
 def test_counts_of_days_or_places_are_no_figure_question(question: str) -> None:
     assert not decide.asks_amount(question)
+
+
+def test_a_function_character_glued_to_a_word_is_no_foreign_subject(
+    idx: kb_index.KbIndex,
+) -> None:
+    """jieba guesses 能代 (能 + 代) in "网上能代开不" and 证办 in "取水证办下来": no subject
+    the corpus lacks. A real word it knows (网吧, 华为) is never cut down."""
+    assert decide.unglue("证办", 3, 5, idx.idf) == ("证", 3, 4)
+    assert decide.unglue("网吧", 0, 2, idx.idf, dictionary_word=True) == ("网吧", 0, 2)
+    words = {w.text: w for w in decide.question_words(
+        "小规模没领发票，网上能代开不", idx.tokenizer, idx.synonyms, idx.idf, idx.corpus_text)}
+    assert "能代" not in words and "代" in words
 
 
 def test_subject_words_come_before_the_kind_of_thing_asked_for(idx: kb_index.KbIndex) -> None:

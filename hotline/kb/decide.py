@@ -75,6 +75,7 @@ from hotline.kb.decide_words import (
     question_words,
     subject_heads,
     subject_offsets,
+    unglue,
 )
 from hotline.kb.elsewhere import elsewhere
 from hotline.kb.models import Entry
@@ -354,4 +355,5 @@ __all__ = [
     "question_words",
     "subject_heads",
     "subject_offsets",
+    "unglue",
 ]

@@ -12,7 +12,7 @@ import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
-from hotline.kb.textproc import KbTokenizer, SynonymRule
+from hotline.kb.textproc import STOPWORDS, KbTokenizer, SynonymRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +182,29 @@ _OFFICE_END_RE = re.compile(r"(局|厅|委|部门|窗口)$")
 _GO_TO_RE = re.compile(r"(去|到|向|找|在|跟|交给|报给)$")
 
 
+#: Function characters jieba sometimes glues to a word (政府办, 能代, 药想, 上要).
+_GLUE = frozenset(w for w in STOPWORDS if len(w) == 1)
+
+
+def unglue(tok: str, start: int, end: int, idf_of: Container[str],
+           dictionary_word: bool = False) -> tuple[str, int, int]:
+    """A word the corpus never uses, that jieba guessed (``dictionary_word`` false: 网吧,
+    华为 are real words), and that is a corpus word (or one character) with a function
+    character glued to either end — a segmentation slip, not a subject the knowledge base
+    lacks — is read as that word: 政府办 → 政府, 药想 → 药. Returns the word and its
+    offsets, or an empty word when nothing is left but function characters."""
+    if tok in idf_of or len(tok) < 2 or dictionary_word:
+        return tok, start, end
+    rest, a, b = tok, start, end
+    if rest[-1] in _GLUE:
+        rest, b = rest[:-1], b - 1
+    if rest and rest[0] in _GLUE and rest not in idf_of:
+        rest, a = rest[1:], a + 1
+    if rest == tok or not (rest in idf_of or len(rest) == 1):
+        return tok, start, end
+    return ("" if rest in _GLUE else rest), a, b
+
+
 def question_words(
     text: str,
     tokenizer: KbTokenizer,
@@ -200,7 +223,11 @@ def question_words(
     asking = asking_spans(text)
     subject_at = subject_heads(text, tagged)
     words: dict[str, Word] = {}
-    for tok, flag, start, end in tagged:
+    for glued, flag, g_start, g_end in tagged:
+        tok, start, end = unglue(glued, g_start, g_end, idf_of,
+                                 tokenizer.general_frequency(glued) > 0)
+        if not tok:
+            continue
         alts: list[str] = []
         for s, e, rule in spans:
             if s < end and start < e:  # the rule's phrase overlaps this word
