@@ -16,10 +16,10 @@ from hotline.db import session_scope
 from hotline.kb import declined, feedback
 from hotline.kb.aspects import Aspect, answerable_aspects
 from hotline.kb.index import get_index
-from hotline.kb.ingest import law_short_name
 from hotline.kb.models import Entry, SearchResult
 from hotline.kb.render import render_answer, render_focused
 from hotline.kb.search import search
+from hotline.kb.statutes import law_short_name
 from hotline.settings import get_settings
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hotline.kb import index as kb_index  # noqa: E402
-from hotline.kb import ingest, priors  # noqa: E402
+from hotline.kb import priors, service_items  # noqa: E402
 from hotline.kb import search as kb_search  # noqa: E402
 from hotline.kb.evaluate import evaluate, load_questions  # noqa: E402
 
@@ -110,7 +110,7 @@ def _without_reranker(idx: kb_index.KbIndex) -> dict[str, object]:
 def _unfiltered(tmp: Path) -> dict[str, object]:
     kb = tmp / "kb_unfiltered"
     shutil.copytree(ROOT / "kb", kb)
-    with patched(ingest, dropped_reason=lambda name, item_type: None):
+    with patched(service_items, dropped_reason=lambda name, item_type: None):
         idx = kb_index.build(kb=kb, out_root=tmp / "index_unfiltered")
     return measure(idx)
 

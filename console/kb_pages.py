@@ -33,7 +33,7 @@ from console.deps import SUPERVISORS, Ctx, CurrentActor, allowed, role
 from console.web import render
 from hotline.db import session_scope
 from hotline.kb import curated_edit, declined
-from hotline.kb.curated_edit import CuratedEditError, CuratedForm
+from hotline.kb.curated_form import CuratedEditError, CuratedForm
 from hotline.kb.models import Entry, Hit, SearchResult
 from hotline.kb.render import answer_lines
 from hotline.kb.topics import topic_labels, topic_names

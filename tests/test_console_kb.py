@@ -19,6 +19,7 @@ import yaml
 
 from hotline.kb import curated_edit
 from hotline.kb import index as kb_index
+from hotline.kb.curated_form import CuratedForm
 from tests.console_helpers import ConsoleHarness
 
 REPO_KB = Path(__file__).resolve().parents[1] / "kb"
@@ -279,7 +280,7 @@ def test_forged_csrf_and_outdated_copy_are_refused(console_app: ConsoleHarness,
     assert path.read_bytes() == before
 
     stale = _form(ENTRY, title="后保存的人")
-    curated_edit.save(curated_edit.CuratedForm(**_form(ENTRY, fees="免费")), "别人",
+    curated_edit.save(CuratedForm(**_form(ENTRY, fees="免费")), "别人",
                       create=False)
     refused = client.post(f"/console/kb/curated/{ENTRY}", data={**stale, "csrf_token": client.csrf})
     assert refused.status_code == 400 and "已被他人修改" in refused.text
@@ -289,11 +290,11 @@ def test_forged_csrf_and_outdated_copy_are_refused(console_app: ConsoleHarness,
 
 def test_topic_change_keeps_the_entry_in_its_file(kb_rw: Path) -> None:
     path = kb_rw / "curated" / ENTRY_FILE
-    curated_edit.save(curated_edit.CuratedForm(**_form(ENTRY, topic="business_license")),
+    curated_edit.save(CuratedForm(**_form(ENTRY, topic="business_license")),
                       "测试", create=False)
     assert _rows(path)[ENTRY]["topic"] == "business_license"
     record = next(r for r in curated_edit.list_entries() if r.id == ENTRY)
     assert record.topic == "business_license" and record.file == ENTRY_FILE
-    curated_edit.save(curated_edit.CuratedForm(**_form(ENTRY, topic="start_business")),
+    curated_edit.save(CuratedForm(**_form(ENTRY, topic="start_business")),
                       "测试", create=False)
     assert "topic" not in _rows(path)[ENTRY]  # back to the file's topic: no override

@@ -16,21 +16,17 @@ from pathlib import Path
 import pytest
 
 from hotline.kb import index as kb_index
+from hotline.kb.curated import CitationIndex, parse_curated_file
 from hotline.kb.evaluate import Question, evaluate, load_questions
-from hotline.kb.ingest import (
-    CitationIndex,
-    CuratedError,
-    dropped_items,
-    load_corpus,
-    load_items,
-    load_laws,
-    parse_curated_file,
-)
+from hotline.kb.ingest import load_corpus
 from hotline.kb.item_filter import dropped_reason
 from hotline.kb.models import Entry, SearchResult
 from hotline.kb.numerals import canonical_article, cn_to_int, int_to_cn
 from hotline.kb.render import MAX_CHUNK, render_answer
 from hotline.kb.search import MSG_EMPTY, MSG_NO_WORDS, search
+from hotline.kb.service_items import dropped_items, load_items
+from hotline.kb.source_fields import CuratedError
+from hotline.kb.statutes import load_laws
 from hotline.kb.topics import topic_names
 
 REPO = Path(__file__).resolve().parents[1]

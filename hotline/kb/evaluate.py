@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotline.kb.index import KbIndex
-from hotline.kb.ingest import law_short_name
 from hotline.kb.models import Entry
 from hotline.kb.numerals import canonical_article
 from hotline.kb.search import search
+from hotline.kb.statutes import law_short_name
 
 DEPTH = 10
 

@@ -34,9 +34,9 @@ import yaml
 from hotline.kb import paths
 from hotline.kb.evaluate import Question, load_questions
 from hotline.kb.index import KbIndex, build
-from hotline.kb.ingest import GLOSSES_DIR
 from hotline.kb.rerank import DEPTH, FEATURES, Reranker, reranker_path
 from hotline.kb.search import rank
+from hotline.kb.statutes import GLOSSES_DIR
 from hotline.kb.textproc import clean_query
 
 TRAINING_DIR = "training"
