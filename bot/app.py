@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -186,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
         """Readiness, naming what is down: Redis, the database, Rasa (with its model)."""
-        checks = await readiness(state["rt"], settings.db_url())
+        checks = await readiness(state["rt"], settings.db_url(), settings.actions_url)
         ready = all(value == "ok" for value in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -226,8 +227,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def readiness(runtime: Runtime, db_url: str) -> dict[str, str]:
-    """Each dependency: "ok" or why not."""
+async def readiness(runtime: Runtime, db_url: str, actions_url: str = "") -> dict[str, str]:
+    """Each dependency: "ok" or why not (the action server when its URL is set)."""
     checks: dict[str, str] = {}
     try:
         await runtime.redis.ping()
@@ -244,6 +245,13 @@ async def readiness(runtime: Runtime, db_url: str) -> dict[str, str]:
         checks["rasa"] = "ok" if status.get("model_file") else "down: no model loaded"
     except Exception as exc:  # noqa: BLE001
         checks["rasa"] = f"down: {type(exc).__name__}"
+    if actions_url:
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                answer = await client.get(actions_url.rstrip("/") + "/health")
+            checks["actions"] = "ok" if answer.status_code == 200 else f"down: HTTP {answer.status_code}"
+        except Exception as exc:  # noqa: BLE001
+            checks["actions"] = f"down: {type(exc).__name__}"
     return checks
 
 

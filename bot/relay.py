@@ -28,6 +28,7 @@ from hotline import (
     attachments,
     handoff,
     live,
+    log_context,
     redis_keys,
     service_ratings,
     tickets,
@@ -323,8 +324,10 @@ class Relay:
         text = (text or "").strip()
         if not text:
             return [BotMessage(text=messages.EMPTY)]
-        with metrics.Timer(channel):
-            return await self._handle(conversation_id, channel, text, is_payload, source_ref)
+        with log_context.request(pseudonym(conversation_id), reuse=True), metrics.Timer(channel):
+            replies = await self._handle(conversation_id, channel, text, is_payload, source_ref)
+            logger.info("%s message answered with %d replies", channel, len(replies))
+            return replies
 
     async def _handle(self, conversation_id: str, channel: str, text: str, is_payload: bool,
                       source_ref: str | None) -> list[BotMessage]:
@@ -376,7 +379,8 @@ class Relay:
             to_rasa = text[:MAX_CHARS]
             replies.append(BotMessage(text=messages.TOO_LONG.format(limit=MAX_CHARS)))
         try:
-            answer = await self._rasa.send(conversation_id, to_rasa, {"channel": channel})
+            answer = await self._rasa.send(conversation_id, to_rasa,
+                                           {"channel": channel, **log_context.for_rasa()})
         except RasaUnavailable as exc:
             metrics.RASA_FAILURES.labels("timeout" if exc.timed_out else "unavailable").inc()
             logger.error("Rasa unavailable for %s: %s", pseudonym(conversation_id), exc)

@@ -20,12 +20,19 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.logsafe import pseudonym
+from hotline import channels, log_context
+
 logger = logging.getLogger(__name__)
 
 #: Updates handled at once across all chats; each waits mostly on Rasa and the database.
 MAX_CONCURRENT = 64
 
 After = Callable[[object], Awaitable[None]]
+
+
+def _log_ref(chat: int | None) -> str | None:
+    return pseudonym(channels.TELEGRAM.conversation(chat)) if chat is not None else None
 
 
 def chat_key(update: object) -> int | None:
@@ -49,7 +56,9 @@ class PerChatProcessor(BaseUpdateProcessor):
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                await coroutine
+                # Every line logged while handling it names the chat's pseudonym and the update.
+                with log_context.request(_log_ref(key)):
+                    await coroutine
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:  # no one else queued for this chat: forget its lock

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     rasa_timeout_s: float = 30.0
     # Token of Rasa's HTTP API (rasa run --auth-token); `hotline run` sets it for the gateway.
     rasa_token: str | None = None
+    # The action server's base URL, for the gateway's readiness (its /health); empty: the
+    # gateway does not check it (Rasa reaches it through endpoints.yml).
+    actions_url: str = ""
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     public_url: str | None = None  # e.g. https://hotline.example.gov.cn (for the webhook)
@@ -65,6 +68,10 @@ class Settings(BaseSettings):
     telegram_chat_burst: int = 3
     telegram_group_msgs_per_min: int = 20
     telegram_rate_margin_s: float = 0.25  # each window kept this much longer, for jitter
+    # Logs (hotline.log_context): "json" writes one JSON object a line with the conversation's
+    # pseudonym and the message's request id; "text" the usual lines.
+    log_format: str = "text"
+    log_level: str = "INFO"
     operator_chat_id: int | None = None  # Telegram group announcing escalations (optional)
     operator_group_allow: str = ""  # Telegram user ids allowed to take chats there (comma list)
 

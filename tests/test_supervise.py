@@ -136,7 +136,7 @@ def test_run_restarts_a_killed_action_server(tmp_path: Path) -> None:
     try:
         wait_for("Ctrl-C", 480)
         children = psutil.Process(proc.pid).children()
-        actions = next(c for c in children if "rasa_sdk" in " ".join(c.cmdline()))
+        actions = next(c for c in children if c.cmdline()[1:3] == ["-m", "actions"])
         others = [c for c in children if c.pid != actions.pid]
         actions.kill()
         line = wait_for("actions exited with code -9", 10)

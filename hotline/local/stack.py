@@ -216,12 +216,13 @@ class Stack:
         )
 
     def actions_service(self, *, port: int | None = None, name: str = "actions") -> Service:
-        """The rasa-sdk action server on loopback. rasa-sdk 3.x has no interface option: its
-        ``run()`` binds to ``$SANIC_HOST`` (default 0.0.0.0, every interface)."""
+        """The rasa-sdk action server on loopback (``python -m actions``: rasa-sdk's server,
+        logging the gateway's ids). rasa-sdk 3.x has no interface option: its ``run()``
+        binds to ``$SANIC_HOST`` (default 0.0.0.0, every interface)."""
         actions_port = port or self.ports.actions
         return Service(
             name,
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(actions_port)],
+            [sys.executable, "-m", "actions", "-p", str(actions_port)],
             ready=lambda: httpx.get(f"http://127.0.0.1:{actions_port}/health").status_code == 200,
             timeout_s=60,
             hint="the rasa-sdk action server",
@@ -235,7 +236,8 @@ class Stack:
             name, [sys.executable, "-m", "bot"],
             ready=lambda: httpx.get(f"http://127.0.0.1:{gw_port}/healthz").status_code == 200,
             timeout_s=60, hint="the Telegram/web gateway",
-            env={"HOTLINE_GATEWAY_PORT": str(gw_port)},
+            env={"HOTLINE_GATEWAY_PORT": str(gw_port),  # readiness checks the action server
+                 "HOTLINE_ACTIONS_URL": f"http://127.0.0.1:{self.ports.actions}"},
         )
 
     def _start_redis(self, log: Callable[[str], None]) -> None:
