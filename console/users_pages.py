@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -152,16 +153,27 @@ def create_user(
     return _done(staff_id, "created")
 
 
-@router.post("/users/{staff_id}/password", response_class=HTMLResponse)
-def reset_password(request: Request, staff_id: int, ctx: Ctx, db: Db, actor: AdminPost,
-                   password: str = Form("")) -> Response:
+def _change(request: Request, ctx: ConsoleContext, db: Session, actor: Actor, staff_id: int,
+            change: Callable[[], Staff], refused: str) -> str | Response:
+    """Apply one change to an account and commit it: the account's username, or the page
+    saying what was not done (``refused``) when :mod:`hotline.staff` refuses the change."""
     try:
-        username = set_password(db, staff_id, password[:500]).username
+        username = change().username
         db.commit()
     except StaffError as exc:
         db.rollback()
-        return _page(request, ctx, db, actor, flash=f"未重置密码：{exc}", flash_kind="error",
+        return _page(request, ctx, db, actor, flash=f"{refused}：{exc}", flash_kind="error",
                      status_code=400, focus=staff_id)
+    return username
+
+
+@router.post("/users/{staff_id}/password", response_class=HTMLResponse)
+def reset_password(request: Request, staff_id: int, ctx: Ctx, db: Db, actor: AdminPost,
+                   password: str = Form("")) -> Response:
+    username = _change(request, ctx, db, actor, staff_id,
+                       lambda: set_password(db, staff_id, password[:500]), "未重置密码")
+    if isinstance(username, Response):
+        return username
     end_sessions(ctx, staff_id, keep=actor.token_hash)
     log.info("password of %s reset by %s", username, actor.username)
     return _done(staff_id, "password")
@@ -170,13 +182,10 @@ def reset_password(request: Request, staff_id: int, ctx: Ctx, db: Db, actor: Adm
 @router.post("/users/{staff_id}/telegram", response_class=HTMLResponse)
 def link_telegram(request: Request, staff_id: int, ctx: Ctx, db: Db, actor: AdminPost,
                   telegram_user_id: str = Form("")) -> Response:
-    try:
-        username = set_telegram(db, staff_id, telegram_user_id[:30]).username
-        db.commit()
-    except StaffError as exc:
-        db.rollback()
-        return _page(request, ctx, db, actor, flash=f"未绑定：{exc}", flash_kind="error",
-                     status_code=400, focus=staff_id)
+    username = _change(request, ctx, db, actor, staff_id,
+                       lambda: set_telegram(db, staff_id, telegram_user_id[:30]), "未绑定")
+    if isinstance(username, Response):
+        return username
     log.info("telegram link of %s set by %s", username, actor.username)
     return _done(staff_id, "telegram")
 
