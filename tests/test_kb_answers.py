@@ -201,6 +201,16 @@ def test_subject_words_come_before_the_kind_of_thing_asked_for(idx: kb_index.KbI
     assert office and not any(w.subject for w in office)  # an office, not what is asked about
 
 
+def test_named_lists_certificates_and_quotas_have_a_subject(idx: kb_index.KbIndex) -> None:
+    """证书, 目录, 配额 … name the kind of thing asked for like 补贴 does: the words before
+    them (绿色电力证书, 医保目录) are the subject the entry must cover."""
+    words = {w.text: w for w in decide.question_words(
+        "绿色电力证书怎么买", idx.tokenizer, idx.synonyms, idx.idf, idx.corpus_text)}
+    assert words["绿色"].subject and words["电力"].subject and not words["证书"].subject
+    result = search("RCEP原产地证书去哪里办", k=3, index=idx)
+    assert not result.confident, result.reason
+
+
 def test_words_of_the_background_do_not_decline_the_question(idx: kb_index.KbIndex) -> None:
     """The clauses before the question tell who asks (a hardware workshop with rented
     machines): words the corpus never uses there are no subject the corpus lacks."""

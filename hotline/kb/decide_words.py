@@ -89,7 +89,10 @@ ASKING_RE = re.compile(
 #: 区块链备案, 专精特新小巨人奖励): its subject.
 SUBJECT_HEAD_RE = re.compile(
     r"(补贴|补助|奖励|奖补|资助|扶持|优惠|补偿|贴息|津贴|返还|认定|备案|许可证|许可|执照|资质|"
-    r"认证|申报|计划|项目|基金|政策|试点|示范|称号|资金|券)"
+    r"认证|申报|计划|项目|基金|政策|试点|示范|称号|资金|券|"
+    # named lists, certificates, centres, quotas, accounts (医保目录, 绿色电力证书,
+    # 工业设计中心, 碳排放配额, 个人养老金账户, 数据出境安全评估 …)
+    r"证书|目录|名录|中心|评估|配额|签证|资格|牌照|挂牌|账户|系统|指标|名额|额度|退税|减免)"
 )
 #: Generic policy words, question words and the asker's own roles: never the subject.
 GENERIC_SUBJECT_WORDS = frozenset(
