@@ -87,9 +87,11 @@ async def _relay(relay: Relay, conversation: str, frame: webframes.Frame) -> lis
 
 
 def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
-           limits: flood.Limits | None = None, trusted_proxies: str = "") -> APIRouter:
+           limits: flood.Limits | None = None, trusted_proxies: str = "",
+           poll_s: float = 2.0) -> APIRouter:
     """``relay_of()`` returns the running :class:`Relay` (built at start-up, not import);
-    notifications for the conversation are pumped to the page while it is connected.
+    notifications for the conversation are pumped to the page while it is connected, at
+    once when woken (:mod:`bot.web_wake`) and every ``poll_s`` seconds in any case.
     The upload size is enforced by :class:`bot.flood.UploadLimit` (installed by the app)."""
     limits = limits or flood.Limits()
     api = APIRouter()
@@ -149,7 +151,7 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
 
         waker = _WAKERS.setdefault(conversation, asyncio.Event())
         pump = asyncio.create_task(pump_web(
-            db_url, conversation, send_frame,
+            db_url, conversation, send_frame, interval=poll_s,
             wake=waker, traditional=lambda: relay.traditional_of(conversation),
         ))
         try:

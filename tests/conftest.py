@@ -21,11 +21,12 @@ import redis
 
 from hotline import db
 from hotline.cli.db import upgrade
+from hotline.local.postgres import PostgresUnavailable
 from hotline.local.stack import free_port, redis_server_binary
 from tests.browser_helpers import browser, staff  # noqa: F401
 from tests.console_helpers import console_app  # noqa: F401
 from tests.fake_telegram import fake_telegram, fake_telegram_factory  # noqa: F401
-from tests.pg_helpers import PgCluster, PostgresUnavailable
+from tests.pg_helpers import PgCluster
 from tests.stack_helpers import running  # noqa: F401
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

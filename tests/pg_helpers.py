@@ -6,14 +6,14 @@ it (``CREATE DATABASE … TEMPLATE``, a few tens of milliseconds) and dropped af
 
 ``initdb`` refuses to run as root. Under root (CI, containers) the cluster runs as the
 ``postgres`` system user that Debian's package creates (``runuser -u postgres --``), with the
-temp dir handed to that user.
+temp dir handed to that user. The binaries and the user are found as for ``hotline run
+--replicas`` (:mod:`hotline.local.postgres`).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import pwd
 import shutil
 import subprocess
 import sys
@@ -22,47 +22,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from hotline.local.postgres import pg_bindir, run_as
 from hotline.local.stack import free_port
 
 PG_USER = "postgres"  # the cluster's superuser (trust authentication on the socket)
 TEMPLATE = "hotline_tmpl"
-
-
-class PostgresUnavailable(RuntimeError):
-    """What is missing to start a cluster (binaries, a non-root user)."""
-
-
-def pg_bindir() -> Path:
-    """Where ``initdb``/``pg_ctl`` live: ``HOTLINE_PG_BIN``, else the newest
-    ``/usr/lib/postgresql/<v>/bin`` (Debian), else ``initdb`` on the PATH."""
-    override = os.environ.get("HOTLINE_PG_BIN")
-    if override:
-        if (Path(override) / "initdb").is_file():
-            return Path(override)
-        raise PostgresUnavailable(f"HOTLINE_PG_BIN={override} has no initdb")
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
-                        else 0)
-    if candidates:
-        return candidates[-1].parent
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    raise PostgresUnavailable(
-        "PostgreSQL server binaries not found (no /usr/lib/postgresql/*/bin/initdb, no initdb "
-        "on the PATH): apt-get install postgresql-15, or set HOTLINE_PG_BIN")
-
-
-def _run_as() -> pwd.struct_passwd | None:
-    """The user the cluster runs as: None for the current (non-root) user."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "nobody"):
-        try:
-            return pwd.getpwnam(name)
-        except KeyError:
-            continue
-    raise PostgresUnavailable("running as root and there is no 'postgres' user for initdb")
 
 
 # Stops the cluster and deletes its dir once the test process is gone, also when it was killed
@@ -104,9 +68,7 @@ class PgCluster:
 
     def __init__(self) -> None:
         self.bindir = pg_bindir()
-        self.user = _run_as()
-        if self.user is not None and shutil.which("runuser") is None:
-            raise PostgresUnavailable("running as root without runuser to drop privileges")
+        self.user = run_as()
         base = _temp_base()
         self.root = Path(tempfile.mkdtemp(prefix="hotline-pg-", dir=base))
         self.data = self.root / "data"
