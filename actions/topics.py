@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from hotline import routing
 from hotline.db import session_scope
 from hotline.kb import declined, feedback
-from hotline.kb.aspects import Aspect, answerable_aspects
+from hotline.kb.aspects import Aspect, answerable_aspects, asks_beyond
 from hotline.kb.index import get_index
 from hotline.kb.models import Entry, SearchResult
 from hotline.kb.render import render_answer, render_focused
@@ -74,11 +74,12 @@ def related(result: SearchResult) -> list[Entry]:
 
 
 def send_answer(dispatcher: CollectingDispatcher, entry: Entry, aspects: list[Aspect],
-                others: list[Entry] | None = None) -> None:
+                others: list[Entry] | None = None, summary: bool = False) -> None:
     """The answer: the asked parts first when the question asked for some (with the full
-    一次性告知 list one tap away), else the whole entry; then close runners-up one tap away
+    一次性告知 list one tap away; with ``summary`` the entry's summary too, for a clause
+    no part answers), else the whole entry; then close runners-up one tap away
     (您问的是不是…), then the feedback buttons."""
-    chunks = render_focused(entry, aspects) if aspects else render_answer(entry)
+    chunks = render_focused(entry, aspects, summary=summary) if aspects else render_answer(entry)
     for chunk in chunks:
         dispatcher.utter_message(json_message={"html": chunk})
     if others:
@@ -166,7 +167,7 @@ class ActionHandleTopic(Action):
             if result.confident and result.top is not None:
                 entry = result.top.entry
                 send_answer(dispatcher, entry, answerable_aspects(result.normalized, entry),
-                            related(result))
+                            related(result), summary=asks_beyond(result.normalized))
                 return [*remember(act, topic, text), SlotSet("kb_entry", entry.id)]
             log_declined(result, topic, tracker.sender_id)
             dispatcher.utter_message(

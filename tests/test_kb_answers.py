@@ -274,6 +274,19 @@ def test_focused_answer_leads_with_the_asked_part(idx: kb_index.KbIndex) -> None
     assert "承诺1个工作日" in text and "所需材料" not in text
 
 
+def test_a_clause_no_part_answers_brings_the_summary(idx: kb_index.KbIndex) -> None:
+    """需要什么条件 asks for the conditions, 利息有补贴吗 for no part: the focused reply gives
+    the summary (which speaks of 贴息) before the conditions."""
+    from hotline.kb.aspects import asks_beyond
+
+    question = "申请创业担保贷款需要什么条件？利息有补贴吗？"
+    assert asks_beyond(question) and not asks_beyond("高新技术企业认定需要什么条件")
+    entry = next(e for e in idx.entries if e.title.startswith("创业担保贷款与贴息"))
+    text = "\n".join(render_focused(entry, asked(question), summary=True))
+    assert "贴息" in text and text.index("贴息") < text.index("办理条件")
+    assert "贴息" not in "\n".join(render_focused(entry, asked(question))).split("办理条件")[1]
+
+
 # --------------------------------------------------------------------- the action path
 
 

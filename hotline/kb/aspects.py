@@ -84,6 +84,17 @@ def has(entry: Entry, aspect: Aspect) -> bool:
     return bool(getattr(entry, aspect.name, None))
 
 
+def asks_beyond(question: str) -> bool:
+    """Whether a clause of ``question`` that asks names no part (利息有补贴吗 beside 需要什么
+    条件): then the focused reply also gives the entry's summary, which answers it."""
+    from hotline.kb.decide_words import asking_spans
+
+    return any(
+        not any(a.pattern.search(question, s, e) for a in ASPECTS)
+        for s, e in asking_spans(question)
+    )
+
+
 def answerable_aspects(question: str, entry: Entry) -> list[Aspect]:
     """Asked aspects the entry can answer (empty: reply with the whole entry)."""
     return [a for a in asked(question) if has(entry, a)]

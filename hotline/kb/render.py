@@ -111,12 +111,17 @@ def _aspect_lines(entry: Entry, aspect: Aspect, limit: int) -> list[str]:
     return lines
 
 
-def focused_lines(entry: Entry, aspects: list[Aspect], limit: int = MAX_CHUNK) -> list[str]:
-    """The asked parts of an entry first (title, each part, department, source)."""
+def focused_lines(entry: Entry, aspects: list[Aspect], limit: int = MAX_CHUNK,
+                  summary: bool = False) -> list[str]:
+    """The asked parts of an entry first (title, each part, department, source); with
+    ``summary``, the entry's summary after the title (the question also asked something
+    no part holds)."""
     lines: list[str] = []
     title = entry.title + (f" {entry.article}" if entry.article else "")
     for part in _split_long("", title, limit - len("<b></b>")):
         lines.append(f"<b>{part}</b>")
+    if summary and entry.summary:
+        lines += _split_long("", entry.summary, limit)
     for aspect in aspects:
         lines.append("")
         lines += _aspect_lines(entry, aspect, limit)
@@ -130,9 +135,10 @@ def focused_lines(entry: Entry, aspects: list[Aspect], limit: int = MAX_CHUNK) -
     return lines
 
 
-def render_focused(entry: Entry, aspects: list[Aspect], limit: int = MAX_CHUNK) -> list[str]:
+def render_focused(entry: Entry, aspects: list[Aspect], limit: int = MAX_CHUNK,
+                   summary: bool = False) -> list[str]:
     """Telegram HTML chunks answering only the asked parts (the full list is a tap away)."""
-    return chunk_lines(focused_lines(entry, aspects, limit), limit)
+    return chunk_lines(focused_lines(entry, aspects, limit, summary), limit)
 
 
 def render_answer(entry: Entry, limit: int = MAX_CHUNK) -> list[str]:
