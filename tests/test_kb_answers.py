@@ -384,8 +384,8 @@ def test_console_lists_declined_questions_with_counts(console_app: ConsoleHarnes
         # measured 0.938 / 0.054 and 0.771 / 0.101 (before the subject rule and the reranker's
         # asked_coverage: 0.938 / 0.080 and 0.749 / 0.145; without a reranker 0.902 / 0.080
         # and 0.682 / 0.173)
-        ("kb_questions.jsonl", {"cited_hit_at_3": 0.92, "declined": 0.08}),
-        ("kb_questions_statutes.jsonl", {"cited_hit_at_3": 0.75, "declined": 0.13}),
+        ("kb_questions.jsonl", {"cited_hit_at_3": 0.92, "declined": 0.06}),
+        ("kb_questions_statutes.jsonl", {"cited_hit_at_3": 0.77, "declined": 0.10}),
     ],
 )
 def test_answerable_sets_meet_their_floors(
@@ -397,11 +397,11 @@ def test_answerable_sets_meet_their_floors(
 
 
 def test_unanswerable_set_is_mostly_declined(idx: kb_index.KbIndex) -> None:
-    # measured 0.672: the subject rule declines more of our own unanswerable questions but
-    # the fewer false declines (0.080 -> 0.054, 0.145 -> 0.101 above) cost two of these 64
-    # (0.703 before). The target is 0.90: not met.
+    # measured 0.703 (0.672 before another jurisdiction's rules, everyday figure questions
+    # and named lists / certificates / quotas as subject heads). The target is
+    # 0.90: not met.
     summary = evaluate(load_questions(DATA / "kb_unanswerable.jsonl"), index=idx).summary()
-    assert summary["n"] >= 40 and summary["declined"] >= 0.65, summary
+    assert summary["n"] >= 40 and summary["declined"] >= 0.70, summary
 
 
 def test_close_runners_up_are_one_tap_away(scoped: str, idx: kb_index.KbIndex) -> None:
