@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from hotline.local import postgres
-from hotline.local.stack import Service, Stack, StackError, free_port, port_in_use
+from hotline.local.stack import Service, Stack, StackError, free_port
 from hotline.settings import current_settings
 
 
@@ -89,17 +89,7 @@ class ReplicaStack(Stack):
     # A local PostgreSQL server: None = only when no database is configured
     # (HOTLINE_DATABASE_URL, in the environment or ``extra_env``); True = always.
     local_postgres: bool | None = None
-
-    def _check_ports(self) -> None:
-        wanted = {"rasa": self.ports.rasa, "actions": self.ports.actions,
-                  "gateway": self.ports.gateway}
-        if not self.redis_url:
-            wanted["redis"] = self.ports.redis
-        for name, port in wanted.items():
-            if port_in_use(port):
-                raise StackError(
-                    f"port {port} for the {name} load balancer is already in use: stop what "
-                    f"listens there or set HOTLINE_{name.upper()}_PORT to another port")
+    port_owner: str = "'s load balancer"
 
     def _start(self, *, gateway: bool, log: Callable[[str], None]) -> None:
         if self.count < 1:

@@ -129,6 +129,9 @@ class Stack:
         return env
 
     # -- services ------------------------------------------------------------------------------
+    #: What listens on ``ports``: the services themselves, or (replicas) their balancers.
+    port_owner: str = ""
+
     def _check_ports(self) -> None:
         wanted = {"rasa": self.ports.rasa, "actions": self.ports.actions,
                   "gateway": self.ports.gateway}
@@ -137,8 +140,9 @@ class Stack:
         for name, port in wanted.items():
             if port_in_use(port):
                 raise StackError(
-                    f"port {port} for {name} is already in use: stop what listens there "
-                    f"(ss -ltnp | grep {port}) or set HOTLINE_{name.upper()}_PORT to another port"
+                    f"port {port} for {name}{self.port_owner} is already in use: stop what "
+                    f"listens there (ss -ltnp | grep {port}) or set HOTLINE_{name.upper()}_PORT "
+                    "to another port"
                 )
 
     def _spawn(self, service: Service) -> None:
