@@ -11,6 +11,8 @@ command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose)
 # The console's browser tests: Debian's Chromium, and a CJK font so screenshots show Chinese.
 command -v chromium >/dev/null 2>&1 || [ -n "${HOTLINE_CHROMIUM:-}" ] || need_pkgs+=(chromium)
 fc-list :lang=zh 2>/dev/null | grep -q . || need_pkgs+=(fonts-wqy-zenhei)
+# HAProxy: the load balancer of `hotline run --replicas` (tests/test_replicas.py).
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_pkgs+=(haproxy)
 # PostgreSQL's server binaries: database tests also run on a throw-away cluster (tests/pg_helpers.py).
 if [ -z "${HOTLINE_PG_BIN:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
     && ! command -v initdb >/dev/null 2>&1; then

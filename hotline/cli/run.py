@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from hotline.local.replicas import ReplicaStack
 from hotline.local.stack import Ports, Stack, StackError
 from hotline.local.supervise import supervise
 from hotline.settings import get_settings
@@ -17,6 +18,11 @@ from hotline.settings import get_settings
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("run", help="run Redis, Rasa, the action server and the gateway")
+    parser.add_argument(
+        "--replicas", type=int, default=1, metavar="N",
+        help="N Rasa servers, action servers and gateways behind HAProxy, on a local "
+             "PostgreSQL unless HOTLINE_DATABASE_URL names one (default 1: one of each, "
+             "no balancer)")
     parser.set_defaults(func=run)
 
 
@@ -37,9 +43,19 @@ def first_admin(db_url: str) -> str | None:
         return password
 
 
-def run(_args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     settings = get_settings()
-    stack = Stack(var_dir=settings.var_dir, ports=Ports.from_env(), redis_url=settings.redis_url)
+    replicas = getattr(args, "replicas", 1)
+    if replicas < 1:
+        print("error: --replicas needs a count of at least 1", file=sys.stderr)
+        return 2
+    stack: Stack
+    if replicas > 1:
+        stack = ReplicaStack(var_dir=settings.var_dir, ports=Ports.from_env(),
+                             redis_url=settings.redis_url, count=replicas)
+    else:
+        stack = Stack(var_dir=settings.var_dir, ports=Ports.from_env(),
+                      redis_url=settings.redis_url)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -52,7 +68,11 @@ def run(_args: argparse.Namespace) -> int:
     url = f"http://127.0.0.1:{stack.ports.gateway}/"
     print(f"\n网页聊天 (web chat): {url}", flush=True)
     print(f"控制台 (console):    {url}console/", flush=True)
-    first = first_admin(settings.db_url())
+    if isinstance(stack, ReplicaStack):
+        print(f"负载均衡 (HAProxy statistics): http://127.0.0.1:{stack.stats_port}/ · "
+              f"{replicas} gateways, {replicas} Rasa servers, {replicas} action servers",
+              flush=True)
+    first = first_admin(stack.env().get("HOTLINE_DATABASE_URL") or settings.db_url())
     if first is not None:
         print(f"  首个管理员账号已创建：admin / {first}（请登录后在“我的账号”中修改密码）", flush=True)
     print(f"人工服务时间 (office hours): {settings.office_hours} (HOTLINE_OFFICE_HOURS)", flush=True)
