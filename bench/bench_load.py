@@ -5,6 +5,7 @@ concurrency levels. Prints p50/p95 reply time, throughput and the ratios to raw 
 
     .venv/bin/python bench/bench_load.py                  # levels 1, 8, 32, 64; 2 rounds each
     .venv/bin/python bench/bench_load.py --levels 8,32 --rounds 3 --paths raw,web
+    .venv/bin/python bench/bench_load.py --levels 32 --topologies single,replicas
 
 Every chat is a fresh sender (no tracker growth across rounds). Rounds alternate the paths
 (raw, web, telegram, raw, web, …) so that drift on a shared machine hits all of them alike.
@@ -141,33 +142,66 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
     return rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--levels", default="1,8,32,64")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--paths", default="raw,web,telegram")
-    args = parser.parse_args()
-    levels = [int(x) for x in args.levels.split(",") if x]
-    path_names = [p for p in args.paths.split(",") if p]
+def _measure(topology: str, levels: list[int], rounds: int,
+             path_names: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Start one topology, run the levels on it, stop it: its rows and a /metrics sample."""
     fake = FakeTelegram().start()
+    replicas = 2 if topology == "replicas" else 1
     with tempfile.TemporaryDirectory(prefix="hotline-load-") as tmp:
         # Every simulated enterprise comes from 127.0.0.1: lift the per-address flood limits.
-        stack = start_stack(Path(tmp), fake, HOTLINE_WEB_IP_MSGS_PER_MIN="1000000",
+        stack = start_stack(Path(tmp), fake, replicas=replicas,
+                            HOTLINE_WEB_IP_MSGS_PER_MIN="1000000",
                             HOTLINE_WEB_SESSION_MSGS_PER_MIN="1000")
         try:
             paths = Paths(stack, fake)
             asyncio.run(_warm(paths))
-            rows = asyncio.run(_run(levels, args.rounds, path_names, paths))
+            print(f"-- {topology} topology ({replicas} of each: gateway, Rasa, action server)",
+                  flush=True)
+            rows = asyncio.run(_run(levels, rounds, path_names, paths))
+            for row in rows:
+                row["topology"] = topology
             metrics = httpx.get(f"{paths.gateway}/metrics", timeout=30).text
             sample = [line for line in metrics.splitlines()
                       if line.startswith(("hotline_messages_in_total", "hotline_reply_seconds_count",
                                           "hotline_reply_seconds_sum", "hotline_rasa_failures",
                                           "hotline_queue_length", "hotline_up"))]
-            print("/metrics sample:\n  " + "\n  ".join(sample))
+            print("/metrics sample:\n  " + "\n  ".join(sample), flush=True)
         finally:
             stack.stop()
             fake.stop()
-    print(json.dumps({"rows": rows}, ensure_ascii=False))
+    return rows, sample
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", default="1,8,32,64")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--paths", default="raw,web,telegram")
+    parser.add_argument("--topologies", default="single",
+                        help="single, replicas (2 of each behind HAProxy, PostgreSQL), or both "
+                             "comma-separated: measured one after the other in this run")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",") if x]
+    path_names = [p for p in args.paths.split(",") if p]
+    topologies = [t for t in args.topologies.split(",") if t]
+    rows: list[dict[str, Any]] = []
+    for topology in topologies:
+        rows += _measure(topology, levels, args.rounds, path_names)[0]
+    scaling = []
+    if {"single", "replicas"} <= set(topologies):
+        by = {(r["topology"], r["chats"], r["path"]): r for r in rows}
+        print("-- replicas ÷ single (throughput, p95)")
+        for chats in levels:
+            for name in path_names:
+                one, two = by[("single", chats, name)], by[("replicas", chats, name)]
+                ratio = {"chats": chats, "path": name,
+                         "throughput_x": round(two["throughput_msg_s"] / one["throughput_msg_s"], 2)
+                         if one["throughput_msg_s"] else None,
+                         "p95_x": round(two["p95_ms"] / one["p95_ms"], 2) if one["p95_ms"] else None}
+                scaling.append(ratio)
+                print(f"{chats:>4} chats  {name:<8} throughput ×{ratio['throughput_x']}"
+                      f"  p95 ×{ratio['p95_x']}", flush=True)
+    print(json.dumps({"rows": rows, "scaling": scaling}, ensure_ascii=False))
     return 0
 
 

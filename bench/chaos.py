@@ -45,6 +45,7 @@ from stdnum.cn import uscc  # noqa: E402
 from bot import messages  # noqa: E402
 from hotline import outbox, telegram_inbox  # noqa: E402
 from hotline.db import session_scope  # noqa: E402
+from hotline.local.replicas import ReplicaStack  # noqa: E402
 from hotline.local.stack import Ports, Service, Stack  # noqa: E402
 from hotline.local.supervise import supervise  # noqa: E402
 from hotline.models import (  # noqa: E402
@@ -178,20 +179,28 @@ class Conversation:
         self.say("谢谢")
 
 
-def start_stack(var_dir: Path, fake: FakeTelegram, **env: str) -> Stack:
+def start_stack(var_dir: Path, fake: FakeTelegram, replicas: int = 1, **env: str) -> Stack:
     """The whole product with Telegram by webhook against ``fake`` (also bench/bench_load.py);
-    ``env`` adds or overrides settings."""
+    ``env`` adds or overrides settings. With ``replicas`` > 1, that many gateways, Rasa and
+    action servers behind HAProxy on a local PostgreSQL (``hotline run --replicas``)."""
     ports = Ports.free()
-    stack = Stack(var_dir=var_dir, ports=ports, extra_env={
+    extra = {
         "TELEGRAM_TOKEN": fake.token,
         "HOTLINE_TELEGRAM_BASE_URL": fake.base_url,
         "HOTLINE_TELEGRAM_MODE": "webhook",
         "HOTLINE_TELEGRAM_SECRET_TOKEN": SECRET,
         "HOTLINE_PUBLIC_URL": f"http://127.0.0.1:{ports.gateway}",
-        "HOTLINE_DATABASE_URL": f"sqlite:///{var_dir / 'hotline.db'}",
         "HOTLINE_OFFICE_HOURS": "always",
         **env,
-    })
+    }
+    stack: Stack
+    if replicas > 1:
+        os.chmod(var_dir, 0o755)  # PostgreSQL runs as its own user under root
+        stack = ReplicaStack(var_dir=var_dir, ports=ports, count=replicas, local_postgres=True,
+                             extra_env=extra)
+    else:
+        extra.setdefault("HOTLINE_DATABASE_URL", f"sqlite:///{var_dir / 'hotline.db'}")
+        stack = Stack(var_dir=var_dir, ports=ports, extra_env=extra)
     stack.start(log=lambda line: print(line, flush=True))
     return stack
 
