@@ -8,7 +8,7 @@ and wakes its own pages (:func:`bot.webchat.wake`). The listener sets the page's
 event loop, which also makes a wake-up from a console request's worker thread safe.
 
 Pub/sub is fire-and-forget: a wake-up lost while Redis is away costs only latency, because
-every connected page also polls its outbox (``bot.outbox_delivery.pump_web``).
+every connected page also polls its outbox (``bot.outbox_web.pump_web``).
 """
 
 from __future__ import annotations

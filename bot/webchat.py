@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from bot import flood, messages, offered, webframes
 from bot.logsafe import pseudonym
-from bot.outbox_delivery import pump_web
+from bot.outbox_web import pump_web
 from bot.rasa_client import BotMessage
 from bot.relay import Relay
 from hotline import attachments, channels, client_address

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.outbox_delivery import web_frame
+from bot.outbox_web import web_frame
 from hotline.outbox import Claimed
 
 

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from telegram import Bot, LinkPreviewOptions
 from telegram.ext import Application, Defaults
 
-from bot.outbox_delivery import OutboxDelivery, deliver_web, pump_web
+from bot.outbox_delivery import OutboxDelivery
+from bot.outbox_web import deliver_web, pump_web
 from hotline import lifecycle, outbox, tickets
 from hotline.db import session_scope
 from hotline.models import NotificationOutbox, TranscriptMessage
