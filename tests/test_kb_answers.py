@@ -30,6 +30,7 @@ from hotline.kb.render import render_focused
 from hotline.kb.search import search
 from hotline.kb.source_fields import CuratedError
 from hotline.kb.statutes import load_laws
+from hotline.kb.topics import topic_names
 from hotline.models import KbDeclined
 from tests.console_helpers import ConsoleHarness
 
@@ -493,3 +494,21 @@ def test_training_on_a_few_questions_gives_usable_weights(
     assert idx.reranker is not None  # the index's own model is left in place
     with pytest.raises(ValueError):
         rerank_train.train_on(KB, idx, [], tmp_path / "none", use_glosses=False)
+
+
+# ------------------------------------------------------------------- the NLU's topics
+
+
+def test_nlu_topic_cache_holds_every_evaluation_question(tmp_path: Path) -> None:
+    """``hotline kb eval --nlu-topics`` passes the topic the NLU predicted (as production
+    does), from a cache ``bench/nlu_topics_kb.py`` writes: it must hold every question of
+    the evaluation and training files; a question it lacks is an error, not a None."""
+    from hotline.kb import nlu_topics
+
+    files = HELD_OUT + sorted((KB / "training").glob("*.jsonl"))
+    questions = [q.question for path in files for q in load_questions(path)]
+    topics = nlu_topics.load(questions)
+    assert len(topics) == len(set(questions))
+    assert set(topics.values()) - {None} <= set(topic_names())
+    with pytest.raises(nlu_topics.StaleCache):
+        nlu_topics.load(["一个从未解析过的问题"])

@@ -29,7 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     ev = sub.add_parser("eval", help="hit@1 / hit@3 / MRR on a question file (JSON lines)")
     ev.add_argument("file", type=Path)
-    ev.add_argument("--use-topic", action="store_true", help="pass each question's topic")
+    ev.add_argument("--use-topic", action="store_true", help="pass each question's gold topic")
+    ev.add_argument("--nlu-topics", nargs="?", type=Path, const=True, default=None,
+                    metavar="CACHE",
+                    help="pass the topic the NLU predicted for each question, as production "
+                         "does (cache written by bench/nlu_topics_kb.py; default "
+                         "tests/data/nlu_topics_of_kb_questions.json)")
     ev.set_defaults(func=cmd_eval)
 
     tr = sub.add_parser("train-reranker",
@@ -88,7 +93,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not args.file.exists():
         print(f"no such file: {args.file}", file=sys.stderr)
         return 2
-    report = evaluate(load_questions(args.file), use_topic=args.use_topic)
+    questions = load_questions(args.file)
+    predicted = None
+    if args.nlu_topics is not None:
+        from hotline.kb import nlu_topics
+
+        path = None if args.nlu_topics is True else args.nlu_topics
+        try:
+            predicted = nlu_topics.load((q.question for q in questions), path)
+        except (OSError, nlu_topics.StaleCache) as exc:
+            print(f"{exc}; rerun .venv-rasa/bin/python bench/nlu_topics_kb.py", file=sys.stderr)
+            return 2
+    report = evaluate(questions, use_topic=args.use_topic, nlu_topics=predicted)
     for line in format_report(report):
         print(line)
     return 0

@@ -21,7 +21,7 @@ unanswerable questions ends with ``{"n": …, "declined": …}``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,12 +178,21 @@ def _label(e: Entry) -> str:
 
 
 def evaluate(
-    questions: Iterable[Question], index: KbIndex | None = None, use_topic: bool = False
+    questions: Iterable[Question],
+    index: KbIndex | None = None,
+    use_topic: bool = False,
+    nlu_topics: Mapping[str, str | None] | None = None,
 ) -> Report:
-    """Run every question through :func:`search` (topic prior only if ``use_topic``)."""
+    """Run every question through :func:`search`. The topic prior is off unless
+    ``use_topic`` (the file's gold ``topic``) or ``nlu_topics`` (question → the topic the
+    NLU predicted, as production passes it: :mod:`hotline.kb.nlu_topics`) is given."""
     outcomes: list[Outcome] = []
     for q in questions:
-        result = search(q.question, topic=q.topic if use_topic else None, k=DEPTH, index=index)
+        if nlu_topics is not None:
+            topic = nlu_topics.get(q.question)
+        else:
+            topic = q.topic if use_topic else None
+        result = search(q.question, topic=topic, k=DEPTH, index=index)
         rank = next((h.rank for h in result.hits if q.accepts(h.entry)), None)
         cited = next(
             (h.rank for h in result.hits if q.accepts(h.entry) or q.cited_by(h.entry)), None
