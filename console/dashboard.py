@@ -12,14 +12,14 @@ Every figure is the core's — :func:`hotline.stats.compute` (the cohort is the 
 *received* in the period), :func:`hotline.stats.current_lights` (the open tickets' lights
 now), :func:`hotline.trend.buckets` (the cohort per day, week or month) and the service
 ratings and handoffs of the period — so the page, the exports, the periodic report and
-``python -m hotline tickets stats`` always agree. This module only lays them out.
+``python -m hotline tickets stats`` always agree. :mod:`console.dashboard_figures` gathers
+them; this module parses the period and lays them out.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -43,10 +43,12 @@ from console.dashboard_export import (
     pct,
     raw,
 )
+from console.dashboard_figures import Dashboard, build
 from console.deps import SUPERVISORS, Ctx, Db, Now, role
 from console.web import render
-from hotline import handoff_stats, service_ratings, sla, stats, trend
+from hotline import handoff_stats, sla, stats, trend
 from hotline.hot import service as hot_service
+from hotline.periods import Period, PeriodError
 from hotline.ticket_queries import FIRST_DAY, LAST_DAY, in_date_range
 
 router = APIRouter(prefix="/console")
@@ -59,39 +61,6 @@ LIGHT_COLORS = {sla.Light.RED: charts.RED, sla.Light.YELLOW: charts.YELLOW,
 
 
 # --- the period ---------------------------------------------------------------------------
-
-
-class PeriodError(ValueError):
-    """A period the user asked for that cannot be shown; ``message`` is for them."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Period:
-    """Local days ``first`` … ``last``, both inclusive."""
-
-    first: date
-    last: date
-
-    @property
-    def bounds(self) -> tuple[datetime, datetime]:
-        """``[start, end)`` as :func:`hotline.stats.period` gives it."""
-        return stats.period(self.first, self.last)
-
-    @property
-    def days(self) -> int:
-        return (self.last - self.first).days + 1
-
-    @property
-    def label(self) -> str:
-        return f"{self.first.isoformat()} 至 {self.last.isoformat()}"
-
-    @property
-    def query(self) -> str:
-        return urlencode({"from": self.first.isoformat(), "to": self.last.isoformat()})
 
 
 def today_of(now: datetime) -> date:
@@ -146,38 +115,6 @@ def parse_period(raw_from: str | None, raw_to: str | None, today: date) -> Perio
     return Period(first, last)
 
 
-# --- the figures --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    period: Period
-    now: datetime
-    total: stats.Summary
-    by_topic: list[stats.Summary]
-    by_department: list[stats.Summary]
-    sentence: str
-    unit: str
-    buckets: list[trend.Bucket]
-    lights: dict[sla.Light, int]
-    service: service_ratings.ServiceSummary  # ratings of human service in the period
-    handoff: handoff_stats.HandoffSummary | None = None  # escalations and waits (Redis)
-
-
-def build(session: Session, period: Period, now: datetime) -> Dashboard:
-    start, end = period.bounds
-    topics = stats.compute(session, start, end, now=now, by="topic")
-    departments = stats.compute(session, start, end, now=now, by="department")
-    unit = trend.granularity(period)
-    return Dashboard(
-        period=period, now=now, total=topics.total, by_topic=topics.groups,
-        by_department=departments.groups, sentence=topics.text().splitlines()[0],
-        unit=unit, buckets=trend.buckets(session, period, unit),
-        lights=stats.current_lights(session, now),
-        service=service_ratings.summary(session, start, end),
-    )
-
-
 # --- charts -------------------------------------------------------------------------------
 
 
@@ -214,11 +151,20 @@ def _charts(d: Dashboard) -> dict[str, Any]:
     }
 
 
+def _period_params(period: Period) -> dict[str, str]:
+    """The query that asks for ``period`` (the page's and the ticket list's ``from``/``to``)."""
+    return {"from": period.first.isoformat(), "to": period.last.isoformat()}
+
+
+def _query(period: Period) -> str:
+    return urlencode(_period_params(period))
+
+
 def links_for(period: Period, rows: Sequence[stats.Summary], by: str) -> dict[str, str]:
     """Ticket-list links of each group (received tickets of the period)."""
     out = {}
     for s in rows:
-        params = {"from": period.first.isoformat(), "to": period.last.isoformat()}
+        params = _period_params(period)
         if by == "topic":
             params["topic"] = s.key or ""
         elif s.key:
@@ -250,7 +196,7 @@ def _page(request: Request, ctx: Ctx, db: Session, actor: Actor, d: Dashboard | 
         "title": "统计看板", "d": d, "error": error,
         "raw_from": shown.first.isoformat() if shown else params.get("from", "")[:40],
         "raw_to": shown.last.isoformat() if shown else params.get("to", "")[:40],
-        "presets": [(name, p, p == shown) for name, p in presets(today_of(now))],
+        "presets": [(name, _query(p), p == shown) for name, p in presets(today_of(now))],
         "lights": LIGHTS, "columns": COLUMNS, "cell": cell_text, "raw": raw, "pct": pct,
         "hours": hours, "granularity_zh": trend.GRANULARITY_ZH,
         "trend_svg": "", "topic_svg": "", "lights_svg": "",
@@ -261,6 +207,7 @@ def _page(request: Request, ctx: Ctx, db: Session, actor: Actor, d: Dashboard | 
         "replies": stats.reply_quality(db, *d.period.bounds) if d else None,
         "spark": hot_pages.spark, "panel_limit": hot_pages.PANEL_LIMIT,
         "since": stream_position(ctx.redis),
+        "period_query": _query(d.period) if d else "",
     }
     if d is not None:
         context.update(_charts(d))

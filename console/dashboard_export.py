@@ -12,13 +12,11 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
+from console.dashboard_figures import Dashboard
 from hotline import sla, stats
-
-if TYPE_CHECKING:
-    from console.dashboard import Dashboard
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

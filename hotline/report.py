@@ -28,29 +28,22 @@ from sqlalchemy.orm import Session
 from hotline import routing, sla, stats
 from hotline.hot import service as hot_service
 from hotline.models import OPEN_STATUSES, Department, Enterprise, Ticket, TicketStatus
+from hotline.periods import Period, PeriodError
 
 KINDS = {"week": "周报", "month": "月报"}
 SLOWEST = 10
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
 
 
-class ReportError(ValueError):
-    """A report that cannot be made; ``message`` is Chinese."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ReportError(PeriodError):
+    """A report that cannot be made (its period or its department); ``message`` is Chinese."""
 
 
 @dataclass(frozen=True)
-class ReportPeriod:
-    kind: str  # week | month
-    first: date
-    last: date
+class ReportPeriod(Period):
+    """A week (Monday–Sunday) or a calendar month; see :func:`period_of`."""
 
-    @property
-    def bounds(self) -> tuple[datetime, datetime]:
-        return stats.period(self.first, self.last)
+    kind: str  # week | month
 
     @property
     def label(self) -> str:
@@ -71,11 +64,11 @@ def period_of(kind: str, day: date) -> ReportPeriod:
     """The week (Monday–Sunday) or calendar month holding ``day``."""
     if kind == "week":
         first = day - timedelta(days=day.weekday())
-        return ReportPeriod(kind, first, first + timedelta(days=6))
+        return ReportPeriod(first, first + timedelta(days=6), kind)
     if kind == "month":
         first = day.replace(day=1)
         nxt = (first + timedelta(days=32)).replace(day=1)
-        return ReportPeriod(kind, first, nxt - timedelta(days=1))
+        return ReportPeriod(first, nxt - timedelta(days=1), kind)
     raise ReportError(f"未知的通报周期：{kind}（应为 week 或 month）")
 
 

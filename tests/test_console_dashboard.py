@@ -37,12 +37,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console import dashboard
-from console.dashboard import Period, PeriodError
+from console import dashboard, dashboard_figures
 from hotline import lifecycle, stats, tickets, trend
 from hotline.db import session_scope
 from hotline.local import seed
 from hotline.models import OPEN_STATUSES, Department, Ticket
+from hotline.periods import Period, PeriodError
 from tests.console_helpers import ConsoleHarness
 
 UTC = timezone.utc
@@ -305,7 +305,7 @@ def test_seeded_figures_equal_hotline_stats(seeded: ConsoleHarness) -> None:
         page = assert_page_matches_stats(response.text, seeded.db_url, first, last, SEED_NOW)
         assert len(page.row_order["by-topic"]) > 3
     with session_scope(seeded.db_url) as session:
-        everything = dashboard.build(session, Period(date(2026, 1, 1), today), SEED_NOW)
+        everything = dashboard_figures.build(session, Period(date(2026, 1, 1), today), SEED_NOW)
         assert everything.unit == "week"
         assert sum(b.received for b in everything.buckets) == everything.total.received == 300
         assert sum(b.resolved for b in everything.buckets) == everything.total.resolved
