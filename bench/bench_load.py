@@ -7,7 +7,8 @@ concurrency levels. Prints p50/p95 reply time, throughput and the ratios to raw 
     .venv/bin/python bench/bench_load.py --levels 8,32 --rounds 3 --paths raw,web
     .venv/bin/python bench/bench_load.py --levels 32 --topologies single,replicas
 
-Every chat is a fresh sender (no tracker growth across rounds). Rounds alternate the paths
+``cpu`` is how busy the whole machine was during a path's rounds (all cores, every process):
+near 100 %, more replicas on this machine have nothing to run on. Every chat is a fresh sender (no tracker growth across rounds). Rounds alternate the paths
 (raw, web, telegram, raw, web, …) so that drift on a shared machine hits all of them alike.
 The last line is JSON.
 """
@@ -30,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 import websockets  # noqa: E402
 
 from bench.chaos import start_stack  # noqa: E402
@@ -95,12 +97,14 @@ async def _round(paths: Paths, path: str, chats: int) -> dict[str, Any]:
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=chats + 8, max_keepalive_connections=chats + 8)
     async with httpx.AsyncClient(limits=limits) as client:
+        psutil.cpu_percent(None)  # the machine's busy share from here on (all cores)
         started = time.perf_counter()
         results = await asyncio.gather(*(getattr(paths, path)(client, latencies)
                                          for _ in range(chats)), return_exceptions=True)
         wall = time.perf_counter() - started
+        cpu = psutil.cpu_percent(None)
     errors = [r for r in results if isinstance(r, BaseException)]
-    return {"latencies": latencies, "wall": wall, "errors": len(errors),
+    return {"latencies": latencies, "wall": wall, "errors": len(errors), "cpu": cpu,
             "error": repr(errors[0])[:200] if errors else None}
 
 
@@ -112,6 +116,7 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
         walls: dict[str, float] = {p: 0.0 for p in path_names}
         counts: dict[str, int] = {p: 0 for p in path_names}
         errors: dict[str, int] = {p: 0 for p in path_names}
+        cpu: dict[str, list[float]] = {p: [] for p in path_names}
         for _ in range(rounds):
             for name in path_names:
                 result = await _round(paths, name, chats)
@@ -119,6 +124,7 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
                 walls[name] += result["wall"]
                 counts[name] += len(result["latencies"])
                 errors[name] += result["errors"]
+                cpu[name].append(result["cpu"])
                 if result["error"]:
                     print(f"  {name} at {chats}: {result['error']}", flush=True)
         raw_p95 = _pct(samples.get("raw", []), 0.95)
@@ -131,6 +137,7 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
                    "mean_ms": round(statistics.fmean(samples[name]) * 1000, 1)
                    if samples[name] else None,
                    "throughput_msg_s": round(throughput, 2), "errors": errors[name],
+                   "cpu_pct": round(statistics.fmean(cpu[name]), 1),
                    "p95_vs_raw": round(p95 / raw_p95, 2) if "raw" in samples else None,
                    "throughput_vs_raw": round(throughput / raw_tp, 2) if "raw" in samples
                    else None}
@@ -138,7 +145,7 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
             print(f"{chats:>4} chats  {name:<8} n={row['messages']:<5} p50 {row['p50_ms']:>8} ms"
                   f"  p95 {row['p95_ms']:>8} ms  {row['throughput_msg_s']:>7} msg/s"
                   f"  p95×raw {row['p95_vs_raw']}  thr×raw {row['throughput_vs_raw']}"
-                  f"  errors {row['errors']}", flush=True)
+                  f"  errors {row['errors']}  cpu {row['cpu_pct']}%", flush=True)
     return rows
 
 

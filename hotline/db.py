@@ -58,6 +58,10 @@ def _make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL never corrupts the file and survives a killed process; only a
+            # power cut may lose the last commits. It halves a transcript write's time (no
+            # fsync per commit). Deployments use PostgreSQL.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
