@@ -512,3 +512,14 @@ def test_nlu_topic_cache_holds_every_evaluation_question(tmp_path: Path) -> None
     assert set(topics.values()) - {None} <= set(topic_names())
     with pytest.raises(nlu_topics.StaleCache):
         nlu_topics.load(["一个从未解析过的问题"])
+
+
+def test_own_set_with_the_nlu_topic_meets_its_floor(idx: kb_index.KbIndex) -> None:
+    """As production asks (the NLU's topic as a prior): measured cited hit@3 0.946 (0.929
+    without a topic), declined 0.054; unanswerable declined 0.703 either way."""
+    from hotline.kb import nlu_topics
+
+    questions = load_questions(DATA / "kb_questions.jsonl")
+    topics = nlu_topics.load(q.question for q in questions)
+    summary = evaluate(questions, index=idx, nlu_topics=topics).summary()
+    assert summary["cited_hit_at_3"] >= 0.94 and summary["declined"] <= 0.06, summary
