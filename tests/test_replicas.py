@@ -49,6 +49,7 @@ from hotline.local.stack import Ports, StackError
 from hotline.models import NotificationOutbox, OutboxStatus, Ticket, TranscriptMessage
 from hotline.staff import create_staff
 from tests.fake_telegram import FakeTelegram
+from tests.stack_helpers import ARTIFACTS
 
 pytestmark = pytest.mark.stack
 
@@ -181,11 +182,13 @@ async def test_a_web_chat_alternating_gateways_completes_the_ticket_form(
 
         async def say(text: str, payload: bool = False) -> list[dict]:
             nonlocal turn
-            page = pages[turn % 2]  # each message on the other gateway than the last
+            gateway = turn % 2  # each message on the other gateway than the last
+            page = pages[gateway]
             turn += 1
             await page.send(json.dumps({"text": text, "payload": payload}, ensure_ascii=False))
             frames = await _frames_until_quiet(page)
-            log.extend([f"企业：{text}", f"热线：{_texts(frames)} {_payloads(frames)}"])
+            log.extend([f"企业（网关{gateway + 1}）：{text}",
+                        f"热线：{_texts(frames)} {_payloads(frames)}"])
             return frames
 
         frames = await say("我们厂的施工许可证报上去三个月了还没批下来，一直说材料不全又不说缺什么")
@@ -204,6 +207,9 @@ async def test_a_web_chat_alternating_gateways_completes_the_ticket_form(
         else:
             pytest.fail("the ticket form never asked to confirm:\n" + "\n".join(log))
         assert re.search(r"T\d{8}-\d{4}", _texts(frames)), _texts(frames)
+        out = ARTIFACTS / "transcripts" / "replicas_web_alternating.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(log) + "\n", encoding="utf-8")
     with session_scope(topology.db_url) as db:
         assert db.scalar(select(func.count()).select_from(Ticket).where(
             Ticket.conversation_id == f"web:{session}")) == 1
