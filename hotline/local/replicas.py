@@ -142,7 +142,10 @@ class ReplicaStack(Stack):
             self._await(svc)
         log(f"  rasa     {self.count} ready on " + ", ".join(
             f":{r.rasa}" for r in self.replicas) + f" (model {self.model.name})")
-        _await_balanced(self.ports.gateway, "/healthz")
+        # HAProxy checks each replica every second: wait until it has seen one of each kind up.
+        for port, path in ((self.ports.rasa, "/"), (self.ports.actions, "/health"),
+                           (self.ports.gateway, "/healthz")):
+            _await_balanced(port, path)
 
     def _database_url_set(self) -> bool:
         return bool(self.extra_env.get("HOTLINE_DATABASE_URL")
