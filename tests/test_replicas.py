@@ -10,7 +10,8 @@ round robin. Telegram comes by webhook from the fake Bot API through the balance
 - an operator's reply sent on one gateway reaches the web page connected to the other at
   once (the pages' own poll is set to 60 s here, so only the wake-up can explain it);
 - console live updates follow a change made on the other gateway;
-- the operators' Telegram group hears of an escalation once;
+- the operators' Telegram group hears of an escalation once, and gets each message of the
+  chat a group operator took once;
 - each outbox row is delivered exactly once, with two gateways delivering.
 """
 
@@ -40,6 +41,7 @@ import websockets
 from sqlalchemy import func, select
 
 from bench.chaos import SECRET, Conversation, valid_uscc
+from bot.operator_group import take_data
 from hotline import handoff, outbox
 from hotline.db import session_scope
 from hotline.handoff import Mode
@@ -54,6 +56,7 @@ from tests.stack_helpers import ARTIFACTS
 pytestmark = pytest.mark.stack
 
 GROUP = -1009876543210
+ZHANG = {"id": 501, "first_name": "张", "last_name": "三", "is_bot": False}
 PASSWORD = "Replica-pass-2026"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 WEB_POLL_S = 60  # far longer than any wait below: only a wake-up delivers in time
@@ -301,20 +304,36 @@ async def test_handoff_claim_wake_up_and_live_updates_work_across_gateways(
         client.close()
 
 
-def test_an_escalation_is_announced_once_in_the_operators_group(topology: Topology) -> None:
-    chat = 81_002
-    topology.fake.user_says(chat, "你好")
-    topology.fake.wait_for_reply(chat, timeout=60)
-    mark = len(topology.fake.sent(GROUP))
-    topology.fake.user_says(chat, "转人工")
-    topology.fake.wait_for_reply(chat, contains="人工", timeout=60)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and len(topology.fake.sent(GROUP)) == mark:
-        time.sleep(0.2)
+def test_the_operators_group_hears_each_escalation_and_message_once(topology: Topology) -> None:
+    """Both gateways follow the handoff and live streams; the group is told each thing once."""
+    fake, chat = topology.fake, 81_002
+    fake.user_says(chat, "你好")
+    fake.wait_for_reply(chat, timeout=60)
+    mark = fake.mark()
+    fake.user_says(chat, "转人工")
+    announcement = fake.wait_for_reply(GROUP, contains="新的人工服务请求", since=mark, timeout=60)
     time.sleep(3)  # a second announcement would come within the followers' block time
-    new = [m for m in topology.fake.sent(GROUP)[mark:] if f"tg:{chat}" in json.dumps(
-        m.callback_data) or str(chat) in (m.text or "")]
-    assert len(new) == 1, [m.text for m in topology.fake.sent(GROUP)[mark:]]
+    announced = [m for m in fake.sent(GROUP) if "新的人工服务请求" in (m.plain_text or "")
+                 and f"tg:{chat}" in (m.plain_text or "")]
+    assert len(announced) == 1, [m.plain_text for m in fake.sent(GROUP)]
+    # A group operator takes the chat; the enterprise writes fast, each message reaching
+    # the gateways' followers at about the same moment.
+    mark = fake.mark()
+    fake.user_presses(GROUP, take_data(f"tg:{chat}"), message_id=announcement.message_id,
+                      user=ZHANG)
+    fake.wait_for_reply(GROUP, contains="您已接入", since=mark, timeout=30)
+    lines = [f"第{i}条补充说明：厂房消防验收的材料清单{i}" for i in range(1, 7)]
+    for line in lines:
+        fake.user_says(chat, line)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        forwarded = [m.plain_text or "" for m in fake.sent(GROUP) if "补充说明" in (m.plain_text or "")]
+        if len(forwarded) >= len(lines):
+            break
+        time.sleep(0.2)
+    time.sleep(2)  # a doubled forward would arrive by now
+    forwarded = [m.plain_text or "" for m in fake.sent(GROUP) if "补充说明" in (m.plain_text or "")]
+    assert sorted(forwarded) == sorted(f"💬 企业：{line}" for line in lines), forwarded
 
 
 # --- the outbox, delivered by both gateways ------------------------------------------------

@@ -9,7 +9,8 @@ A conversation is named in the group (and in its 接入 button, :func:`take_data
 - ``ann:<conversation>`` → the queued announcement (id and HTML), edited when it settles;
 - ``seen:<conversation>`` → the last transcript id shown in the group;
 - ``ref:<pseudonym>`` → a web chat behind its :func:`public_ref`;
-- ``done:<stream entry id>`` → a handoff transition one gateway has acted on already.
+- ``done:<stream entry id>`` → a handoff transition one gateway has acted on already;
+- ``fwd:<conversation>`` → a lock held by the gateway forwarding the chat's new messages.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import json
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
 
 from bot import tg_io
 from bot.logsafe import pseudonym
 from hotline import channels, redis_keys
 
 KEY_TTL_S = 30 * 86400  # how long a group message stays linked to its conversation
+FORWARD_LOCK_S = 60  # a forwarding gateway that dies frees the chat after this long
 TAKE_PREFIX = "opg:take:"  # callback data of the 接入 button: opg:take:<conversation>
 
 
@@ -100,6 +103,13 @@ class Links:
         """Shown up to ``transcript_id``; with ``keep`` only when there is no mark yet."""
         await self._redis.set(self._key("seen", conversation), transcript_id, ex=KEY_TTL_S,
                               nx=keep)
+
+    def forwarding(self, conversation: str) -> Lock:
+        """Held while one gateway forwards a chat's new messages: every gateway follows the
+        live stream, and two reading the same "seen" mark would post a message twice. The
+        other waits, then forwards what is still new (nothing, or a message written since)."""
+        return self._redis.lock(self._key("fwd", conversation), timeout=FORWARD_LOCK_S,
+                                blocking_timeout=FORWARD_LOCK_S)
 
     async def first_to_act(self, entry_id: str) -> bool:
         """Two gateways follow the same stream: only one of them acts on each transition."""

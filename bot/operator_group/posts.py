@@ -145,7 +145,8 @@ class GroupPosts:
 
     async def forward_new(self, conversation: str) -> None:
         """Post the enterprise's messages not yet shown into the thread of its group owner."""
-        async with self._locks.setdefault(conversation, asyncio.Lock()):
+        async with self._locks.setdefault(conversation, asyncio.Lock()), \
+                self.links.forwarding(conversation):
             thread = await self.links.thread_of(conversation)
             if thread is None or self.bot is None:
                 return
