@@ -26,6 +26,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
+from hotline.kb import dense as kb_dense
 from hotline.kb import paths
 from hotline.kb.aspects import ASPECTS, states
 from hotline.kb.decide import idf_table
@@ -39,11 +40,11 @@ from hotline.kb.topics import TOPIC_KEYWORDS
 log = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout changes in a way the code fingerprint would not catch.
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
 SYNONYMS_FILE = "synonyms.yml"
 _CODE_FILES = (
     "ingest.py", "statutes.py", "service_items.py", "curated.py", "source_fields.py",
-    "index.py", "item_filter.py", "models.py", "numerals.py", "textproc.py", "topics.py",
+    "index.py", "dense.py", "item_filter.py", "models.py", "numerals.py", "textproc.py", "topics.py",
 )
 # (priors.py and search.py act at query time and do not shape the stored index.)
 _BM25_PARAMS = {"k1": 1.2, "b": 0.75}
@@ -66,6 +67,7 @@ class KbIndex:
     path: Path
     built_seconds: float | None = None
     reranker: Reranker | None = None  # the second stage (kb/reranker.json), if trained
+    dense: kb_dense.DenseModel | None = None  # the corpus-trained LSA vectors
     topics: np.ndarray = field(init=False)
     priors: ItemPriors = field(init=False)
     idf: dict[str, float] = field(init=False)
@@ -182,6 +184,11 @@ def phrase_text(e: Entry) -> str:
     return e.title
 
 
+def dense_text(e: Entry) -> str:
+    """What the dense model reads of an entry: its name, text and everyday phrasings."""
+    return f"{title_text(e)}\n{body_text(e)}"
+
+
 def _bm25(corpus_tokens: list[list[str]]) -> bm25s.BM25:
     model = bm25s.BM25(**_BM25_PARAMS)
     model.index(corpus_tokens, show_progress=False)
@@ -201,6 +208,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
     title = _bm25([tokenizer.tokens(title_text(e)) for e in entries])
     chars = _bm25([char_bigrams(body_text(e)) for e in entries])
     phrases = _bm25([tokenizer.tokens(phrase_text(e)) or ["\u3000"] for e in entries])
+    dense = kb_dense.fit([dense_text(e) for e in entries])
     elapsed = time.perf_counter() - started
 
     out_root.mkdir(parents=True, exist_ok=True)
@@ -211,6 +219,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
         title.save(str(tmp / "title"), show_progress=False)
         chars.save(str(tmp / "chars"), show_progress=False)
         phrases.save(str(tmp / "phrases"), show_progress=False)
+        dense.save(tmp / kb_dense.FILE)
         with (tmp / "entries.jsonl").open("w", encoding="utf-8") as fh:
             for e in entries:
                 fh.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
@@ -233,7 +242,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
         raise
     _prune(out_root, keep=target.name)
     return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
-                   elapsed, load_reranker(reranker_path(kb)))
+                   elapsed, load_reranker(reranker_path(kb)), dense)
 
 
 def _prune(out_root: Path, keep: str) -> None:
@@ -258,12 +267,13 @@ def _read(target: Path, kb: Path, fp: str) -> KbIndex | None:
         title = bm25s.BM25.load(str(target / "title"), show_progress=False)
         chars = bm25s.BM25.load(str(target / "chars"), show_progress=False)
         phrases = bm25s.BM25.load(str(target / "phrases"), show_progress=False)
+        dense = kb_dense.DenseModel.load(target / kb_dense.FILE)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("knowledge-base index at %s is unreadable (%s); rebuilding", target, exc)
         return None
     tokenizer, synonyms = make_tokenizer(kb, entries)
     return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
-                   reranker=load_reranker(reranker_path(kb)))
+                   reranker=load_reranker(reranker_path(kb)), dense=dense)
 
 
 def load(kb: Path | None = None, out_root: Path | None = None, rebuild: bool = False) -> KbIndex:

@@ -60,6 +60,8 @@ FEATURES: tuple[str, ...] = (
     "aspect_missing",  # it asks for one the entry does not state
     "length_log",  # log of the entry's text length
     "asked_coverage",  # coverage of the words of the clauses that ask (not the background)
+    "dense_cosine",  # cosine of the question and the entry in the corpus-trained LSA space
+    "dense_relative",  # that cosine / the best among the candidates
 )
 
 
@@ -129,8 +131,10 @@ def candidate_features(
     question: str,
     aspects: Sequence[Aspect],
     cache: EntryCache,
+    dense: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The feature matrix (one row per candidate, columns :data:`FEATURES`)."""
+    """The feature matrix (one row per candidate, columns :data:`FEATURES`); ``dense`` is
+    every entry's cosine with the question (:mod:`hotline.kb.dense`), if there is a model."""
     n = len(cands)
     out = np.zeros((n, len(FEATURES)), dtype=np.float64)
     if n == 0:
@@ -180,6 +184,10 @@ def candidate_features(
             out[row, 18] = (len(aspects) - stated) / len(aspects)
         out[row, 19] = cache.length_log(i)
         out[row, 20] = coverage_of(asked, hay) if asked else out[row, 7]
+    if dense is not None:
+        cos = np.maximum(dense[cands], 0.0)
+        out[:, 21] = cos
+        out[:, 22] = _relative(cos)
     return out
 
 

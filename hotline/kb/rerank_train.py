@@ -34,7 +34,7 @@ import yaml
 from hotline.kb import paths
 from hotline.kb.evaluate import Question, load_questions
 from hotline.kb.index import KbIndex, build
-from hotline.kb.rerank import DEPTH, FEATURES, Reranker, reranker_path
+from hotline.kb.rerank import FEATURES, Reranker, reranker_path
 from hotline.kb.search import rank
 from hotline.kb.statutes import GLOSSES_DIR
 from hotline.kb.textproc import clean_query
@@ -113,7 +113,7 @@ def collect(index: KbIndex, questions: Iterable[Question], pairs: Pairs) -> None
         ranked = rank(index, clean_query(q.question), use_reranker=False)
         if ranked is None:
             continue
-        cands = ranked.order[:DEPTH]
+        cands = ranked.order[: len(ranked.features)]
         good = np.array([q.accepts(index.entries[int(i)]) or q.cited_by(index.entries[int(i)])
                          for i in cands], dtype=bool)
         if not good.any() or good.all():

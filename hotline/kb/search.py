@@ -38,6 +38,9 @@ ASPECT_BOOST = 0.3
 PHRASES_WEIGHT = 0.5
 #: Weight of the character-pair channel against the word channel.
 CHARS_WEIGHT = 0.5
+#: Entries nearest the question in the dense space (:mod:`hotline.kb.dense`) that join the
+#: reranker's candidates when the first stage left them out.
+DENSE_CANDIDATES = 10
 
 MSG_EMPTY = "请输入要查询的问题。"
 MSG_NO_WORDS = "没有识别出可以检索的词语，请用文字描述您要办理的事项或遇到的问题。"
@@ -97,6 +100,8 @@ class Ranked:
     tokens: list[str]
     #: Reranker features of the first candidates, in ``order`` (row 0 is the top entry).
     features: np.ndarray
+    #: Every entry's cosine with the question in the dense space (None without a model).
+    dense: np.ndarray | None = None
 
 
 def rank(index: KbIndex, text: str, topic: str | None = None,
@@ -120,12 +125,20 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
     order = np.argsort(-total, kind="stable")
     order = order[total[order] > 0]
     cands = order[:DEPTH]
-    f = candidate_features(cands, ch, words, text, aspects, index.entry_cache)
-    if use_reranker and index.reranker is not None and len(order) > 1:
+    sims = index.dense.similarities(text) if index.dense is not None else None
+    if sims is not None and DENSE_CANDIDATES > 0:
+        near = np.argpartition(-sims, DENSE_CANDIDATES)[:DENSE_CANDIDATES]
+        near = near[np.argsort(-sims[near], kind="stable")]
+        near = near[(sims[near] > 0) & ~np.isin(near, cands)]
+        if len(near):
+            cands = np.concatenate([cands, near])
+            order = np.concatenate([cands, order[DEPTH:][~np.isin(order[DEPTH:], near)]])
+    f = candidate_features(cands, ch, words, text, aspects, index.entry_cache, sims)
+    if use_reranker and index.reranker is not None and len(cands) > 1:
         best = np.argsort(-index.reranker.scores(f), kind="stable")
-        order = np.concatenate([cands[best], order[DEPTH:]])
+        order = np.concatenate([cands[best], order[len(cands):]])
         f = f[best]
-    return Ranked(ch, order, words, aspects, tokens, f)
+    return Ranked(ch, order, words, aspects, tokens, f, sims)
 
 
 def search(
@@ -160,7 +173,7 @@ def search(
         seen.add(key)
         hits.append(Hit(entry=e, score=float(total[i]), rank=len(hits) + 1))
     decision = (
-        decide(ranked.words, hits[0].entry, hits[0].score, index.tokenizer, text)
+        decide(ranked.words, hits[0].entry, float(total.max()), index.tokenizer, text)
         if hits
         else None
     )
