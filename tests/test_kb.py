@@ -325,8 +325,10 @@ def test_topic_boost_changes_the_ranking(idx: kb_index.KbIndex) -> None:
     def ranks(result: SearchResult) -> list[int]:
         return [h.rank for h in result.hits if h.entry.topic == "procurement"]
 
-    assert len(ranks(boosted)) >= len(ranks(plain)) >= 1
-    assert sum(ranks(boosted)) < sum(ranks(plain)), (ranks(plain), ranks(boosted))
+    lifted, before = ranks(boosted), ranks(plain)
+    assert len(lifted) >= len(before) >= 1
+    # more of the topic's entries may enter the top 5: compare as many as the plain one shows
+    assert sum(lifted[: len(before)]) < sum(before), (before, lifted)
 
 
 def test_same_named_sub_items_are_collapsed(idx: kb_index.KbIndex) -> None:
@@ -441,9 +443,10 @@ def test_question_set_shape() -> None:
 def test_question_set_meets_retrieval_targets(idx: kb_index.KbIndex) -> None:
     report = evaluate(load_questions(QUESTIONS), index=idx)
     summary = report.summary()
-    # measured 0.893 / 0.723 with all 56 statutes indexed (0.964 / 0.768 with 12)
-    assert summary["hit_at_3"] >= 0.87, summary
-    assert summary["hit_at_1"] >= 0.70, summary
+    # measured 0.955 / 0.777 with the dense features (0.920 / 0.759 before; 0.893 / 0.723
+    # when all 56 statutes were first indexed, 0.964 / 0.768 with 12)
+    assert summary["hit_at_3"] >= 0.93, summary
+    assert summary["hit_at_1"] >= 0.75, summary
 
 
 # ------------------------------------------------------------------------------ render

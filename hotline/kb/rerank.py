@@ -12,7 +12,9 @@ The weights ``w`` are learned (pairwise logistic regression, :mod:`hotline.kb.re
 from question → entry pairs in ``kb/training/`` — written for training only, kept apart
 from the evaluation sets in ``tests/data`` (a test checks no question is shared) — and
 stored in ``kb/reranker.json`` with the hash of the data they came from. Without that file
-the first stage's order stands.
+the first stage's order stands. Two fixed priors (:func:`close_call_priors`) settle close
+calls the training pairs cannot: an entry holding the asked part as a field, and a curated
+answer citing a top candidate, go first.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from hotline.kb import paths
-from hotline.kb.aspects import Aspect, states
+from hotline.kb.aspects import Aspect, has, states
 from hotline.kb.decide import Word, coverage_of, haystack
 from hotline.kb.models import Entry
+from hotline.kb.statutes import law_short_name
 from hotline.kb.textproc import char_bigrams
 
 #: How many first-stage candidates the reranker re-orders.
@@ -37,6 +40,23 @@ DEPTH = 50
 #: Candidates whose statute is compared for the "same statute around it" feature.
 CONSENSUS_DEPTH = 10
 RERANKER_FILE = "reranker.json"
+#: ``dense_relative`` divides by the best candidate's cosine, but never by less than this:
+#: among far neighbours only, the nearest is no paraphrase (2-fold CV on kb/training).
+DENSE_FLOOR = 0.6
+#: Priors added to the reranker's score, for close calls the training data cannot settle
+#: (its questions rarely ask for a part, and count a curated answer and the source it cites
+#: as equally right). An entry holding an asked part of :data:`FIELD_ASPECTS` as a field —
+#: a service item's 一次性告知 materials, a curated answer's conditions — gains this times
+#: the share of those parts it holds: an enterprise asking for materials needs the list, not
+#: the statute article that says a list is required …
+ASPECT_FIELD_BONUS = 1.0
+#: … not 办理时限 (an item's time limit is how long the office takes; 多久之内要… asks for
+#: a deadline a statute sets), nor the figure-like fees and steps, which statutes state too.
+FIELD_ASPECTS = frozenset({"eligibility", "materials", "department", "phone"})
+#: A curated answer gains this when it cites a source ranked among the first
+#: :data:`CONSENSUS_DEPTH`: it states that source's content, written for the asker's need,
+#: names the department and the time limit.
+CURATED_CITES_BONUS = 1.0
 
 FEATURES: tuple[str, ...] = (
     "first_relative",  # first-stage score / the best first-stage score
@@ -61,7 +81,8 @@ FEATURES: tuple[str, ...] = (
     "length_log",  # log of the entry's text length
     "asked_coverage",  # coverage of the words of the clauses that ask (not the background)
     "dense_cosine",  # cosine of the question and the entry in the corpus-trained LSA space
-    "dense_relative",  # that cosine / the best among the candidates
+    "dense_relative",  # that cosine / the best among the candidates (at least DENSE_FLOOR)
+    "aspect_field",  # share of the asked parts the entry holds as a field (a reply leads with)
 )
 
 
@@ -112,6 +133,12 @@ class EntryCache:
     @functools.lru_cache(maxsize=20000)  # noqa: B019
     def name_pairs(self, i: int) -> frozenset[str]:
         return frozenset(char_bigrams(name_of(self.entries[i])))
+
+    @functools.lru_cache(maxsize=20000)  # noqa: B019
+    def cited_as(self, i: int) -> str:
+        """How a curated entry's ``cites`` names entry ``i``."""
+        e = self.entries[i]
+        return f"{law_short_name(e.title)} {e.article}" if e.article else e.title
 
     @functools.lru_cache(maxsize=20000)  # noqa: B019
     def length_log(self, i: int) -> float:
@@ -182,12 +209,28 @@ def candidate_features(
             stated = sum(1 for a in aspects if states(e, a))
             out[row, 17] = stated / len(aspects)
             out[row, 18] = (len(aspects) - stated) / len(aspects)
+            out[row, 23] = sum(1 for a in aspects if has(e, a)) / len(aspects)
         out[row, 19] = cache.length_log(i)
         out[row, 20] = coverage_of(asked, hay) if asked else out[row, 7]
     if dense is not None:
         cos = np.maximum(dense[cands], 0.0)
         out[:, 21] = cos
-        out[:, 22] = _relative(cos)
+        out[:, 22] = cos / max(float(cos.max()), DENSE_FLOOR)
+    return out
+
+
+def close_call_priors(cands: np.ndarray, scores: np.ndarray, aspects: Sequence[Aspect],
+                      cache: EntryCache) -> np.ndarray:
+    """What :data:`ASPECT_FIELD_BONUS` and :data:`CURATED_CITES_BONUS` add to ``scores``."""
+    out = np.zeros(len(cands), dtype=np.float64)
+    fielded = [a for a in aspects if a.name in FIELD_ASPECTS]
+    top = {cache.cited_as(int(cands[j])) for j in np.argsort(-scores)[:CONSENSUS_DEPTH]}
+    for row, idx in enumerate(cands):
+        e = cache.entries[int(idx)]
+        if fielded and ASPECT_FIELD_BONUS:
+            out[row] += ASPECT_FIELD_BONUS * sum(has(e, a) for a in fielded) / len(fielded)
+        if CURATED_CITES_BONUS and e.source == "curated" and not top.isdisjoint(e.cites):
+            out[row] += CURATED_CITES_BONUS
     return out
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
+from hotline.kb import rerank
 from hotline.kb.aspects import Aspect, asked
 from hotline.kb.decide import Word, decide, question_words
 from hotline.kb.index import KbIndex, get_index
@@ -135,7 +136,9 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
             order = np.concatenate([cands, order[DEPTH:][~np.isin(order[DEPTH:], near)]])
     f = candidate_features(cands, ch, words, text, aspects, index.entry_cache, sims)
     if use_reranker and index.reranker is not None and len(cands) > 1:
-        best = np.argsort(-index.reranker.scores(f), kind="stable")
+        scores = index.reranker.scores(f)
+        scores = scores + rerank.close_call_priors(cands, scores, aspects, index.entry_cache)
+        best = np.argsort(-scores, kind="stable")
         order = np.concatenate([cands[best], order[len(cands):]])
         f = f[best]
     return Ranked(ch, order, words, aspects, tokens, f, sims)
