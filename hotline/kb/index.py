@@ -100,6 +100,12 @@ class KbIndex:
         """Everything the knowledge base says, lower-cased (is a word used anywhere?)."""
         return "\n".join(self.entry_cache.haystacks)
 
+    @functools.cached_property
+    def presence_text(self) -> str:
+        """:attr:`corpus_text` and every synonym rule's phrases: is a term said anywhere?"""
+        rules = "\n".join(" ".join((*r.say, r.means)) for r in self.synonyms)
+        return f"{self.corpus_text}\n{rules.lower()}"
+
 
 def document_frequencies(model: bm25s.BM25) -> dict[str, int]:
     """Number of entries each indexed word occurs in (from the sparse score matrix)."""

@@ -22,6 +22,7 @@ import bm25s
 import numpy as np
 
 from hotline.kb import rerank
+from hotline.kb.absent import absent_terms
 from hotline.kb.aspects import Aspect, asked
 from hotline.kb.decide import Word, decide, question_words
 from hotline.kb.index import KbIndex, get_index
@@ -103,6 +104,8 @@ class Ranked:
     features: np.ndarray
     #: Every entry's cosine with the question in the dense space (None without a model).
     dense: np.ndarray | None = None
+    #: Compounds of the question naming a subject the whole corpus lacks.
+    absent: tuple[str, ...] = ()
 
 
 def rank(index: KbIndex, text: str, topic: str | None = None,
@@ -141,7 +144,8 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
         best = np.argsort(-scores, kind="stable")
         order = np.concatenate([cands[best], order[len(cands):]])
         f = f[best]
-    return Ranked(ch, order, words, aspects, tokens, f, sims)
+    absent = absent_terms(text, tagged, index.presence_text)
+    return Ranked(ch, order, words, aspects, tokens, f, sims, absent)
 
 
 def search(
@@ -175,11 +179,12 @@ def search(
             continue
         seen.add(key)
         hits.append(Hit(entry=e, score=float(total[i]), rank=len(hits) + 1))
-    decision = (
-        decide(ranked.words, hits[0].entry, float(total.max()), index.tokenizer, text)
-        if hits
-        else None
-    )
+    decision = None
+    if hits:
+        top = int(ranked.order[0])
+        cosine = float(ranked.dense[top]) if ranked.dense is not None else None
+        decision = decide(ranked.words, hits[0].entry, float(total.max()), index.tokenizer,
+                          text, cosine, ranked.absent)
     confident = decision is not None and decision.answer
     coverage = decision.coverage if decision else 0.0
     if message is None:

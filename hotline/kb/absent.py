@@ -1,0 +1,50 @@
+"""Named subjects the whole knowledge base never mentions.
+
+A question about a programme the corpus lacks often names it by two ordinary words that
+the corpus does use, each on its own: 域名 + 备案, 设计 + 中心, 冠军 + 申报. Word by word
+the top entry covers it; the *compound* occurs nowhere. :func:`absent_terms` finds, in
+the clauses that ask, two adjacent noun-like words that end in the kind of thing asked
+for (:data:`~hotline.kb.decide_words.SUBJECT_HEAD_RE`: 备案, 中心, 补贴 …) and that no
+entry's text, name, glosses or keywords — nor any synonym rule — contains.
+
+Measured on the training files (kb/training/), among questions otherwise answered: such a
+compound is in 11 unanswerable questions of 365 and 9 answerable of 1,101; with the top
+entry's dense cosine below :data:`hotline.kb.decide.ABSENT_TERM_COSINE` (0.45) in 6 and 0.
+Spans not ending in a head (any two adjacent nouns: 外国员工, 银行融资) were in 37
+unanswerable and 137 answerable ones; jieba dictionary words absent from the corpus (网约车,
+证券化) in 11 and 44 — both dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from hotline.kb.decide_words import NOUNISH, SUBJECT_HEAD_RE, asking_spans
+
+#: A compound's length in characters (shorter ones are words jieba already judged).
+MIN_CHARS = 3
+MAX_CHARS = 6
+_CJK_RE = re.compile(r"^[\u4e00-\u9fff]+$")
+_ENDS_IN_HEAD_RE = re.compile(f"(?:{SUBJECT_HEAD_RE.pattern})$")
+
+
+def candidates(text: str, tagged: Sequence[tuple[str, str, int, int]]) -> list[str]:
+    """Two adjacent noun-like words of a clause that asks, joined, ending in a head."""
+    out: list[str] = []
+    for a, b in asking_spans(text):
+        words = [t for t in tagged if a <= t[2] < b]
+        for (w1, f1, _s1, e1), (w2, f2, s2, _e2) in zip(words, words[1:]):
+            if f1 not in NOUNISH or f2 not in NOUNISH or e1 != s2:
+                continue
+            term = w1 + w2
+            if (MIN_CHARS <= len(term) <= MAX_CHARS and _CJK_RE.match(term)
+                    and _ENDS_IN_HEAD_RE.search(term)):
+                out.append(term)
+    return list(dict.fromkeys(out))
+
+
+def absent_terms(text: str, tagged: Sequence[tuple[str, str, int, int]],
+                 corpus: str) -> tuple[str, ...]:
+    """The :func:`candidates` that ``corpus`` (all the knowledge base says) lacks."""
+    return tuple(t for t in candidates(text, tagged) if t not in corpus)
