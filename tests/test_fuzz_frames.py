@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
-import httpx
 import pytest
 import redis
 from fastapi import FastAPI
@@ -33,6 +32,7 @@ from hotline import lifecycle, outbox
 from hotline.models import RatingLevel
 from tests.fuzz_helpers import any_text, fuzz, fuzz_report, ran  # noqa: F401
 from tests.rasa_standin import RasaStandIn
+from tests.telegram_helpers import serve_asgi
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -199,17 +199,16 @@ def test_a_rating_level_is_read_or_refused_in_chinese(raw: str) -> None:
 @asynccontextmanager
 async def _relay_lifespan(app: FastAPI, db_url: str, redis_url: str,
                           rasa: RasaStandIn) -> AsyncIterator[None]:
-    client = RasaClient("http://rasa", 5)
-    client._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=rasa.app()),
-                                     base_url="http://rasa")  # Rasa in process
-    aredis, sync = Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
-    app.state.relay = Relay(client, aredis, sync, db_url)
-    try:
-        yield
-    finally:
-        await client.aclose()
-        await aredis.aclose()
-        sync.close()
+    async with serve_asgi(rasa.app()) as rasa_url:  # the Rasa stand-in, over HTTP
+        client = RasaClient(rasa_url, 5)
+        aredis, sync = Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+        app.state.relay = Relay(client, aredis, sync, db_url)
+        try:
+            yield
+        finally:
+            await client.aclose()
+            await aredis.aclose()
+            sync.close()
 
 
 @pytest.fixture
