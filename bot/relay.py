@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from bot import messages, metrics, offered
 from bot.logsafe import pseudonym
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
+from bot.relay_records import record, record_file, record_replies, ticket_since
 from hotline import (
     attachments,
     handoff,
@@ -31,8 +32,6 @@ from hotline import (
     log_context,
     redis_keys,
     service_ratings,
-    tickets,
-    transcripts,
 )
 from hotline.db import session_scope
 from hotline.handoff import Mode
@@ -48,39 +47,6 @@ CONFIRM_TTL_S = 86400
 #: After Rasa timed out on a confirmation, how long to look for the ticket its action may still
 #: be writing before telling the enterprise it was not created.
 CONFIRM_GRACE_S = 10.0
-
-
-def _record(
-    db_url: str, conversation_id: str, channel: str, direction: str, author: str, text: str,
-    source_ref: str | None = None,
-) -> None:
-    with session_scope(db_url) as session:
-        transcripts.add(session, conversation_id, channel, direction, author, text,
-                        source_ref=source_ref)
-
-
-def _record_file(
-    db_url: str, conversation_id: str, channel: str, filename: str | None, mime: str | None,
-    data: bytes, caption: str | None, max_bytes: int,
-) -> str:
-    """Keep the file and a transcript line pointing at it; returns the shown file name."""
-    with session_scope(db_url) as session:
-        row = attachments.save(session, conversation_id, filename, mime, data, "enterprise",
-                               max_bytes=max_bytes)
-        label = "[图片]" if attachments.is_image(row.mime) else "[文件]"
-        text = f"{label} {row.filename}" + (f"\n{caption}" if caption else "")
-        transcripts.add(session, conversation_id, channel, "in", "enterprise", text,
-                        attachment_id=row.id)
-        return row.filename
-
-
-def _ticket_since(db_url: str, conversation_id: str, since: datetime) -> tuple[str, str] | None:
-    """``(number, department)`` of a ticket the conversation filed since ``since``."""
-    with session_scope(db_url) as session:
-        ticket = tickets.created_since(session, conversation_id, since)
-        if ticket is None:
-            return None
-        return ticket.number, ticket.department.name if ticket.department else "待分派"
 
 
 def localize(message: BotMessage, traditional: bool) -> BotMessage:
@@ -175,11 +141,9 @@ class Relay:
                    traditional: bool) -> list[BotMessage]:
         replies = [localize(r, traditional) for r in replies]
         metrics.MESSAGES_OUT.labels(channel).inc(len(replies))
-        for reply in replies:
-            shown = reply.text or (reply.custom or {}).get("html", "")
-            if shown:
-                await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "out",
-                                        "bot", shown)
+        shown = [text for r in replies if (text := r.text or (r.custom or {}).get("html", ""))]
+        if shown:  # one transaction for all of a message's replies (was one each)
+            await asyncio.to_thread(record_replies, self._db_url, conversation_id, channel, shown)
         return replies
 
     async def _before_bot(self, conversation_id: str, channel: str, text: str,
@@ -255,7 +219,7 @@ class Relay:
         still running after Rasa timed out may yet write it)."""
         deadline = asyncio.get_running_loop().time() + grace_s
         while True:
-            found = await asyncio.to_thread(_ticket_since, self._db_url, conversation_id, since)
+            found = await asyncio.to_thread(ticket_since, self._db_url, conversation_id, since)
             if found is not None or asyncio.get_running_loop().time() >= deadline:
                 return found
             await asyncio.sleep(0.5)
@@ -273,7 +237,7 @@ class Relay:
             logger.error("Redis unavailable for a file of %s: kept, busy reply (%s)",
                          pseudonym(conversation_id), exc)
             try:
-                await asyncio.to_thread(_record_file, self._db_url, conversation_id, channel,
+                await asyncio.to_thread(record_file, self._db_url, conversation_id, channel,
                                         filename, mime, data, caption, self._max_bytes)
             except attachments.AttachmentError as refused:
                 return await self._out(conversation_id, channel, [BotMessage(
@@ -284,7 +248,7 @@ class Relay:
             return await self._out(conversation_id, channel,
                                    [BotMessage(text=messages.NON_TEXT_FILE)], traditional)
         try:
-            name = await asyncio.to_thread(_record_file, self._db_url, conversation_id, channel,
+            name = await asyncio.to_thread(record_file, self._db_url, conversation_id, channel,
                                            filename, mime, data, caption, self._max_bytes)
         except attachments.AttachmentError as exc:
             return await self._out(conversation_id, channel,
@@ -332,7 +296,7 @@ class Relay:
     async def _handle(self, conversation_id: str, channel: str, text: str, is_payload: bool,
                       source_ref: str | None) -> list[BotMessage]:
         # First of all: the message is in the transcript, whatever fails next.
-        await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "in",
+        await asyncio.to_thread(record, self._db_url, conversation_id, channel, "in",
                                 "enterprise", text, source_ref)
         received = datetime.now(timezone.utc)
         try:
@@ -354,7 +318,7 @@ class Relay:
         text = (text or "").strip()
         if not text:
             return []
-        await asyncio.to_thread(_record, self._db_url, conversation_id, channel, "in",
+        await asyncio.to_thread(record, self._db_url, conversation_id, channel, "in",
                                 "enterprise", messages.EDITED_MARK + text)
         try:
             await live.apublish(self._redis, conversation_id)
