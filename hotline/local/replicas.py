@@ -22,6 +22,7 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,35 +118,35 @@ class ReplicaStack(Stack):
         self._await(lb)
         log(f"  haproxy  ready: gateway :{self.ports.gateway}, rasa :{self.ports.rasa}, "
             f"actions :{self.ports.actions}, stats http://127.0.0.1:{self.stats_port}/")
-        rasas, actions, gateways = [], [], []
-        for i, replica in enumerate(self.replicas, 1):
-            rasa = self.rasa_service(port=replica.rasa, name=f"rasa{i}")
-            self._spawn(rasa)
-            rasas.append(rasa)
-            act = self.actions_service(port=replica.actions, name=f"actions{i}")
-            self._spawn(act)
-            actions.append(act)
-        for svc in actions:
-            self._await(svc)
-        log(f"  actions  {self.count} ready on " + ", ".join(
-            f":{r.actions}" for r in self.replicas))
+        ports = {"rasa": [r.rasa for r in self.replicas],
+                 "actions": [r.actions for r in self.replicas],
+                 "gateway": [r.gateway for r in self.replicas]}
+        rasas = self._spawn_each("rasa", self.rasa_service, ports["rasa"])
+        actions = self._spawn_each("actions", self.actions_service, ports["actions"])
+        self._await_each("actions", actions, ports["actions"], log)
         if gateway:
-            for i, replica in enumerate(self.replicas, 1):
-                gw = self.gateway_service(port=replica.gateway, name=f"gateway{i}")
-                self._spawn(gw)
-                gateways.append(gw)
-            for svc in gateways:
-                self._await(svc)
-            log(f"  gateway  {self.count} ready on " + ", ".join(
-                f":{r.gateway}" for r in self.replicas))
-        for svc in rasas:
-            self._await(svc)
-        log(f"  rasa     {self.count} ready on " + ", ".join(
-            f":{r.rasa}" for r in self.replicas) + f" (model {self.model.name})")
+            gateways = self._spawn_each("gateway", self.gateway_service, ports["gateway"])
+            self._await_each("gateway", gateways, ports["gateway"], log)
+        self._await_each("rasa", rasas, ports["rasa"], log, f" (model {self.model.name})")
         # HAProxy checks each replica every second: wait until it has seen one of each kind up.
         for port, path in ((self.ports.rasa, "/"), (self.ports.actions, "/health"),
                            (self.ports.gateway, "/healthz")):
             _await_balanced(port, path)
+
+    def _spawn_each(self, kind: str, build: Callable[..., Service],
+                    ports: list[int]) -> list[Service]:
+        """One ``kind`` service per port, named ``kind1``, ``kind2`` …, started (not awaited)."""
+        services = [build(port=port, name=f"{kind}{i}") for i, port in enumerate(ports, 1)]
+        for svc in services:
+            self._spawn(svc)
+        return services
+
+    def _await_each(self, kind: str, services: list[Service], ports: list[int],
+                    log: Callable[[str], None], suffix: str = "") -> None:
+        for svc in services:
+            self._await(svc)
+        where = ", ".join(f":{port}" for port in ports)
+        log(f"  {kind:<8} {len(services)} ready on {where}{suffix}")
 
     def _database_url_set(self) -> bool:
         return bool(self.extra_env.get("HOTLINE_DATABASE_URL")
@@ -170,9 +171,7 @@ def _listening(port: int) -> bool:
 
 
 def _await_balanced(port: int, path: str, timeout_s: float = 15) -> None:
-    """Until the balancer has marked a gateway up (its health checks run every second)."""
-    import time
-
+    """Until the balancer has marked a replica up (its health checks run every second)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
