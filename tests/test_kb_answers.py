@@ -388,8 +388,10 @@ def test_console_lists_declined_questions_with_counts(console_app: ConsoleHarnes
         # asked_coverage: hit@3 0.938 / 0.080 and 0.749 / 0.145; without a reranker
         # 0.902 / 0.080 and 0.682 / 0.173)
         ("kb_questions.jsonl", {"cited_hit_at_1": 0.82, "cited_hit_at_3": 0.95, "declined": 0.06}),
+        # The learned second opinion (hotline.kb.answerable) declines 4 more statute questions
+        # (0.089 → 0.112), 3 of them with a wrong first entry; hence 0.12 (0.10 before it).
         ("kb_questions_statutes.jsonl",
-         {"cited_hit_at_1": 0.64, "cited_hit_at_3": 0.79, "declined": 0.10}),
+         {"cited_hit_at_1": 0.64, "cited_hit_at_3": 0.79, "declined": 0.12}),
     ],
 )
 def test_answerable_sets_meet_their_floors(
@@ -402,11 +404,12 @@ def test_answerable_sets_meet_their_floors(
 
 
 def test_unanswerable_set_is_mostly_declined(idx: kb_index.KbIndex) -> None:
-    # measured 0.703 (0.672 before another jurisdiction's rules, everyday figure questions
+    # measured 0.828 with the learned second opinion (hotline.kb.answerable), 0.703 with the
+    # rules alone (0.672 before another jurisdiction's rules, everyday figure questions
     # and named lists / certificates / quotas as subject heads). The issue's target is
     # 0.90: not met.
     summary = evaluate(load_questions(DATA / "kb_unanswerable.jsonl"), index=idx).summary()
-    assert summary["n"] >= 40 and summary["declined"] >= 0.70, summary
+    assert summary["n"] >= 40 and summary["declined"] >= 0.80, summary
 
 
 def test_close_runners_up_are_one_tap_away(scoped: str, idx: kb_index.KbIndex) -> None:
@@ -520,7 +523,8 @@ def test_nlu_topic_cache_holds_every_evaluation_question(tmp_path: Path) -> None
 
 def test_own_set_with_the_nlu_topic_meets_its_floor(idx: kb_index.KbIndex) -> None:
     """As production asks (the NLU's topic as a prior): measured cited hit@3 0.964 (0.955
-    without a topic), declined 0.045; unanswerable declined 0.703 either way."""
+    without a topic), declined 0.045; unanswerable declined 0.703 either way (before the
+    learned second opinion)."""
     from hotline.kb import nlu_topics
 
     questions = load_questions(DATA / "kb_questions.jsonl")

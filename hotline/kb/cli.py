@@ -43,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="also train on held-out glosses of statute articles")
     tr.set_defaults(func=cmd_train_reranker)
 
+    ta = sub.add_parser("train-answerability",
+                        help="learn when to decline from kb/training (→ kb/answerability.json)")
+    ta.set_defaults(func=cmd_train_answerability)
+
 
 def cmd_build(args: argparse.Namespace) -> int:
     from hotline.kb import index
@@ -126,3 +130,19 @@ def cmd_train_reranker(args: argparse.Namespace) -> int:
     print(f"saved {path} (training data {reranker.trained_on})")
     return 0
 
+
+
+def cmd_train_answerability(args: argparse.Namespace) -> int:
+    from hotline.kb import paths
+    from hotline.kb.answerable_train import train
+    from hotline.kb.index import get_index
+
+    kb = paths.kb_dir()
+    try:
+        stats = train(kb, get_index())
+    except ValueError as exc:
+        print(f"answerability model not trained: {exc}", file=sys.stderr)
+        return 1
+    print(" ".join(f"{k}={v}" for k, v in stats.items()))
+    print(f"saved {kb / 'answerability.json'}")
+    return 0

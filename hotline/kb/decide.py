@@ -142,6 +142,8 @@ class Decision:
     missing: tuple[str, ...]
     reason: str
     foreign: tuple[str, ...] = ()
+    #: What the rules looked at (None when the question had no words).
+    features: Features | None = None
 
 
 def haystack(e: Entry) -> str:
@@ -350,7 +352,7 @@ def decide(
         return Decision(False, 0.0, (), "no words")
     f = features(words, entry, score, tokenizer, question, cosine, absent)
     answer, reason = rule(f)
-    return Decision(answer, f.coverage, f.missing, reason, f.foreign)
+    return Decision(answer, f.coverage, f.missing, reason, f.foreign, f)
 
 
 def idf_table(df: dict[str, int], n: int) -> dict[str, float]:

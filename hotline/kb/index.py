@@ -28,6 +28,7 @@ import numpy as np
 
 from hotline.kb import dense as kb_dense
 from hotline.kb import paths
+from hotline.kb.answerable import MODEL_FILE, Answerability, load_answerability, model_path
 from hotline.kb.aspects import ASPECTS, states
 from hotline.kb.decide import idf_table
 from hotline.kb.ingest import load_corpus
@@ -68,6 +69,8 @@ class KbIndex:
     built_seconds: float | None = None
     reranker: Reranker | None = None  # the second stage (kb/reranker.json), if trained
     dense: kb_dense.DenseModel | None = None  # the corpus-trained LSA vectors
+    #: The learned second opinion on declining (kb/answerability.json), if trained.
+    answerability: Answerability | None = None
     topics: np.ndarray = field(init=False)
     priors: ItemPriors = field(init=False)
     idf: dict[str, float] = field(init=False)
@@ -130,7 +133,7 @@ def fingerprint(kb: Path | None = None) -> str:
     files = sorted(p for p in (kb / "sources").rglob("*") if p.is_file())
     files += sorted((kb / "curated").glob("*.yml"))
     files += sorted((kb / "glosses").glob("*.yml"))
-    for name in (SYNONYMS_FILE, RERANKER_FILE):
+    for name in (SYNONYMS_FILE, RERANKER_FILE, MODEL_FILE):
         if (kb / name).exists():
             files.append(kb / name)
     _hash_files(h, files, kb)
@@ -248,7 +251,8 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
         raise
     _prune(out_root, keep=target.name)
     return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
-                   elapsed, load_reranker(reranker_path(kb)), dense)
+                   elapsed, load_reranker(reranker_path(kb)), dense,
+                   load_answerability(model_path(kb)))
 
 
 def _prune(out_root: Path, keep: str) -> None:
@@ -279,7 +283,8 @@ def _read(target: Path, kb: Path, fp: str) -> KbIndex | None:
         return None
     tokenizer, synonyms = make_tokenizer(kb, entries)
     return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
-                   reranker=load_reranker(reranker_path(kb)), dense=dense)
+                   reranker=load_reranker(reranker_path(kb)), dense=dense,
+                   answerability=load_answerability(model_path(kb)))
 
 
 def load(kb: Path | None = None, out_root: Path | None = None, rebuild: bool = False) -> KbIndex:

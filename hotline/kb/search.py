@@ -16,15 +16,15 @@ follow-up variants (变更, 延续 …) or serve citizens only are mildly down-w
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import bm25s
 import numpy as np
 
-from hotline.kb import rerank
+from hotline.kb import answerable, rerank
 from hotline.kb.absent import absent_terms
 from hotline.kb.aspects import Aspect, asked
-from hotline.kb.decide import Word, decide, question_words
+from hotline.kb.decide import Decision, Word, decide, question_words
 from hotline.kb.index import KbIndex, get_index
 from hotline.kb.models import Hit, SearchResult
 from hotline.kb.rerank import DEPTH, Channels, candidate_features
@@ -44,6 +44,8 @@ CHARS_WEIGHT = 0.5
 #: reranker's candidates when the first stage left them out.
 DENSE_CANDIDATES = 10
 
+#: The reason logged when the learned model declines what the rules answer.
+UNLIKE_ANSWERED = "unlike answerable questions"
 MSG_EMPTY = "请输入要查询的问题。"
 MSG_NO_WORDS = "没有识别出可以检索的词语，请用文字描述您要办理的事项或遇到的问题。"
 MSG_TOO_LONG = f"问题较长，只按前{MAX_QUERY_CHARS}个字检索。"
@@ -148,6 +150,28 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
     return Ranked(ch, order, words, aspects, tokens, f, sims, absent)
 
 
+def decide_top(index: KbIndex, ranked: Ranked, text: str) -> tuple[int, Decision]:
+    """The rules' decision on the first entry of ``ranked`` (and its position)."""
+    top = int(ranked.order[0])
+    cosine = float(ranked.dense[top]) if ranked.dense is not None else None
+    return top, decide(ranked.words, index.entries[top], float(ranked.channels.total.max()),
+                       index.tokenizer, text, cosine, ranked.absent)
+
+
+def second_opinion(index: KbIndex, ranked: Ranked, top: int, text: str,
+                   decision: Decision) -> Decision:
+    """The learned model (:mod:`hotline.kb.answerable`) may decline what the rules answer."""
+    model = index.answerability
+    if model is None or not decision.answer or decision.features is None:
+        return decision
+    row = ranked.features[0] if len(ranked.features) else None
+    x = answerable.vector(decision.features, ranked.words, text, index.entries[top],
+                          index.entry_cache.haystacks[top], row)
+    if model.declines(x):
+        return replace(decision, answer=False, reason=UNLIKE_ANSWERED)
+    return decision
+
+
 def search(
     query: str | None,
     topic: str | None = None,
@@ -181,10 +205,8 @@ def search(
         hits.append(Hit(entry=e, score=float(total[i]), rank=len(hits) + 1))
     decision = None
     if hits:
-        top = int(ranked.order[0])
-        cosine = float(ranked.dense[top]) if ranked.dense is not None else None
-        decision = decide(ranked.words, hits[0].entry, float(total.max()), index.tokenizer,
-                          text, cosine, ranked.absent)
+        top, decision = decide_top(index, ranked, text)
+        decision = second_opinion(index, ranked, top, text, decision)
     confident = decision is not None and decision.answer
     coverage = decision.coverage if decision else 0.0
     if message is None:
