@@ -10,7 +10,7 @@ import pytest
 
 from hotline.kb import decide
 from hotline.kb import index as kb_index
-from hotline.kb.absent import absent_terms, candidates
+from hotline.kb.absent import absent_terms, candidates, quoted_names
 from hotline.kb.search import search
 
 KB = Path(__file__).resolve().parents[1] / "kb"
@@ -60,3 +60,27 @@ def test_dense_rescue_and_absent_compound_rules() -> None:
     assert decide.rule(absent) == (False, "subject not in knowledge base")
     assert decide.rule(dataclasses.replace(absent, cosine=decide.ABSENT_TERM_COSINE))[0]
     assert decide.rule(dataclasses.replace(absent, cosine=None))[0]  # no dense model
+
+
+def test_a_quoted_name_the_corpus_lacks_is_absent(idx: kb_index.KbIndex) -> None:
+    corpus = idx.presence_text
+    assert quoted_names("企业申请“守合同重信用”公示有什么条件", corpus) == ("守合同重信用",)
+    assert quoted_names("商业银行的「科技贷」和「人才贷」有什么区别", corpus)
+    # a name the knowledge base holds is no absent subject
+    assert quoted_names("“专精特新”企业有什么扶持", corpus) == ()
+    assert quoted_names("“免申即享”怎么用", corpus) == ()
+    # quoted words written or said are a clause, not a programme's name
+    assert quoted_names("跟工人签了“出事故自负”的协议，有效吗", corpus) == ()
+    assert quoted_names("对方合同里写“一切解释权归甲方”，这种条款有效吗", corpus) == ()
+    assert quoted_names("说明书上印着“终身保修”的字样，算不算承诺", corpus) == ()
+    # no closing mark, or a whole sentence inside: nothing
+    assert quoted_names("他说“我们明天再来谈这件事情吧，好不好”", corpus) == ()
+    assert quoted_names("“粤商通", corpus) == ()
+
+
+def test_a_quoted_programme_the_corpus_lacks_is_declined(idx: kb_index.KbIndex) -> None:
+    """Word by word 合同, 信用, 公示, 条件 are covered by 企业环境信用公示; the programme is
+    not in the knowledge base."""
+    result = search("企业申请“守合同重信用”公示有什么条件", index=idx)
+    assert not result.confident and result.reason == "subject not in knowledge base"
+    assert search("跟工人签了“出事故自负”的协议，有效吗", index=idx).confident

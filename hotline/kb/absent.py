@@ -44,6 +44,29 @@ def candidates(text: str, tagged: Sequence[tuple[str, str, int, int]]) -> list[s
     return list(dict.fromkeys(out))
 
 
+#: A name in quotation marks (“粤贸全球”, 「科技贷」): 2–12 characters, no clause inside.
+_QUOTED_RE = re.compile(r"[“「『\"]([^”」』\"，。？！,?!；;]{2,12})[”」』\"]")
+#: … unless it quotes words written or said (合同里写“一切解释权归甲方”, 签了“出事故自负”的
+#: 协议): a clause, not the name of a programme.
+_SAID_BEFORE_RE = re.compile(r"(写|写着|写了|签|签了|说|说了|注明|约定|标明|标着|印着|承诺)$")
+_SAID_AFTER_RE = re.compile(r"^的?(协议|条款|字样|合同|内容|话|说法|承诺|约定)")
+
+
+def quoted_names(text: str, corpus: str) -> tuple[str, ...]:
+    """Names the question puts in quotation marks that ``corpus`` never mentions: asking
+    about “守合同重信用” or “粤贸全球” names a programme; if the knowledge base has no word of
+    it, the entries that share its ordinary words (合同, 信用) are about something else."""
+    out: list[str] = []
+    for m in _QUOTED_RE.finditer(text):
+        name = m.group(1).strip().lower()
+        if (len(name) < 2 or _SAID_BEFORE_RE.search(text[max(0, m.start() - 3):m.start()])
+                or _SAID_AFTER_RE.match(text[m.end():m.end() + 4])):
+            continue
+        if name not in corpus:
+            out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
 def absent_terms(text: str, tagged: Sequence[tuple[str, str, int, int]],
                  corpus: str) -> tuple[str, ...]:
     """The :func:`candidates` that ``corpus`` (all the knowledge base says) lacks."""
