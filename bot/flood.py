@@ -45,29 +45,47 @@ def file_mb(upload_max_bytes: int) -> int:
     return max(1, (upload_max_bytes - MULTIPART_OVERHEAD) // (1024 * 1024))
 
 
-async def _count(redis: Redis, key: str) -> int:
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.expire(key, WINDOW_S * 2)
-        count, _ = await pipe.execute()
-    return int(count)
+@dataclass(frozen=True)
+class Admission:
+    """A web message's rate check and its conversation's handoff mode, read together."""
+
+    refusal: str | None  # what to answer instead when over a rate; None: go on
+    mode: Mode | None  # the mode before the message is handled; None: Redis unavailable
+
+
+async def admit(redis: Redis, limits: Limits, conversation: str, ip: str | None) -> Admission:
+    """Count the message against its address's and its session's rates and read the
+    conversation's mode, in one round trip (a pipeline, each ``INCR`` sent with its
+    ``EXPIRE``). The address's rate is checked first; a refused message counts for both."""
+    window = int(time.time() // WINDOW_S)
+    keys = ([redis_keys.flood_ip(ip, window)] if ip else []) + [
+        redis_keys.flood_session(conversation, window)]
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.incr(key)
+                pipe.expire(key, WINDOW_S * 2)
+            pipe.hget(handoff.state_key(conversation), "mode")
+            *counted, raw_mode = await pipe.execute()
+    except RedisError as exc:
+        logger.warning("flood counters unavailable (Redis: %s): not limited", exc)
+        return Admission(None, None)
+    counts = [int(c) for c in counted[::2]]
+    mode = handoff.mode_from(raw_mode)
+    if ip and counts[0] > limits.ip_per_min:
+        logger.warning("address over %d messages a minute (%s)", limits.ip_per_min,
+                       pseudonym(conversation))
+        return Admission(messages.FLOOD_ADDRESS, mode)
+    if counts[-1] > limits.session_per_min:
+        logger.warning("%s over %d messages a minute", pseudonym(conversation),
+                       limits.session_per_min)
+        return Admission(messages.FLOOD_SESSION, mode)
+    return Admission(None, mode)
 
 
 async def too_fast(redis: Redis, limits: Limits, conversation: str, ip: str | None) -> str | None:
     """The refusal to send when this message is over a rate, else None (and counted)."""
-    window = int(time.time() // WINDOW_S)
-    try:
-        if ip and await _count(redis, redis_keys.flood_ip(ip, window)) > limits.ip_per_min:
-            logger.warning("address over %d messages a minute (%s)", limits.ip_per_min,
-                           pseudonym(conversation))
-            return messages.FLOOD_ADDRESS
-        if await _count(redis, redis_keys.flood_session(conversation, window)) > limits.session_per_min:
-            logger.warning("%s over %d messages a minute", pseudonym(conversation),
-                           limits.session_per_min)
-            return messages.FLOOD_SESSION
-    except RedisError as exc:
-        logger.warning("flood counters unavailable (Redis: %s): not limited", exc)
-    return None
+    return (await admit(redis, limits, conversation, ip)).refusal
 
 
 def over_queue_cap(sync: sync_redis.Redis, limits: Limits, conversation: str, ip: str) -> bool:

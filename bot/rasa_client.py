@@ -42,6 +42,11 @@ class BotMessage:
             custom=data.get("custom"),
         )
 
+    def as_json(self) -> dict[str, Any]:
+        """What ``dataclasses.asdict`` gives, without its deep copy (the web chat's frames)."""
+        return {"text": self.text, "buttons": self.buttons, "image": self.image,
+                "custom": self.custom}
+
 
 class RasaClient:
     """One aiohttp session, opened on first use (inside the running event loop).

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import redis as sync_redis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot import messages, metrics, offered
+from bot import messages, metrics, offered, relay_script
 from bot.logsafe import pseudonym
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
 from bot.relay_records import record, record_file, record_replies, ticket_since
@@ -35,7 +36,6 @@ from hotline import (
 )
 from hotline.db import session_scope
 from hotline.handoff import Mode
-from hotline.textnorm import script_of, to_traditional
 
 logger = logging.getLogger(__name__)
 MAX_CHARS = 2000  # what is sent to Rasa; the transcript keeps everything
@@ -49,21 +49,13 @@ CONFIRM_TTL_S = 86400
 CONFIRM_GRACE_S = 10.0
 
 
-def localize(message: BotMessage, traditional: bool) -> BotMessage:
-    """Render a reply in the script the enterprise writes in."""
-    if not traditional:
-        return message
-    custom = message.custom
-    if custom:
-        custom = {k: to_traditional(v) if isinstance(v, str) else v for k, v in custom.items()}
-    return BotMessage(
-        text=to_traditional(message.text),
-        buttons=[
-            {"title": to_traditional(b["title"]), "payload": b["payload"]} for b in message.buttons
-        ],
-        image=message.image,
-        custom=custom,
-    )
+@dataclass(frozen=True)
+class Handled:
+    """A message's replies, and the conversation's mode read after Rasa answered it (None
+    when it was not read: another mode answered, or Rasa or Redis could not)."""
+
+    replies: list[BotMessage]
+    mode: Mode | None = None
 
 
 class Relay:
@@ -84,12 +76,15 @@ class Relay:
         Best effort: with Redis down the console shows nothing, the chat goes on."""
         key = redis_keys.presence(conversation_id)
         try:
-            if present:
-                await self._redis.incr(key)
-                await self._redis.expire(key, 86400)
-            elif await self._redis.decr(key) <= 0:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                if present:
+                    pipe.incr(key).expire(key, 86400)
+                else:
+                    pipe.decr(key)
+                live.queue_publish(pipe, conversation_id, "presence")
+                count = (await pipe.execute())[0]
+            if not present and count <= 0:
                 await self._redis.delete(key)
-            await live.apublish(self._redis, conversation_id, "presence")
         except RedisError as exc:
             logger.warning("presence of %s not recorded (Redis: %s)", pseudonym(conversation_id),
                            exc)
@@ -119,7 +114,8 @@ class Relay:
         return await offered.was_offered(self._redis, conversation_id, payload)
 
     async def mode(self, conversation_id: str) -> Mode:
-        return await asyncio.to_thread(handoff.mode_of, self._sync, conversation_id)
+        return handoff.mode_from(await self._redis.hget(handoff.state_key(conversation_id),
+                                                        "mode"))
 
     def _queue_reply(self, conversation_id: str) -> BotMessage:
         text = handoff.queue_notice_zh(self._sync, conversation_id,
@@ -139,20 +135,19 @@ class Relay:
 
     async def _out(self, conversation_id: str, channel: str, replies: list[BotMessage],
                    traditional: bool) -> list[BotMessage]:
-        replies = [localize(r, traditional) for r in replies]
+        replies = [relay_script.localize(r, traditional) for r in replies]
         metrics.MESSAGES_OUT.labels(channel).inc(len(replies))
         shown = [text for r in replies if (text := r.text or (r.custom or {}).get("html", ""))]
         if shown:  # one transaction for all of a message's replies (was one each)
             await asyncio.to_thread(record_replies, self._db_url, conversation_id, channel, shown)
         return replies
 
-    async def _before_bot(self, conversation_id: str, channel: str, text: str,
-                          is_payload: bool) -> list[BotMessage] | None:
+    async def _before_bot(self, conversation_id: str, text: str, is_payload: bool,
+                          mode: Mode) -> list[BotMessage] | None:
         """Answers of the handoff modes; None when the bot should answer."""
         if is_payload and service_ratings.is_payload(text):
             answer = await asyncio.to_thread(self._rate_service, conversation_id, text)
             return [BotMessage(text=answer)]
-        mode = await self.mode(conversation_id)
         if text == handoff.CANCEL_PAYLOAD or (mode is Mode.QUEUED and text in handoff.CANCEL_WORDS):
             return [await asyncio.to_thread(self._cancel, conversation_id)]
         if is_payload and text.startswith(BOT_PAYLOADS) and mode in (Mode.QUEUED, Mode.HUMAN):
@@ -167,18 +162,26 @@ class Relay:
             await asyncio.to_thread(handoff.reopen, self._sync, conversation_id)
         return None
 
-    async def _note_confirmation(self, conversation_id: str, answer: list[BotMessage]) -> None:
-        """Remember when the ticket confirmation was shown (until the bot says anything else)."""
+    async def _after_rasa(self, conversation_id: str, text: str, is_payload: bool,
+                          answer: list[BotMessage]) -> tuple[bool, Mode]:
+        """One round trip once Rasa has answered: remember when the ticket confirmation was
+        shown (until the bot says anything else), note the script (:mod:`bot.relay_script`) and
+        read the mode an action may have changed. Returns (traditional, mode)."""
         key = redis_keys.confirm_shown(conversation_id)
-        if any(b["payload"] == CONFIRM_PAYLOAD for reply in answer for b in reply.buttons):
-            await self._redis.set(key, datetime.now(timezone.utc).isoformat(), ex=CONFIRM_TTL_S)
-        else:
-            await self._redis.delete(key)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if any(b["payload"] == CONFIRM_PAYLOAD for reply in answer for b in reply.buttons):
+                pipe.set(key, datetime.now(timezone.utc).isoformat(), ex=CONFIRM_TTL_S)
+            elif answer:
+                pipe.delete(key)
+            written = relay_script.queue_note(pipe, conversation_id, text, is_payload)
+            pipe.hget(handoff.state_key(conversation_id), "mode")
+            *_, stored, raw_mode = await pipe.execute()
+        return relay_script.traditional(written, stored), handoff.mode_from(raw_mode)
 
-    async def _empty_answer(self, conversation_id: str, *, confirm_pressed: bool,
+    async def _empty_answer(self, conversation_id: str, mode: Mode, *, confirm_pressed: bool,
                             received: datetime) -> list[BotMessage]:
         """Rasa answered nothing: the action server is down or an action raised."""
-        if await self.mode(conversation_id) is not Mode.BOT:
+        if mode is not Mode.BOT:
             return []  # an action handed the chat to a person: the queue notice is theirs
         metrics.RASA_FAILURES.labels("empty").inc()
         logger.error("Rasa gave an empty answer for %s (action server down or an action "
@@ -261,16 +264,6 @@ class Relay:
                                [BotMessage(text=messages.FILE_KEPT.format(name=name))],
                                traditional)
 
-    async def _traditional(self, conversation_id: str, text: str, is_payload: bool) -> bool:
-        """The script of the enterprise's last message written in words: a button press, a
-        code, a phone or a ticket number keeps the script it had (``textnorm.script_of``)."""
-        key = redis_keys.script(conversation_id)
-        script = None if is_payload else script_of(text)
-        if script is None:
-            return await self._redis.get(key) == b"t"
-        await self._redis.set(key, script.encode(), ex=30 * 86400)
-        return script == "t"
-
     async def traditional_of(self, conversation_id: str) -> bool:
         """Whether pushed messages to this conversation go out in Traditional script."""
         try:
@@ -285,16 +278,25 @@ class Relay:
     ) -> list[BotMessage]:
         """The replies to one message. ``source_ref``: the channel's id of the message, so that
         a message handled again after a crash is recorded once."""
+        return (await self.handle_noting_mode(conversation_id, channel, text,
+                                              is_payload=is_payload, source_ref=source_ref)).replies
+
+    async def handle_noting_mode(
+        self, conversation_id: str, channel: str, text: str, *, is_payload: bool = False,
+        source_ref: str | None = None,
+    ) -> Handled:
+        """:meth:`handle`, with the mode read after Rasa answered (the web chat's queue cap
+        needs it; read in the same round trip as the relay's own bookkeeping)."""
         text = (text or "").strip()
         if not text:
-            return [BotMessage(text=messages.EMPTY)]
+            return Handled([BotMessage(text=messages.EMPTY)])
         with log_context.request(pseudonym(conversation_id), reuse=True), metrics.Timer(channel):
-            replies = await self._handle(conversation_id, channel, text, is_payload, source_ref)
-            logger.info("%s message answered with %d replies", channel, len(replies))
-            return replies
+            handled = await self._handle(conversation_id, channel, text, is_payload, source_ref)
+            logger.info("%s message answered with %d replies", channel, len(handled.replies))
+            return handled
 
     async def _handle(self, conversation_id: str, channel: str, text: str, is_payload: bool,
-                      source_ref: str | None) -> list[BotMessage]:
+                      source_ref: str | None) -> Handled:
         # First of all: the message is in the transcript, whatever fails next.
         await asyncio.to_thread(record, self._db_url, conversation_id, channel, "in",
                                 "enterprise", text, source_ref)
@@ -309,7 +311,7 @@ class Relay:
             replies = await self._unanswered(
                 conversation_id, messages.RASA_BUSY, received=received,
                 confirm_pressed=is_payload and text == CONFIRM_PAYLOAD)
-            return await self._out(conversation_id, channel, replies, False)
+            return Handled(await self._out(conversation_id, channel, replies, False))
 
     async def handle_edit(self, conversation_id: str, channel: str, text: str
                           ) -> list[BotMessage]:
@@ -329,13 +331,17 @@ class Relay:
                                [BotMessage(text=messages.EDIT_NOT_PROCESSED)], False)
 
     async def _answer(self, conversation_id: str, channel: str, text: str,
-                      is_payload: bool, received: datetime) -> list[BotMessage]:
+                      is_payload: bool, received: datetime) -> Handled:
         """The replies to a message already in the transcript."""
-        await live.apublish(self._redis, conversation_id)
-        handled = await self._before_bot(conversation_id, channel, text, is_payload)
+        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
+            live.queue_publish(pipe, conversation_id)
+            pipe.hget(handoff.state_key(conversation_id), "mode")
+            _, raw_mode = await pipe.execute()
+        handled = await self._before_bot(conversation_id, text, is_payload,
+                                         handoff.mode_from(raw_mode))
         if handled is not None:
-            traditional = await self._traditional(conversation_id, text, is_payload)
-            return await self._out(conversation_id, channel, handled, traditional)
+            traditional = await relay_script.note(self._redis, conversation_id, text, is_payload)
+            return Handled(await self._out(conversation_id, channel, handled, traditional))
         replies: list[BotMessage] = []
         confirm_pressed = is_payload and text == CONFIRM_PAYLOAD
         to_rasa = text
@@ -351,13 +357,13 @@ class Relay:
             replies = await self._unanswered(
                 conversation_id, messages.RASA_BUSY, confirm_pressed=confirm_pressed,
                 received=received, grace_s=CONFIRM_GRACE_S if exc.timed_out else 0.0)
-        else:
-            replies += answer if answer else await self._empty_answer(
-                conversation_id, confirm_pressed=confirm_pressed, received=received)
-            if answer:
-                await self._note_confirmation(conversation_id, answer)
-        try:
-            traditional = await self._traditional(conversation_id, text, is_payload)
-        except RedisError:  # Rasa has answered: send that, in the default script
-            traditional = False
-        return await self._out(conversation_id, channel, replies, traditional)
+            try:
+                traditional = await relay_script.note(self._redis, conversation_id, text, is_payload)
+            except RedisError:  # the busy reply goes out all the same, in the default script
+                traditional = False
+            return Handled(await self._out(conversation_id, channel, replies, traditional))
+        # Redis gone since Rasa answered: raised, the enterprise is told (see _handle)
+        traditional, mode = await self._after_rasa(conversation_id, text, is_payload, answer)
+        replies += answer if answer else await self._empty_answer(
+            conversation_id, mode, confirm_pressed=confirm_pressed, received=received)
+        return Handled(await self._out(conversation_id, channel, replies, traditional), mode)

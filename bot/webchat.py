@@ -17,7 +17,7 @@ from bot import flood, messages, offered, webframes
 from bot.logsafe import pseudonym
 from bot.outbox_web import pump_web
 from bot.rasa_client import BotMessage
-from bot.relay import Relay
+from bot.relay import Handled, Relay
 from hotline import attachments, channels, client_address
 from hotline.db import session_scope
 from hotline.handoff import Mode
@@ -45,45 +45,46 @@ def wake(conversation: str) -> None:
 
 async def _answer(relay: Relay, conversation: str, frame: webframes.Frame,
                   limits: flood.Limits, ip: str | None) -> list[BotMessage]:
-    """The relay's replies to a frame, within the flood limits."""
-    refusal = await flood.too_fast(relay.redis, limits, conversation, ip)
-    if refusal is not None:
-        return [BotMessage(text=refusal)]
-    try:
-        before = await relay.mode(conversation)
-    except RedisError:
-        before = None  # the relay degrades on its own
-    replies = await _relay(relay, conversation, frame)
-    if before in (Mode.BOT, Mode.CLOSED) and await _just_queued(relay, conversation) \
+    """The relay's replies to a frame, within the flood limits. The rate counters and the
+    mode before are one Redis round trip; the mode after comes with the relay's own."""
+    admitted = await flood.admit(relay.redis, limits, conversation, ip)
+    if admitted.refusal is not None:
+        return [BotMessage(text=admitted.refusal)]
+    handled = await _relay(relay, conversation, frame)
+    if admitted.mode in (Mode.BOT, Mode.CLOSED) \
+            and await _just_queued(relay, conversation, handled.mode) \
             and await flood.check_queue_cap(relay.sync, limits, conversation, ip):
         return await relay.tell(conversation, "web",
                                 messages.QUEUE_CAP.format(cap=limits.queued_per_ip))
-    return replies
+    return handled.replies
 
 
-async def _just_queued(relay: Relay, conversation: str) -> bool:
+async def _just_queued(relay: Relay, conversation: str, seen: Mode | None) -> bool:
+    """Whether the chat is queued now: ``seen`` when the relay read it after Rasa answered."""
+    if seen is not None:
+        return seen is Mode.QUEUED
     try:
         return await relay.mode(conversation) is Mode.QUEUED
     except RedisError:
         return False
 
 
-async def _relay(relay: Relay, conversation: str, frame: webframes.Frame) -> list[BotMessage]:
+async def _relay(relay: Relay, conversation: str, frame: webframes.Frame) -> Handled:
     """The relay's replies to a frame; a button the bot never offered here is refused."""
     if not frame.is_payload:
         # A leading "/" would be read by Rasa as an intent payload: only buttons may do that.
-        return await relay.handle(conversation, "web", frame.text.lstrip("/"))
+        return await relay.handle_noting_mode(conversation, "web", frame.text.lstrip("/"))
     try:
         offered_here = await relay.was_offered(conversation, frame.text)
     except RedisError as exc:
         logger.error("button of %s not checked (Redis: %s): busy reply",
                      pseudonym(conversation), exc)
-        return [BotMessage(text=messages.RASA_BUSY)]
+        return Handled([BotMessage(text=messages.RASA_BUSY)])
     if not offered_here:
         logger.warning("a button payload never offered to %s was refused",
                        pseudonym(conversation))
-        return [BotMessage(text=messages.BUTTON_EXPIRED)]
-    return await relay.handle(conversation, "web", frame.text, is_payload=True)
+        return Handled([BotMessage(text=messages.BUTTON_EXPIRED)])
+    return await relay.handle_noting_mode(conversation, "web", frame.text, is_payload=True)
 
 
 def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
@@ -165,7 +166,7 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
                     await websocket.send_text(json.dumps(bad.reply(), ensure_ascii=False))
                     continue
                 replies = await _answer(relay, conversation, frame, limits, ip)
-                await send_frame({"messages": [asdict(r) for r in replies]})
+                await send_frame({"messages": [r.as_json() for r in replies]})
         except WebSocketDisconnect:
             return
         finally:

@@ -25,3 +25,10 @@ def publish(r: redis.Redis, conversation_id: str, kind: str = "message") -> None
 async def apublish(r: aioredis.Redis, conversation_id: str, kind: str = "message") -> None:
     await r.xadd(STREAM, {"conversation": conversation_id, "kind": kind}, maxlen=MAXLEN,
                  approximate=True)
+
+
+def queue_publish(pipe: aioredis.client.Pipeline, conversation_id: str,
+                  kind: str = "message") -> None:
+    """:func:`apublish` as one command of the caller's pipeline (sent with its others)."""
+    pipe.xadd(STREAM, {"conversation": conversation_id, "kind": kind}, maxlen=MAXLEN,
+              approximate=True)

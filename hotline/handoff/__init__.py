@@ -43,6 +43,7 @@ from hotline.handoff.queries import (
     estimated_wait,
     events,
     fallbacks,
+    mode_from,
     mode_of,
     note_fallback,
     operators_busy,
@@ -85,6 +86,7 @@ from hotline.handoff.states import (
     QueueEntry,
     Reason,
     State,
+    state_key,
 )
 from hotline.handoff.transitions import (
     cancel,
@@ -102,8 +104,8 @@ __all__ = [
     "OPERATOR_PREFIX", "PREFIX", "QUEUE_KEY", "QUEUE_REASONS", "REASON_ZH", "RELEASE_REASONS",
     "SYSTEM", "AlreadyClaimed", "Event", "InvalidHandoff", "Mode", "NotOwner", "QueueEntry",
     "Reason", "State", "cancel", "claim", "close", "estimated_wait", "events", "fallbacks",
-    "hand_back", "idle_chats", "mode_of", "note_fallback", "operators_busy", "owned_by",
+    "hand_back", "idle_chats", "mode_from", "mode_of", "note_fallback", "operators_busy", "owned_by",
     "owner_of", "queue", "queue_notice_zh", "queue_position", "release", "release_and_notify",
     "release_idle", "release_operator", "released_notice_zh", "reopen", "request_human",
-    "reset_fallbacks", "state_of", "workloads",
+    "reset_fallbacks", "state_key", "state_of", "workloads",
 ]

@@ -37,7 +37,12 @@ def state_of(r: redis.Redis, conversation: str) -> State:
 
 
 def mode_of(r: redis.Redis, conversation: str) -> Mode:
-    raw = r.hget(state_key(conversation), "mode")
+    return mode_from(r.hget(state_key(conversation), "mode"))
+
+
+def mode_from(raw: bytes | str | None) -> Mode:
+    """The mode of a state hash's ``mode`` field as ``HGET`` returned it (``None``: no state,
+    the bot's): for callers that read it in a pipeline of their own, beside other commands."""
     return Mode(as_text(raw)) if raw is not None else Mode.BOT
 
 
