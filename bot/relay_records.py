@@ -7,22 +7,25 @@ from __future__ import annotations
 from datetime import datetime
 
 from hotline import attachments, tickets, transcripts
-from hotline.db import session_scope
+from hotline.db import get_engine, session_scope
 
 
 def record(
     db_url: str, conversation_id: str, channel: str, direction: str, author: str, text: str,
     source_ref: str | None = None,
 ) -> None:
+    if source_ref is None:  # nothing to look up first: one INSERT
+        with get_engine(db_url).begin() as connection:
+            transcripts.append(connection, conversation_id, channel, direction, author, [text])
+        return
     with session_scope(db_url) as session:
         transcripts.add(session, conversation_id, channel, direction, author, text,
                         source_ref=source_ref)
 
 
 def record_replies(db_url: str, conversation_id: str, channel: str, texts: list[str]) -> None:
-    with session_scope(db_url) as session:
-        for text in texts:
-            transcripts.add(session, conversation_id, channel, "out", "bot", text)
+    with get_engine(db_url).begin() as connection:
+        transcripts.append(connection, conversation_id, channel, "out", "bot", texts)
 
 
 def record_file(
