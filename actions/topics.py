@@ -15,6 +15,7 @@ from hotline import routing
 from hotline.db import session_scope
 from hotline.kb import declined, feedback
 from hotline.kb.aspects import Aspect, answerable_aspects, asks_beyond
+from hotline.kb.decide import FIGURE_NOT_IN_SOURCE
 from hotline.kb.index import get_index
 from hotline.kb.models import Entry, SearchResult
 from hotline.kb.render import render_answer, render_focused
@@ -170,9 +171,16 @@ class ActionHandleTopic(Action):
                             related(result), summary=asks_beyond(result.normalized))
                 return [*remember(act, topic, text), SlotSet("kb_entry", entry.id)]
             log_declined(result, topic, tracker.sender_id)
-            dispatcher.utter_message(
-                response="utter_kb_not_sure", topic_zh=info.zh, department=info.department
-            )
+            if result.reason == FIGURE_NOT_IN_SOURCE and result.top is not None:
+                # on the subject, without the asked amount: say so, the entry one tap away
+                entry = result.top.entry
+                dispatcher.utter_message(response="utter_kb_figure_not_in_source",
+                                         department=info.department,
+                                         buttons=[full_button(entry, short_label(entry))])
+            else:
+                dispatcher.utter_message(
+                    response="utter_kb_not_sure", topic_zh=info.zh, department=info.department
+                )
             dispatcher.utter_message(response="utter_offer_ticket", buttons=APPEAL_BUTTONS)
             return remember(act, topic, text)
         dispatcher.utter_message(

@@ -533,3 +533,21 @@ def test_own_set_with_the_nlu_topic_meets_its_floor(idx: kb_index.KbIndex) -> No
     topics = nlu_topics.load(q.question for q in questions)
     summary = evaluate(questions, index=idx, nlu_topics=topics).summary()
     assert summary["cited_hit_at_3"] >= 0.96 and summary["declined"] <= 0.06, summary
+
+
+def test_a_figure_the_sources_lack_is_declined_with_the_entry_one_tap_away(
+    scoped: str,
+) -> None:
+    """深圳的创业担保贷款最多能贷多少: the curated entry is on the subject but says the amount is
+    set locally and not in the knowledge base; the bot says so instead of answering, offers
+    that entry as a button, a ticket and a person, and logs the question for staff."""
+    messages, _ = _run(topic_actions.ActionHandleTopic(),
+                       _tracker("深圳的创业担保贷款最多能贷多少", "financing"))
+    assert messages[0]["response"] == "utter_kb_figure_not_in_source"
+    button = messages[0]["buttons"][0]
+    entry_id = json.loads(button["payload"].removeprefix("/inform"))["kb_full"]
+    assert entry_id.startswith("curated:") and "创业担保贷款" in button["title"]
+    assert [b["payload"] for b in messages[-1]["buttons"]] == ["/open_ticket", "/request_human"]
+    with db.session_scope(scoped) as session:
+        row = session.scalars(select(KbDeclined)).one()
+        assert row.reason == decide.FIGURE_NOT_IN_SOURCE

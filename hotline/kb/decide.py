@@ -180,6 +180,11 @@ ASKS_AMOUNT_RE = re.compile(
 HAS_AMOUNT_RE = re.compile(r"(\d+(\.\d+)?\s*(%|元|万|倍)|百分之|[一二三四五六七八九十百千万]+元|倍)")
 
 
+#: The reason given when the question asks for a figure the top entry does not state: the
+#: entry is on the subject, so the reply offers it as a related one.
+FIGURE_NOT_IN_SOURCE = "figure not in source"
+
+
 #: A question about whether a programme still runs, or its current round's dates.
 ASKS_CURRENT_RE = re.compile(
     r"(还有吗|还有没有|今年还|现在还有|还在吗|申报截止|截止是|到哪一年|用到哪|什么时候调|调了吗|"
@@ -322,7 +327,7 @@ def _coverage_rules(f: Features) -> tuple[bool, str]:
     if f.off_domain and OFF_DOMAIN_RULE:
         return False, "not a policy question"
     if f.asks_figure and not f.has_figure:
-        return False, "figure not in source"
+        return False, FIGURE_NOT_IN_SOURCE
     if ELSEWHERE_RULE and f.elsewhere:
         return False, "another jurisdiction"
     if CURRENT_RULE and f.asks_current and not f.says_where_set:
@@ -369,7 +374,7 @@ def idf_table(df: dict[str, int], n: int) -> dict[str, float]:
 # This module's names, then those re-exported from decide_words (see the import above).
 __all__ = [
     "ABSENT_TERM_COSINE", "ASKS_AMOUNT_RE", "ASKS_CURRENT_RE", "CURATED_FIGURE_COVERAGE",
-    "CURRENT_RULE", "DENSE_RESCUE", "Decision", "ELSEWHERE_RULE", "FIGURE_SET_ELSEWHERE_RE",
+    "CURRENT_RULE", "DENSE_RESCUE", "Decision", "FIGURE_NOT_IN_SOURCE", "ELSEWHERE_RULE", "FIGURE_SET_ELSEWHERE_RE",
     "FOREIGN_ASKED_ONLY", "FOREIGN_COVERAGE", "FOREIGN_REST_COVERAGE", "FOREIGN_SCORE", "Features",
     "HAS_AMOUNT_RE", "KEY_COVERAGE", "MIN_COVERAGE", "MIN_SCORE", "OFF_DOMAIN_RE",
     "OFF_DOMAIN_RULE", "RESCUABLE", "SUBJECT_COVERAGE", "asks_amount", "coverage_of", "decide",
