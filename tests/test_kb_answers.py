@@ -313,6 +313,17 @@ def scoped(db_url: str, idx: kb_index.KbIndex, monkeypatch: pytest.MonkeyPatch) 
     return db_url
 
 
+def test_every_decline_reason_has_a_chinese_label() -> None:
+    """Each reason the search can give reaches the console's list in Chinese."""
+    from hotline.kb import search as kb_search
+
+    source = "\n".join(Path(m.__file__).read_text(encoding="utf-8")
+                       for m in (decide, kb_search))
+    given = set(re.findall(r'return False, "([a-z ]+)"', source))
+    given |= {decide.FIGURE_NOT_IN_SOURCE, kb_search.UNLIKE_ANSWERED, "no words", "no match"}
+    assert given and given <= set(declined.REASON_ZH), given - set(declined.REASON_ZH)
+
+
 def test_declined_question_is_logged_and_offers_a_ticket(scoped: str) -> None:
     messages, _ = _run(topic_actions.ActionHandleTopic(),
                        _tracker("数字人民币对公钱包怎么开通", "financing"))
@@ -372,6 +383,8 @@ def test_console_lists_declined_questions_with_counts(console_app: ConsoleHarnes
     assert page.status_code == 200
     section = page.text.split('id="declined"')[1].split("</section>")[0]
     assert "算力券怎么申领" in section and "<td>3</td>" in section and "算力券" in section
+    assert "问的事项知识库没有收录" in section and "没有相近的内容" in section
+    assert "subject not in knowledge base" not in section  # staff read Chinese
     assert section.index("算力券怎么申领") < section.index("&lt;b&gt;x&lt;/b&gt;")
     assert "<b>x</b>" not in section
 

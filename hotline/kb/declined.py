@@ -52,6 +52,24 @@ def _group_for_hot_issues(session: Session, row: KbDeclined) -> None:
         hot.forget_index()
 
 
+#: Why the bot declined, as staff read it (the reasons of hotline.kb.decide and
+#: hotline.kb.search): what kind of gap the knowledge base has.
+REASON_ZH = {
+    "weak match": "没有相近的内容",
+    "no words": "没有可检索的词语",
+    "no match": "没有相近的内容",
+    "not a policy question": "不是政策问题",
+    "figure not in source": "问的金额、比例或标准，来源里没有写明",
+    "another jurisdiction": "问的是其他地区的规定",
+    "current round not in source": "问的是本年度或本批次的安排",
+    "subject not in knowledge base": "问的事项知识库没有收录",
+    "subject not covered": "最接近的内容不涉及所问事项",
+    "low coverage": "最接近的内容只涉及问题的一小部分",
+    "key word missing": "最接近的内容缺少关键词",
+    "unlike answerable questions": "模型判断与能回答的问题不像",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class DeclinedGroup:
     normalized: str
@@ -60,6 +78,11 @@ class DeclinedGroup:
     topic: str | None
     missing: str | None
     best_entry_id: str | None
+    reason: str | None = None
+
+    @property
+    def reason_zh(self) -> str:
+        return REASON_ZH.get(self.reason or "", "") if self.reason else ""
 
 
 def top(session: Session, limit: int = 50) -> list[DeclinedGroup]:
@@ -79,7 +102,8 @@ def top(session: Session, limit: int = 50) -> list[DeclinedGroup]:
     sample = {r.id: r for r in rows}
     return [
         DeclinedGroup(normalized, int(n), last_at, sample[last_id].topic,
-                      sample[last_id].missing, sample[last_id].best_entry_id)
+                      sample[last_id].missing, sample[last_id].best_entry_id,
+                      sample[last_id].reason)
         for normalized, n, last_at, last_id in groups
     ]
 
