@@ -40,6 +40,10 @@ meaning (:data:`DENSE_RESCUE`), and one naming its subject by a compound the who
 corpus lacks (:mod:`hotline.kb.absent`: 域名备案) declines unless the top entry is near
 (:data:`ABSENT_TERM_COSINE`).
 
+What these rules answer, a learned second opinion (:mod:`hotline.kb.answerable`, applied by
+:func:`hotline.kb.search.second_opinion`) may still decline as unlike the questions the
+knowledge base answers.
+
 The thresholds (and the switched-off ones, kept for calibration) are chosen by
 ``bench/calibrate_kb.py`` on one half of ``tests/data/kb_*.jsonl`` (answerable against
 ``"answerable": false`` questions) and checked on the other half.
