@@ -18,7 +18,7 @@ from typing import Any
 from bot.logsafe import pseudonym
 from bot.outbox_delivery import Clock, utcnow, worker_name
 from hotline import attachments, outbox
-from hotline.db import session_scope
+from hotline.db import get_engine, session_scope
 from hotline.outbox import Claimed
 from hotline.textnorm import to_traditional
 
@@ -31,6 +31,9 @@ WEB_LEASE = timedelta(minutes=2)
 
 
 def _claim_web(db_url: str, conversation_id: str, worker: str, now: datetime) -> list[Claimed]:
+    with get_engine(db_url).connect() as connection:  # the usual poll: nothing pending, done
+        if not outbox.has_pending(connection, conversation_id):
+            return []
     with session_scope(db_url) as session:
         return outbox.claim_for_conversation(session, conversation_id, worker=worker, now=now,
                                              lease=WEB_LEASE)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from hotline import transcripts
@@ -123,6 +123,16 @@ def claim_due(
     """
     return _claim(session, _due_ids(session, now=now, limit=limit, channel=channel),
                   worker=worker, now=now, lease=lease)
+
+
+def has_pending(connection: Connection, conversation_id: str) -> bool:
+    """Whether the conversation has any row not yet delivered: one indexed lookup on a plain
+    connection, no ORM session. The web chat's pump asks first, every few seconds for each
+    open page, and claims (:func:`claim_for_conversation`) only then: most polls find none."""
+    return connection.execute(
+        select(O.id).where(O.conversation_id == conversation_id,
+                           O.status == OutboxStatus.PENDING.value).limit(1)
+    ).first() is not None
 
 
 def claim_for_conversation(
