@@ -8,7 +8,9 @@ concurrency levels. Prints p50/p95 reply time, throughput and the ratios to raw 
     .venv/bin/python bench/bench_load.py --levels 32 --topologies single,replicas
 
 ``cpu`` is how busy the whole machine was during a path's rounds (all cores, every process):
-near 100 %, more replicas on this machine have nothing to run on. Every chat is a fresh sender (no tracker growth across rounds). Rounds alternate the paths
+near 100 %, more replicas on this machine have nothing to run on. ``CPU ms/msg`` under each
+row: CPU time per message answered of each service (with its children) and of the load
+generator; what the machine spent beyond their sum went to other programs. Every chat is a fresh sender (no tracker growth across rounds). Rounds alternate the paths
 (raw, web, telegram, raw, web, …) so that drift on a shared machine hits all of them alike.
 The last line is JSON.
 """
@@ -43,6 +45,14 @@ SCRIPT = ["你好", "想开个小饭馆，要办什么证", "高新技术企业�
 TIMEOUT_S = 120.0
 
 
+def _cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -56,6 +66,21 @@ class Paths:
         self.gateway = f"http://127.0.0.1:{stack.ports.gateway}"
         self.fake = fake
         self._chat = 80_000_000
+        # Per-process CPU: each service with its children (PostgreSQL's backends), and this
+        # load generator alone (the services are its children too).
+        self.processes = {s.name: psutil.Process(s.process.pid) for s in stack.services
+                          if s.process is not None}
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far of each service (with its children) and of the load generator."""
+        seconds = {}
+        for name, process in self.processes.items():
+            try:
+                seconds[name] = sum(_cpu(p) for p in [process, *process.children(recursive=True)])
+            except psutil.Error:
+                seconds[name] = float("nan")
+        seconds["loadgen"] = _cpu(psutil.Process())
+        return seconds
 
     async def raw(self, client: aiohttp.ClientSession, latencies: list[float]) -> None:
         sender = f"load-raw-{uuid.uuid4().hex[:12]}"
@@ -101,13 +126,16 @@ async def _round(paths: Paths, path: str, chats: int) -> dict[str, Any]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=chats + 8),
                                      timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as client:
         psutil.cpu_percent(None)  # the machine's busy share from here on (all cores)
+        before = paths.cpu_seconds()
         started = time.perf_counter()
         results = await asyncio.gather(*(getattr(paths, path)(client, latencies)
                                          for _ in range(chats)), return_exceptions=True)
         wall = time.perf_counter() - started
         cpu = psutil.cpu_percent(None)
+        after = paths.cpu_seconds()
     errors = [r for r in results if isinstance(r, BaseException)]
     return {"latencies": latencies, "wall": wall, "errors": len(errors), "cpu": cpu,
+            "cpu_s": {k: after[k] - before[k] for k in after},
             "error": repr(errors[0])[:200] if errors else None}
 
 
@@ -120,6 +148,7 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
         counts: dict[str, int] = {p: 0 for p in path_names}
         errors: dict[str, int] = {p: 0 for p in path_names}
         cpu: dict[str, list[float]] = {p: [] for p in path_names}
+        cpu_s: dict[str, dict[str, float]] = {p: {} for p in path_names}
         for _ in range(rounds):
             for name in path_names:
                 result = await _round(paths, name, chats)
@@ -128,6 +157,8 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
                 counts[name] += len(result["latencies"])
                 errors[name] += result["errors"]
                 cpu[name].append(result["cpu"])
+                for process, seconds in result["cpu_s"].items():
+                    cpu_s[name][process] = cpu_s[name].get(process, 0.0) + seconds
                 if result["error"]:
                     print(f"  {name} at {chats}: {result['error']}", flush=True)
         raw_p95 = _pct(samples.get("raw", []), 0.95)
@@ -141,6 +172,9 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
                    if samples[name] else None,
                    "throughput_msg_s": round(throughput, 2), "errors": errors[name],
                    "cpu_pct": round(statistics.fmean(cpu[name]), 1),
+                   # ms of CPU per message answered, by process: who the cores went to
+                   "cpu_ms_per_msg": {k: round(v * 1000 / counts[name], 2)
+                                      for k, v in cpu_s[name].items()} if counts[name] else {},
                    "p95_vs_raw": round(p95 / raw_p95, 2) if "raw" in samples else None,
                    "throughput_vs_raw": round(throughput / raw_tp, 2) if "raw" in samples
                    else None}
@@ -149,6 +183,8 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
                   f"  p95 {row['p95_ms']:>8} ms  {row['throughput_msg_s']:>7} msg/s"
                   f"  p95×raw {row['p95_vs_raw']}  thr×raw {row['throughput_vs_raw']}"
                   f"  errors {row['errors']}  cpu {row['cpu_pct']}%", flush=True)
+            print("            CPU ms/msg " + "  ".join(
+                f"{k} {v}" for k, v in row["cpu_ms_per_msg"].items()), flush=True)
     return rows
 
 
