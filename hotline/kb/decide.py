@@ -243,11 +243,12 @@ class Features:
 #: Curated entries state where a figure is set when no source holds it ("以…公布为准");
 #: that answers a current-round question only when the entry is about the question's subject.
 CURATED_FIGURE_COVERAGE = 0.6
-#: … and no longer a question asking for the figure itself (深圳的创业担保贷款最多能贷多少):
+#: … and no longer a question asking for the figure alone (深圳的创业担保贷款最多能贷多少):
 #: the knowledge base does not hold the amount, so the bot says so and declines, offering the
-#: entry as a related one, a ticket or a person. Measured on every file: no answerable
-#: question newly declined; unanswerable 0.828 → 0.844 (held-out), 0.800 → 0.833 (dev),
-#: kb_needs' unanswerable 0.455 → 0.636.
+#: entry as a related one, a ticket or a person. A question that also asks something else
+#: (能贷多少、有没有贴息) still gets the entry, which answers the rest and says where the
+#: figure is set. Measured on every file: no answerable question newly declined; unanswerable
+#: 0.828 → 0.844 (held-out), 0.800 → 0.833 (dev), kb_needs' unanswerable 0.455 → 0.545.
 WHERE_SET_ANSWERS_FIGURE = False
 FIGURE_SET_ELSEWHERE_RE = re.compile(r"(为准|未收录|不在本知识库|没有规定具体)")
 
@@ -294,7 +295,10 @@ def features(
         and coverage >= CURATED_FIGURE_COVERAGE
         and FIGURE_SET_ELSEWHERE_RE.search(hay) is not None
     )
-    has_figure = HAS_AMOUNT_RE.search(hay) is not None or (says_where_set and WHERE_SET_ANSWERS_FIGURE)
+    asks_more = question and any(not asks_amount(question[a:b])
+                                 for a, b in asking_spans(question))
+    has_figure = HAS_AMOUNT_RE.search(hay) is not None or (
+        says_where_set and (WHERE_SET_ANSWERS_FIGURE or bool(asks_more)))
     return Features(
         score=score,
         coverage=coverage,
