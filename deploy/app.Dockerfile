@@ -11,4 +11,4 @@ COPY console console
 COPY kb kb
 COPY nlu/jieba nlu/jieba
 COPY alembic.ini ./
-ENV PYTHONPATH=/app
+ENV PYTHONPATH=/app OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1

@@ -62,6 +62,13 @@ def test_stack_starts_rasa_on_loopback_with_a_token_and_gives_it_to_the_gateway(
 
     monkeypatch.setenv("HOTLINE_RASA_TOKEN", TOKEN)
     configured = Stack(var_dir=tmp_path, extra_env={"HOTLINE_RASA_TOKEN": "not this one"})
+    # one BLAS thread per service process unless the operator chose otherwise
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    env = Stack(var_dir=tmp_path).env()
+    assert env["OPENBLAS_NUM_THREADS"] == "1" and env["MKL_NUM_THREADS"] == "1"
+    assert env["OMP_NUM_THREADS"] == "4"
     assert configured.rasa_token == TOKEN and configured.env()["HOTLINE_RASA_TOKEN"] == TOKEN
     assert Settings().rasa_token == TOKEN
 
