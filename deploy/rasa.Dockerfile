@@ -13,3 +13,5 @@ COPY --chown=1001 nlu nlu
 COPY --chown=1001 hotline/__init__.py hotline/textnorm.py hotline/
 COPY --chown=1001 models/current.tar.gz models/current.tar.gz
 ENV PYTHONPATH=/app RASA_TELEMETRY_ENABLED=false OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+# `rasa` with the action-reply check built once (nlu/rasa_main.py); the arguments stay rasa's.
+ENTRYPOINT ["python", "-m", "nlu.rasa_main"]
