@@ -175,7 +175,7 @@ class ActionHandleTopic(Action):
                 # on the subject, without the asked amount: say so, the entry one tap away
                 entry = result.top.entry
                 dispatcher.utter_message(response="utter_kb_figure_not_in_source",
-                                         department=info.department,
+                                         department=entry.department or info.department,
                                          buttons=[full_button(entry, short_label(entry))])
             else:
                 dispatcher.utter_message(

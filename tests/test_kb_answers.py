@@ -557,6 +557,7 @@ def test_a_figure_the_sources_lack_is_declined_with_the_entry_one_tap_away(
     messages, _ = _run(topic_actions.ActionHandleTopic(),
                        _tracker("深圳的创业担保贷款最多能贷多少", "financing"))
     assert messages[0]["response"] == "utter_kb_figure_not_in_source"
+    assert "人力资源和社会保障" in messages[0]["department"]  # the entry's office, not the topic's
     button = messages[0]["buttons"][0]
     entry_id = json.loads(button["payload"].removeprefix("/inform"))["kb_full"]
     assert entry_id.startswith("curated:") and "创业担保贷款" in button["title"]
