@@ -8,6 +8,8 @@ with the handoff events stream (:data:`hotline.handoff.EVENTS_KEY`). Entries onl
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 import redis.asyncio as aioredis
 
@@ -17,18 +19,21 @@ STREAM = redis_keys.LIVE_STREAM
 MAXLEN = 50_000
 
 
+def _append(target: Any, conversation_id: str, kind: str) -> Any:
+    """One stream entry on ``target``: a client (sync or async) or a pipeline."""
+    return target.xadd(STREAM, {"conversation": conversation_id, "kind": kind},
+                       maxlen=MAXLEN, approximate=True)
+
+
 def publish(r: redis.Redis, conversation_id: str, kind: str = "message") -> None:
-    r.xadd(STREAM, {"conversation": conversation_id, "kind": kind}, maxlen=MAXLEN,
-           approximate=True)
+    _append(r, conversation_id, kind)
 
 
 async def apublish(r: aioredis.Redis, conversation_id: str, kind: str = "message") -> None:
-    await r.xadd(STREAM, {"conversation": conversation_id, "kind": kind}, maxlen=MAXLEN,
-                 approximate=True)
+    await _append(r, conversation_id, kind)
 
 
 def queue_publish(pipe: aioredis.client.Pipeline, conversation_id: str,
                   kind: str = "message") -> None:
     """:func:`apublish` as one command of the caller's pipeline (sent with its others)."""
-    pipe.xadd(STREAM, {"conversation": conversation_id, "kind": kind}, maxlen=MAXLEN,
-              approximate=True)
+    _append(pipe, conversation_id, kind)

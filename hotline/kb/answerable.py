@@ -109,14 +109,6 @@ class Tree:
     right: np.ndarray
     value: np.ndarray
 
-    def predict(self, x: np.ndarray) -> float:
-        node = 0
-        while self.left[node] >= 0:
-            # sklearn's trees compare float32 inputs
-            go_left = np.float32(x[self.feature[node]]) <= self.threshold[node]
-            node = int(self.left[node] if go_left else self.right[node])
-        return float(self.value[node])
-
 
 @dataclass(frozen=True)
 class Answerability:
@@ -146,7 +138,8 @@ class Answerability:
                 pad("right", -1, np.int64), pad("value", 0.0, np.float64),
                 np.arange(len(self.trees)))
 
-    def unanswerable(self, x: np.ndarray) -> float:
+    def raw(self, x: np.ndarray) -> float:
+        """init + rate · Σ trees(x): the log-odds of unanswerable."""
         feature, threshold, left, right, value, rows = self._padded
         # sklearn's trees compare float32 inputs with float64 thresholds
         xs = np.asarray(x, dtype=np.float32).astype(np.float64)
@@ -158,8 +151,10 @@ class Answerability:
             go_left = xs[feature[rows, node]] <= threshold[rows, node]
             step = np.where(go_left, left[rows, node], right[rows, node])
             node = np.where(inner, step, node)
-        raw = self.init + self.rate * float(value[rows, node].sum())
-        return 1.0 / (1.0 + math.exp(-raw))
+        return self.init + self.rate * float(value[rows, node].sum())
+
+    def unanswerable(self, x: np.ndarray) -> float:
+        return 1.0 / (1.0 + math.exp(-self.raw(x)))
 
     def declines(self, x: np.ndarray) -> bool:
         return self.unanswerable(x) > self.threshold

@@ -25,7 +25,7 @@ from hotline.kb import answerable
 from hotline.kb.evaluate import Question, load_questions
 from hotline.kb.index import KbIndex
 from hotline.kb.rerank import RERANKER_FILE
-from hotline.kb.search import MAX_QUERY_CHARS, decide_top, rank
+from hotline.kb.search import MAX_QUERY_CHARS, answerability_vector, decide_top, rank
 from hotline.kb.textproc import clean_query
 
 TRAINING_DIR = "training"
@@ -75,10 +75,7 @@ def example(index: KbIndex, question: str) -> tuple[np.ndarray, bool] | None:
     top, decision = decide_top(index, ranked, text)
     if decision.features is None:
         return None
-    row = ranked.features[0] if len(ranked.features) else None
-    x = answerable.vector(decision.features, ranked.words, text, index.entries[top],
-                          index.entry_cache.haystacks[top], row)
-    return x, decision.answer
+    return answerability_vector(index, ranked, top, text, decision.features), decision.answer
 
 
 def examples(index: KbIndex, questions: Sequence[Question]) -> tuple[np.ndarray, np.ndarray, int]:
@@ -131,8 +128,10 @@ def export(models: Sequence[object], threshold: float, trained_on: str,
                 np.asarray(t.children_left, dtype=np.int64),
                 np.asarray(t.children_right, dtype=np.int64),
                 np.asarray(t.value[:, 0, 0], dtype=np.float64)))
+        # sklearn's raw score, less its trees' sum (as the exported ensemble walks them)
+        trees_only = answerable.Answerability(0.0, rate, tuple(own), 0.5)
         raw = float(model.decision_function(probe)[0])  # type: ignore[attr-defined]
-        inits.append(raw - rate * sum(t.predict(probe[0]) for t in own))
+        inits.append(raw - trees_only.raw(probe[0]))
         trees += own
     return answerable.Answerability(float(np.mean(inits)), rate / len(models), tuple(trees),
                                     threshold, trained_on)

@@ -295,10 +295,10 @@ def features(
         and coverage >= CURATED_FIGURE_COVERAGE
         and FIGURE_SET_ELSEWHERE_RE.search(hay) is not None
     )
-    asks_more = question and any(not asks_amount(question[a:b])
-                                 for a, b in asking_spans(question))
+    spans = asking_spans(question) if question else []
+    asks_more = any(not asks_amount(question[a:b]) for a, b in spans)
     has_figure = HAS_AMOUNT_RE.search(hay) is not None or (
-        says_where_set and (WHERE_SET_ANSWERS_FIGURE or bool(asks_more)))
+        says_where_set and (WHERE_SET_ANSWERS_FIGURE or asks_more))
     return Features(
         score=score,
         coverage=coverage,
@@ -312,7 +312,7 @@ def features(
         asks_current=ASKS_CURRENT_RE.search(question) is not None,
         off_domain=OFF_DOMAIN_RE.search(question) is not None,
         says_where_set=says_where_set,
-        elsewhere=elsewhere(question, asking_spans(question), hay) if question else (),
+        elsewhere=elsewhere(question, spans, hay) if question else (),
         cosine=cosine,
         absent=absent,
     )

@@ -24,7 +24,7 @@ import numpy as np
 from hotline.kb import answerable, rerank
 from hotline.kb.absent import absent_terms, quoted_names
 from hotline.kb.aspects import Aspect, asked
-from hotline.kb.decide import Decision, Word, decide, question_words
+from hotline.kb.decide import Decision, Features, Word, decide, question_words
 from hotline.kb.index import KbIndex, get_index
 from hotline.kb.models import Hit, SearchResult
 from hotline.kb.rerank import DEPTH, Channels, candidate_features
@@ -159,16 +159,21 @@ def decide_top(index: KbIndex, ranked: Ranked, text: str) -> tuple[int, Decision
                        index.tokenizer, text, cosine, ranked.absent)
 
 
+def answerability_vector(index: KbIndex, ranked: Ranked, top: int, text: str,
+                         features: Features) -> np.ndarray:
+    """What the learned model (:mod:`hotline.kb.answerable`) judges of the top entry."""
+    row = ranked.features[0] if len(ranked.features) else None
+    return answerable.vector(features, ranked.words, text, index.entries[top],
+                             index.entry_cache.haystacks[top], row)
+
+
 def second_opinion(index: KbIndex, ranked: Ranked, top: int, text: str,
                    decision: Decision) -> Decision:
     """The learned model (:mod:`hotline.kb.answerable`) may decline what the rules answer."""
     model = index.answerability
     if model is None or not decision.answer or decision.features is None:
         return decision
-    row = ranked.features[0] if len(ranked.features) else None
-    x = answerable.vector(decision.features, ranked.words, text, index.entries[top],
-                          index.entry_cache.haystacks[top], row)
-    if model.declines(x):
+    if model.declines(answerability_vector(index, ranked, top, text, decision.features)):
         return replace(decision, answer=False, reason=UNLIKE_ANSWERED)
     return decision
 
