@@ -100,8 +100,7 @@ def test_secrets_come_from_the_secret_and_no_real_one_is_written() -> None:
 
 def test_rasa_serves_its_api_behind_the_token_and_only_inside() -> None:
     rasa = _by("Deployment")["rasa"]["spec"]["template"]["spec"]["containers"][0]
-    assert "--auth-token" in rasa["args"]
-    assert rasa["args"][rasa["args"].index("--auth-token") + 1] == "$(HOTLINE_RASA_TOKEN)"
+    assert "--auth-token=$(HOTLINE_RASA_TOKEN)" in rasa["args"]
     policy = _by("NetworkPolicy")["internal-only"]
     guarded = policy["spec"]["podSelector"]["matchExpressions"][0]["values"]
     assert set(guarded) == {"rasa", "actions", "redis", "postgres"}

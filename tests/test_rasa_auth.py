@@ -5,6 +5,7 @@ gateway, whose Rasa client sends it; the REST channel's webhook goes without it.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import time
 from collections.abc import Iterator
@@ -55,7 +56,7 @@ def test_stack_starts_rasa_on_loopback_with_a_token_and_gives_it_to_the_gateway(
     stack, other = Stack(var_dir=tmp_path), Stack(var_dir=tmp_path)
     assert len(stack.rasa_token) >= 32 and stack.rasa_token != other.rasa_token  # random per run
     argv = stack.rasa_service().argv
-    assert argv[argv.index("--auth-token") + 1] == stack.rasa_token
+    assert f"--auth-token={stack.rasa_token}" in argv
     assert argv[argv.index("-i") + 1] == "127.0.0.1"
     assert stack.env()["HOTLINE_RASA_TOKEN"] == stack.rasa_token
     assert stack.actions_service().env == {"SANIC_HOST": "127.0.0.1"}
@@ -174,10 +175,13 @@ def test_a_refused_call_does_not_put_the_token_in_the_error() -> None:
 @pytest.fixture
 def real_rasa(tmp_path: Path) -> Iterator[Stack]:
     """Rasa as hotline run starts it, without a model (it is up in seconds): every API call
-    is checked for the token before Rasa looks for a model (401 vs 409)."""
+    is checked for the token before Rasa looks for a model (401 vs 409). The token starts
+    with "-", as one random token in 64 does: passed as a separate argument, argparse took it
+    for an option and Rasa exited with code 2 (a CI failure)."""
     empty = tmp_path / "no-model"
     empty.mkdir()
-    stack = Stack(var_dir=tmp_path / "var", ports=Ports.free(), model=empty)
+    stack = Stack(var_dir=tmp_path / "var", ports=Ports.free(), model=empty,
+                  rasa_token="-" + secrets.token_urlsafe(32))
     if not stack.rasa_python.exists():
         pytest.skip("no .venv-rasa")
     service = stack.rasa_service()

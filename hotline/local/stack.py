@@ -221,7 +221,9 @@ class Stack:
             name,
             [str(self.rasa_python), "-m", "nlu.rasa_main", "run", "--enable-api", "-i", "127.0.0.1",
              "-p", str(rasa_port), "--model", str(self.model), "--endpoints", "endpoints.yml",
-             "--credentials", "credentials.yml", "--auth-token", token],
+             "--credentials", "credentials.yml",
+             # one argument: a random token may start with "-" (argparse would call it an option)
+             f"--auth-token={token}"],
             ready=lambda: _rasa_ready(rasa_port, token),
             timeout_s=self.rasa_timeout_s,
             hint="Rasa loads its model in about 60 s on 2 cores; "
