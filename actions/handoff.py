@@ -17,13 +17,13 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.identity import try_code
+from actions.offers import TICKET_OFFER
 from hotline import handoff
 from hotline.handoff import Reason
 from hotline.office_hours import OfficeHours
 from hotline.settings import get_settings
 
 logger = logging.getLogger(__name__)
-TICKET_BUTTON = {"title": "提交诉求", "payload": "/open_ticket"}
 FALLBACK_INTENT = "nlu_fallback"
 
 
@@ -58,7 +58,7 @@ def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Reason,
         text = (f"{lead}\n" if lead else "") + (
             f"现在是非工作时间，人工客服暂时无法接入。{hours.closed_notice_zh(now)}。"
             "您可以现在提交诉求，工作时间内会有专人跟进并联系您；紧急事项请拨打 12345。")
-        dispatcher.utter_message(text=text, buttons=[TICKET_BUTTON])
+        dispatcher.utter_message(text=text, buttons=[TICKET_OFFER])
         return
     r = _redis()
     try:

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.offers import offered_ticket
 from actions.topics import record_kb_feedback
 from hotline import enterprises, identity, routing, sla, tickets
 from hotline.db import session_scope
@@ -61,10 +62,10 @@ class ActionStartTicket(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        # A button under a topic answer carries that message's topic and words; a typed
-        # "我要反映问题" starts afresh.
+        # A button under a topic answer, or a typed yes (提交诉求 / 是的) to the bot's offer,
+        # carries that message's topic and words; a typed "我要反映问题" later starts afresh.
         pressed = str(tracker.latest_message.get("text") or "").startswith("/")
-        keep = ("ticket_topic", "ticket_description") if pressed else ()
+        keep = ("ticket_topic", "ticket_description") if pressed or offered_ticket(tracker) else ()
         events: list[EventType] = [SlotSet(slot, None) for slot in FORM_SLOTS if slot not in keep]
         events += record_kb_feedback(tracker, useful=False)  # "没解决，提交诉求"
         with session_scope() as session:
@@ -80,7 +81,8 @@ class ActionStartTicket(Action):
             ]
             dispatcher.utter_message(response="utter_known_enterprise", company=card.name,
                                      uscc=card.uscc)
-        return events
+        # Also after a typed yes (action_affirm), where no rule names the form next.
+        return [*events, FollowupAction("ticket_form")]
 
 
 Cleaner = Callable[[str], tuple[str | None, str | None]]

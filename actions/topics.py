@@ -11,6 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.offers import TICKET_OFFER
 from hotline import routing
 from hotline.db import session_scope
 from hotline.kb import declined, feedback
@@ -31,7 +32,7 @@ ANSWER_BUTTONS = [
     {"title": "转人工", "payload": "/request_human"},
 ]
 APPEAL_BUTTONS = [
-    {"title": "提交诉求", "payload": "/open_ticket"},
+    TICKET_OFFER,
     {"title": "转人工", "payload": "/request_human"},
 ]
 

@@ -12,6 +12,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import handoff as handoff_actions
+from actions.offers import TICKET_OFFER
 from hotline import handoff
 from hotline.handoff import Mode
 from hotline.settings import Settings
@@ -65,7 +66,7 @@ def test_outside_office_hours_a_ticket_is_offered(r: redis.Redis,
     said = _run(handoff_actions.ActionRequestHuman(), _tracker("tg:3", []))
     assert handoff.mode_of(r, "tg:3") is Mode.BOT
     assert "非工作时间" in said[0]["text"] and "下一次开放" in said[0]["text"]
-    assert said[0]["buttons"] == [handoff_actions.TICKET_BUTTON]
+    assert said[0]["buttons"] == [TICKET_OFFER]
 
 
 def test_misconduct_topic_is_the_reason(r: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,3 +97,21 @@ def test_a_traditional_writer_keeps_traditional_through_codes_and_phones(running
     assert "已取消" in cancelled.text
     with session_scope(running.db_url) as s:
         assert tickets.open_tickets_for(s, f"tg:{chat}") == []
+
+
+@pytest.mark.parametrize(("chat", "typed"), [(7105, "是的，提交诉求"), (7106, "好的"),
+                                             (7107, "提交诉求")])
+def test_a_typed_yes_to_the_offer_opens_the_form_with_the_letter(
+        running: Running, chat: int, typed: str) -> None:
+    """Found by a new user: 是的，提交诉求 typed instead of pressed got 好的。 and no form."""
+    running.say(chat, LETTER)
+    offer = running.fake.wait_for_reply(chat, timeout=30)
+    assert "提交诉求" in [title for row in offer.buttons for title in row], offer.text
+    asked = running.say(chat, typed)
+    assert "企业的全称" in asked.text, asked.text  # the letter is the description: not asked again
+    running.say(chat, "东莞市长安镇鑫源五金制品有限公司")
+    running.say(chat, "91441900MA4UX3P8QN")
+    running.say(chat, "陈先生")
+    summary = running.say(chat, "13800138000")
+    assert "供电所" in summary.text and "东莞市长安镇鑫源五金制品有限公司" in summary.text
+    running.say(chat, "取消")
