@@ -169,7 +169,8 @@ def test_a_question_on_another_jurisdictions_tax_is_declined(idx: kb_index.KbInd
 
 
 @pytest.mark.parametrize(
-    "question", ["就业见习补贴每人每月多少", "有多少奖金", "门槛多少", "最低可以交多少", "公积金可以按5%交吗"]
+    "question", ["就业见习补贴每人每月多少", "有多少奖金", "门槛多少", "最低可以交多少", "公积金可以按5%交吗",
+                 "车船税一年要交多少"]
 )
 def test_figure_questions_in_everyday_words(question: str) -> None:
     assert decide.asks_amount(question)
@@ -238,6 +239,18 @@ def test_a_figure_no_source_states_is_never_given(idx: kb_index.KbIndex, questio
         text = result.top.entry.text + (result.top.entry.summary or "")
         assert "为准" in text or "未收录" in text, text
         assert not re.search(r"\d+(\.\d+)?\s*(万|元|%)", text), text
+
+
+def test_a_figure_must_be_about_what_is_asked(idx: kb_index.KbIndex) -> None:
+    """个人所得税法 第六条 names 赡养老人 and states 六万元 — of the basic deduction, in another
+    sentence: the asked amount is not in the source."""
+    result = search("员工的个人所得税专项附加扣除，赡养老人每月能扣多少", k=3, index=idx)
+    assert result.top is not None and result.top.entry.article == "第六条"
+    assert not result.confident and result.reason == decide.FIGURE_NOT_IN_SOURCE
+    # the deduction it does state is answered
+    stated = search("个税每年的基本减除费用是多少", k=3, index=idx)
+    assert stated.confident and stated.top is not None, stated.reason
+    assert "六万元" in stated.top.entry.text
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # The question's words (their weights, clauses, subject) live in decide_words; re-exported
 # here, where callers and bench/calibrate_kb.py look for them.
@@ -171,7 +171,7 @@ ASKS_AMOUNT_RE = re.compile(
     r"(多少钱|多少元|多少万|贷多少|补多少|补贴多少|奖励多少|奖多少|返多少|退多少|能拿多少|能领多少|"
     r"比例(?=$|[，。？！,?!吗呢])|比例是|比例多|多少比例|什么比例|啥比例|比例怎么|比例最|按比例多|费率|利率|税率是多少|标准是多少|"
     r"补贴标准|基数|额度是多少|最多能|最高能|百分之多少|百分之几|几个点|多少个点|金额是|金额多|"
-    r"多少金额|是多少|给多少|贴多少|扣多少|返还多少|批多少|发多少|多少额度|"
+    r"多少金额|是多少|给多少|贴多少|扣多少|[交缴]多少|返还多少|批多少|发多少|多少额度|"
     r"额度多少|多少积分|几成|多少度|多少税|%还是|还是\d+%|月供|能抵多少|能减多少|减缴多少|能补多少|"
     # per head or per month (每人每月多少), a named sum (奖金多少, 有多少资助), a floor or a
     # cap (最低多少), a rate proposed (按5%交) — not a count of days, people or items
@@ -253,6 +253,41 @@ WHERE_SET_ANSWERS_FIGURE = False
 FIGURE_SET_ELSEWHERE_RE = re.compile(r"(为准|未收录|不在本知识库|没有规定具体)")
 
 
+#: Words at least this rare in the clause asking a figure are what the figure must be about.
+FIGURE_ANCHOR_IDF = 4.0
+FIGURE_ANCHORED = True
+_SENTENCE_RE = re.compile(r"[。；;\n]")
+
+
+def figure_about(question: str, spans: Sequence[tuple[int, int]], words: Sequence[Word],
+                 entry: Entry, hay: str) -> bool:
+    """Whether the entry states a figure about what the figure question asks of: a sentence
+    with an amount that names (or sits under a title naming) a rare noun of the asking
+    clause. 赡养老人每月能扣多少 is not answered by 个人所得税法 第六条's 六万元 of the basic
+    deduction, nor 货车的车船税要交多少 by a registration fee."""
+    if HAS_AMOUNT_RE.search(hay) is None:
+        return False
+    asking = [question[a:b] for a, b in spans if asks_amount(question[a:b])] or [question]
+    anchors = [w for w in words if w.nounish and w.known and len(w.text) > 1
+               and w.idf >= FIGURE_ANCHOR_IDF
+               and any(w.text in clause for clause in asking)]
+    if not FIGURE_ANCHORED or any(_share(w, entry.title.lower()) >= 0.5 for w in anchors):
+        return True
+    said = [entry.summary, entry.text, entry.eligibility or "", *entry.materials, *entry.steps]
+    text = "\n".join(said).lower()
+    anchors = [w for w in anchors if _literally(w, text)]  # what the entry speaks of
+    if not anchors:
+        return True
+    return any(HAS_AMOUNT_RE.search(sentence) and any(_literally(w, sentence) for w in anchors)
+               for sentence in _SENTENCE_RE.split(text))
+
+
+def _literally(w: Word, text: str) -> bool:
+    """``w`` itself, or most of its parts, in ``text``: not a synonym rule's broader term
+    (赡养老人 → 专项附加扣除 finds the article, but its figure is of another deduction)."""
+    return _covered(replace(w, alternatives=()), text, w.parts) >= 0.5
+
+
 def _share(w: Word, hay: str) -> float:
     return _covered(w, hay, w.parts)
 
@@ -297,7 +332,7 @@ def features(
     )
     spans = asking_spans(question) if question else []
     asks_more = any(not asks_amount(question[a:b]) for a, b in spans)
-    has_figure = HAS_AMOUNT_RE.search(hay) is not None or (
+    has_figure = figure_about(question, spans, words, entry, hay) or (
         says_where_set and (WHERE_SET_ANSWERS_FIGURE or asks_more))
     return Features(
         score=score,
