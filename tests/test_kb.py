@@ -128,6 +128,11 @@ def test_all_service_items_become_entries_with_parsed_fields() -> None:
         ("内资有限责任公司设立登记", "行政许可", None),
         ("企业职工基本养老金申领", "公共服务", None),
         ("开具税收完税证明", "公共服务", None),
+        ("图说环保", "公共服务", "publicity"),
+        ("水利宣传视频查询及下载", "", "publicity"),
+        ("网络与信息安全通报预警", "公共服务", "publicity"),
+        ("省主要河流概况", "", "publicity"),
+        ("全省工业和信息化领域法规规章宣传咨询服务", "公共服务", None),  # advice is a service
     ],
 )
 def test_items_that_are_not_services_are_dropped_by_rule(

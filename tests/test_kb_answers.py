@@ -170,13 +170,14 @@ def test_a_question_on_another_jurisdictions_tax_is_declined(idx: kb_index.KbInd
 
 @pytest.mark.parametrize(
     "question", ["就业见习补贴每人每月多少", "有多少奖金", "门槛多少", "最低可以交多少", "公积金可以按5%交吗",
-                 "车船税一年要交多少"]
+                 "车船税一年要交多少", "积分入学要多少分才够"]
 )
 def test_figure_questions_in_everyday_words(question: str) -> None:
     assert decide.asks_amount(question)
 
 
-@pytest.mark.parametrize("question", ["保证金多少天内退", "有多少家银行能办", "每月多少号申报"])
+@pytest.mark.parametrize("question", ["保证金多少天内退", "有多少家银行能办", "每月多少号申报",
+                                      "办好要等多少分钟"])
 def test_counts_of_days_or_places_are_no_figure_question(question: str) -> None:
     assert not decide.asks_amount(question)
 

@@ -12,7 +12,8 @@ boilerplate):
    is a legal power with an applicant, whatever its name says.
 2. An item is dropped when its name reads as news (a reported event: 举办, 召开,
    荣获, 开幕 …) or as a cultural, sporting or publicity event (展览, 演出, 讲座,
-   图书馆, 赛事, 宣传活动 …), or is a bare notice or news listing (…公告, 新闻, 动态).
+   图书馆, 赛事, 宣传活动 …), or is a bare notice or news listing (…公告, 新闻, 动态), or
+   publicity and general reading (图说…, 宣传视频…, …概况).
 3. …unless the name also names something an enterprise transacts (招标, 采购, 许可,
    登记, 备案, 申请, 认定, 补贴 …): 水利建设招标公告查询 stays.
 
@@ -36,6 +37,9 @@ EVENT_RE = re.compile(
     r"成果展示|案例查询与展示|期刊展示|扫码计时|活动记录|美术馆|文化馆|博物馆|直播|推荐$)"
 )
 NOTICE_RE = re.compile(r"(公告$|新闻|动态$|通知动态|图片新闻|新闻报道|研究动态|通知查询$)")
+#: Publicity and general reading: picture stories, promotional material, overviews, warnings
+#: published for everyone (图说环保, 水利宣传视频查询及下载, 省主要河流概况, 网络与信息安全通报预警).
+PUBLICITY_RE = re.compile(r"(图说|图解|漫画|宣传(图片|视频|资讯|作品|推广)|概况$|百科|通报预警)")
 TRANSACTION_RE = re.compile(
     r"(招标|投标|中标|采购|许可|登记|备案|申请|申报|认定|审批|核准|补贴|资助|奖励|"
     r"证明|证书|资格|鉴定|检验|检测|缴|退税|融资|贷款)"
@@ -44,8 +48,8 @@ DROPPABLE_TYPES = frozenset({"公共服务", ""})
 
 
 def dropped_reason(name: str, item_type: str | None) -> str | None:
-    """Why the item named ``name`` is not a service (``"news"``/``"event"``/``"notice"``),
-    or None when it is one."""
+    """Why the item named ``name`` is not a service (``"news"``, ``"event"``, ``"notice"``,
+    ``"publicity"``), or None when it is one."""
     if (item_type or "") not in DROPPABLE_TYPES:
         return None
     name = name.strip()
@@ -57,4 +61,6 @@ def dropped_reason(name: str, item_type: str | None) -> str | None:
         return "event"
     if NOTICE_RE.search(name):
         return "notice"
+    if PUBLICITY_RE.search(name):
+        return "publicity"
     return None
