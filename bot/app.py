@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await _stop_telegram(runtime.telegram)
             if runtime.operator_group is not None:
                 await runtime.operator_group.aclose()
+            await runtime.relay.aclose()  # the replies' transcript lines still queued
             await rasa.aclose()
             sync.close()
             await redis.aclose()

@@ -25,7 +25,8 @@ from redis.exceptions import RedisError
 from bot import messages, metrics, offered, relay_script
 from bot.logsafe import pseudonym
 from bot.rasa_client import BotMessage, RasaClient, RasaUnavailable
-from bot.relay_records import record, record_file, record_replies, ticket_since
+from bot.relay_records import record_file, record_once, ticket_since
+from bot.transcript_writer import TranscriptWriter
 from hotline import (
     attachments,
     handoff,
@@ -70,24 +71,7 @@ class Relay:
         self._db_url = db_url
         self._avg_handle_s = avg_handle_s
         self._max_bytes = attachment_max_bytes
-
-    async def set_present(self, conversation_id: str, present: bool) -> None:
-        """Whether the enterprise's web page is open (the console shows 在线/离线).
-        Best effort: with Redis down the console shows nothing, the chat goes on."""
-        key = redis_keys.presence(conversation_id)
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                if present:
-                    pipe.incr(key).expire(key, 86400)
-                else:
-                    pipe.decr(key)
-                live.queue_publish(pipe, conversation_id, "presence")
-                count = (await pipe.execute())[0]
-            if not present and count <= 0:
-                await self._redis.delete(key)
-        except RedisError as exc:
-            logger.warning("presence of %s not recorded (Redis: %s)", pseudonym(conversation_id),
-                           exc)
+        self._transcript = TranscriptWriter(db_url, sync)
 
     @property
     def redis(self) -> Redis:
@@ -99,7 +83,18 @@ class Relay:
 
     async def tell(self, conversation_id: str, channel: str, text: str) -> list[BotMessage]:
         """A gateway notice, recorded in the transcript like any reply."""
-        return await self._out(conversation_id, channel, [BotMessage(text=text)], False)
+        replies = await self._out(conversation_id, channel, [BotMessage(text=text)], False)
+        await self.settled(conversation_id)
+        return replies
+
+    async def settled(self, conversation_id: str) -> None:
+        """Wait until the conversation's replies are in the transcript (raises what the
+        database raised); :meth:`handle_noting_mode` returns before that."""
+        await self._transcript.settled(conversation_id)
+
+    async def aclose(self) -> None:
+        """Commit the transcript lines still queued (at shut-down)."""
+        await self._transcript.aclose()
 
     async def remember_offered(self, conversation_id: str, payloads: list[str]) -> None:
         """Buttons shown to a web page (see :mod:`bot.offered`); best effort."""
@@ -108,10 +103,6 @@ class Relay:
         except RedisError as exc:
             logger.warning("buttons offered to %s not remembered (Redis: %s)",
                            pseudonym(conversation_id), exc)
-
-    async def was_offered(self, conversation_id: str, payload: str) -> bool:
-        """Whether the bot showed this button to the conversation (raises RedisError)."""
-        return await offered.was_offered(self._redis, conversation_id, payload)
 
     async def mode(self, conversation_id: str) -> Mode:
         return handoff.mode_from(await self._redis.hget(handoff.state_key(conversation_id),
@@ -138,8 +129,8 @@ class Relay:
         replies = [relay_script.localize(r, traditional) for r in replies]
         metrics.MESSAGES_OUT.labels(channel).inc(len(replies))
         shown = [text for r in replies if (text := r.text or (r.custom or {}).get("html", ""))]
-        if shown:  # one transaction for all of a message's replies (was one each)
-            await asyncio.to_thread(record_replies, self._db_url, conversation_id, channel, shown)
+        if shown:  # committed with the next message's line (or soon): in order, one hop
+            self._transcript.write_soon(conversation_id, channel, "out", "bot", shown)
         return replies
 
     async def _before_bot(self, conversation_id: str, text: str, is_payload: bool,
@@ -232,6 +223,14 @@ class Relay:
         data: bytes, caption: str | None = None,
     ) -> list[BotMessage]:
         """A photo or document: kept for the operator while queued or with a person."""
+        replies = await self._handle_file(conversation_id, channel, filename, mime, data,
+                                          caption)
+        await self.settled(conversation_id)
+        return replies
+
+    async def _handle_file(self, conversation_id: str, channel: str, filename: str | None,
+                           mime: str | None, data: bytes, caption: str | None
+                           ) -> list[BotMessage]:
         try:
             mode = await self.mode(conversation_id)
             traditional = await self._redis.get(redis_keys.script(conversation_id)) == b"t"
@@ -276,33 +275,46 @@ class Relay:
         self, conversation_id: str, channel: str, text: str, *, is_payload: bool = False,
         source_ref: str | None = None,
     ) -> list[BotMessage]:
-        """The replies to one message. ``source_ref``: the channel's id of the message, so that
-        a message handled again after a crash is recorded once."""
-        return (await self.handle_noting_mode(conversation_id, channel, text,
-                                              is_payload=is_payload, source_ref=source_ref)).replies
+        """The replies to one message, in the transcript when this returns. ``source_ref``:
+        the channel's id of the message, so that a message handled again after a crash is
+        recorded once."""
+        handled = await self.handle_noting_mode(conversation_id, channel, text,
+                                                is_payload=is_payload, source_ref=source_ref)
+        await self.settled(conversation_id)
+        return handled.replies
 
     async def handle_noting_mode(
         self, conversation_id: str, channel: str, text: str, *, is_payload: bool = False,
-        source_ref: str | None = None,
+        source_ref: str | None = None, mode: Mode | None = None,
     ) -> Handled:
         """:meth:`handle`, with the mode read after Rasa answered (the web chat's queue cap
-        needs it; read in the same round trip as the relay's own bookkeeping)."""
+        needs it; read in the same round trip as the relay's own bookkeeping), returned before
+        the replies are in the transcript (see :meth:`settled`). ``mode``: the
+        conversation's mode read just before, with the web chat's rate counters (not read
+        again); None: read here once the message is in the transcript."""
         text = (text or "").strip()
         if not text:
             return Handled([BotMessage(text=messages.EMPTY)])
         with log_context.request(pseudonym(conversation_id), reuse=True), metrics.Timer(channel):
-            handled = await self._handle(conversation_id, channel, text, is_payload, source_ref)
+            handled = await self._handle(conversation_id, channel, text, is_payload, source_ref,
+                                         mode)
             logger.info("%s message answered with %d replies", channel, len(handled.replies))
             return handled
 
     async def _handle(self, conversation_id: str, channel: str, text: str, is_payload: bool,
-                      source_ref: str | None) -> Handled:
-        # First of all: the message is in the transcript, whatever fails next.
-        await asyncio.to_thread(record, self._db_url, conversation_id, channel, "in",
-                                "enterprise", text, source_ref)
+                      source_ref: str | None, mode: Mode | None) -> Handled:
+        # First of all: the message is in the transcript, whatever fails next; the console
+        # hears of it once it is there.
+        if source_ref is None:
+            await self._transcript.write(conversation_id, channel, "in", "enterprise", [text],
+                                         announce=True)
+        else:
+            await asyncio.to_thread(record_once, self._db_url, conversation_id, channel, text,
+                                    source_ref)
         received = datetime.now(timezone.utc)
         try:
-            return await self._answer(conversation_id, channel, text, is_payload, received)
+            return await self._answer(conversation_id, channel, text, is_payload, received,
+                                      mode, announced=source_ref is None)
         except RedisError as exc:
             metrics.RASA_FAILURES.labels("redis").inc()
             # Handoff modes, de-duplication and Rasa's trackers live in Redis: nobody can answer.
@@ -320,25 +332,26 @@ class Relay:
         text = (text or "").strip()
         if not text:
             return []
-        await asyncio.to_thread(record, self._db_url, conversation_id, channel, "in",
-                                "enterprise", messages.EDITED_MARK + text)
-        try:
-            await live.apublish(self._redis, conversation_id)
-        except RedisError as exc:
-            logger.warning("console not told of an edit in %s (Redis: %s)",
-                           pseudonym(conversation_id), exc)
-        return await self._out(conversation_id, channel,
-                               [BotMessage(text=messages.EDIT_NOT_PROCESSED)], False)
+        await self._transcript.write(conversation_id, channel, "in", "enterprise",
+                                     [messages.EDITED_MARK + text], announce=True)
+        replies = await self._out(conversation_id, channel,
+                                  [BotMessage(text=messages.EDIT_NOT_PROCESSED)], False)
+        await self.settled(conversation_id)
+        return replies
 
-    async def _answer(self, conversation_id: str, channel: str, text: str,
-                      is_payload: bool, received: datetime) -> Handled:
-        """The replies to a message already in the transcript."""
-        async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
-            live.queue_publish(pipe, conversation_id)
-            pipe.hget(handoff.state_key(conversation_id), "mode")
-            _, raw_mode = await pipe.execute()
-        handled = await self._before_bot(conversation_id, text, is_payload,
-                                         handoff.mode_from(raw_mode))
+    async def _answer(self, conversation_id: str, channel: str, text: str, is_payload: bool,
+                      received: datetime, mode: Mode | None, *, announced: bool) -> Handled:
+        """The replies to a message already in the transcript (``announced``: and on the
+        console's live stream)."""
+        if mode is None or not announced:
+            async with self._redis.pipeline(transaction=False) as pipe:  # one round trip
+                if not announced:
+                    live.queue_publish(pipe, conversation_id)
+                pipe.hget(handoff.state_key(conversation_id), "mode")
+                *_, raw_mode = await pipe.execute()
+            if mode is None:
+                mode = handoff.mode_from(raw_mode)
+        handled = await self._before_bot(conversation_id, text, is_payload, mode)
         if handled is not None:
             traditional = await relay_script.note(self._redis, conversation_id, text, is_payload)
             return Handled(await self._out(conversation_id, channel, handled, traditional))
@@ -349,8 +362,9 @@ class Relay:
             to_rasa = text[:MAX_CHARS]
             replies.append(BotMessage(text=messages.TOO_LONG.format(limit=MAX_CHARS)))
         try:
-            answer = await self._rasa.send(conversation_id, to_rasa,
-                                           {"channel": channel, **log_context.for_rasa()})
+            # Only the log ids go along (the channel is the conversation id's prefix): every
+            # key is kept in the tracker's events and sent with it to the action server.
+            answer = await self._rasa.send(conversation_id, to_rasa, log_context.for_rasa())
         except RasaUnavailable as exc:
             metrics.RASA_FAILURES.labels("timeout" if exc.timed_out else "unavailable").inc()
             logger.error("Rasa unavailable for %s: %s", pseudonym(conversation_id), exc)

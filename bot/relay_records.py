@@ -1,31 +1,22 @@
-"""What the relay keeps in the database: each message in the transcript (an enterprise's as it
-arrives, the bot's replies to it in one transaction), files, and the ticket a chat filed.
-Sync functions, run in a worker thread by :class:`bot.relay.Relay`."""
+"""What the relay keeps in the database besides the lines of
+:class:`bot.transcript_writer.TranscriptWriter`: a message with the channel's id, files, and
+the ticket a chat filed. Sync functions, run in a worker thread by :class:`bot.relay.Relay`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from hotline import attachments, tickets, transcripts
-from hotline.db import get_engine, session_scope
+from hotline.db import session_scope
 
 
-def record(
-    db_url: str, conversation_id: str, channel: str, direction: str, author: str, text: str,
-    source_ref: str | None = None,
-) -> None:
-    if source_ref is None:  # nothing to look up first: one INSERT
-        with get_engine(db_url).begin() as connection:
-            transcripts.append(connection, conversation_id, channel, direction, author, [text])
-        return
+def record_once(db_url: str, conversation_id: str, channel: str, text: str,
+                source_ref: str) -> None:
+    """An enterprise's message the channel gave an id: recorded once however often it is
+    handled (other lines go through :class:`bot.transcript_writer.TranscriptWriter`)."""
     with session_scope(db_url) as session:
-        transcripts.add(session, conversation_id, channel, direction, author, text,
+        transcripts.add(session, conversation_id, channel, "in", "enterprise", text,
                         source_ref=source_ref)
-
-
-def record_replies(db_url: str, conversation_id: str, channel: str, texts: list[str]) -> None:
-    with get_engine(db_url).begin() as connection:
-        transcripts.append(connection, conversation_id, channel, "out", "bot", texts)
 
 
 def record_file(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response, UploadFile, WebSocket, WebSock
 from fastapi.responses import HTMLResponse, JSONResponse
 from redis.exceptions import RedisError
 
-from bot import flood, messages, offered, webframes
+from bot import flood, messages, offered, web_presence, webframes
 from bot.logsafe import pseudonym
 from bot.outbox_web import pump_web
 from bot.rasa_client import BotMessage
@@ -46,11 +46,12 @@ def wake(conversation: str) -> None:
 async def _answer(relay: Relay, conversation: str, frame: webframes.Frame,
                   limits: flood.Limits, ip: str | None) -> list[BotMessage]:
     """The relay's replies to a frame, within the flood limits. The rate counters and the
-    mode before are one Redis round trip; the mode after comes with the relay's own."""
+    mode before are one Redis round trip (the relay goes on that mode rather than read it
+    again); the mode after comes with the relay's own."""
     admitted = await flood.admit(relay.redis, limits, conversation, ip)
     if admitted.refusal is not None:
         return [BotMessage(text=admitted.refusal)]
-    handled = await _relay(relay, conversation, frame)
+    handled = await _relay(relay, conversation, frame, admitted.mode)
     if admitted.mode in (Mode.BOT, Mode.CLOSED) \
             and await _just_queued(relay, conversation, handled.mode) \
             and await flood.check_queue_cap(relay.sync, limits, conversation, ip):
@@ -69,13 +70,16 @@ async def _just_queued(relay: Relay, conversation: str, seen: Mode | None) -> bo
         return False
 
 
-async def _relay(relay: Relay, conversation: str, frame: webframes.Frame) -> Handled:
-    """The relay's replies to a frame; a button the bot never offered here is refused."""
+async def _relay(relay: Relay, conversation: str, frame: webframes.Frame,
+                 mode: Mode | None) -> Handled:
+    """The relay's replies to a frame; a button the bot never offered here is refused.
+    ``mode``: the conversation's mode as admitted (None: unknown, the relay reads it)."""
     if not frame.is_payload:
         # A leading "/" would be read by Rasa as an intent payload: only buttons may do that.
-        return await relay.handle_noting_mode(conversation, "web", frame.text.lstrip("/"))
+        return await relay.handle_noting_mode(conversation, "web", frame.text.lstrip("/"),
+                                              mode=mode)
     try:
-        offered_here = await relay.was_offered(conversation, frame.text)
+        offered_here = await offered.was_offered(relay.redis, conversation, frame.text)
     except RedisError as exc:
         logger.error("button of %s not checked (Redis: %s): busy reply",
                      pseudonym(conversation), exc)
@@ -84,7 +88,8 @@ async def _relay(relay: Relay, conversation: str, frame: webframes.Frame) -> Han
         logger.warning("a button payload never offered to %s was refused",
                        pseudonym(conversation))
         return Handled([BotMessage(text=messages.BUTTON_EXPIRED)])
-    return await relay.handle_noting_mode(conversation, "web", frame.text, is_payload=True)
+    return await relay.handle_noting_mode(conversation, "web", frame.text, is_payload=True,
+                                          mode=mode)
 
 
 def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
@@ -143,7 +148,7 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
         ip = client_address.resolve(websocket.client.host if websocket.client else None,
                                     websocket.headers.getlist("x-forwarded-for"), trusted_proxies)
         conversation = channels.WEB.conversation(session)
-        await relay.set_present(conversation, True)
+        await web_presence.set_present(relay.redis, conversation, True)
 
         async def send_frame(frame: dict[str, Any]) -> None:
             # Buttons are remembered before the page can press them.
@@ -171,7 +176,7 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
             return
         finally:
             pump.cancel()
-            await relay.set_present(conversation, False)
+            await web_presence.set_present(relay.redis, conversation, False)
             if _WAKERS.get(conversation) is waker:
                 del _WAKERS[conversation]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -43,14 +44,23 @@ def add(
     return message
 
 
-def append(connection: Connection, conversation_id: str, channel: str, direction: str,
-           author: str, texts: Sequence[str]) -> None:
-    """Add ``texts`` as messages of one author, in order, with one ``INSERT`` on the caller's
-    connection and transaction: no ORM objects, a third of :func:`add`'s time (the gateway
-    records every message and reply so). For messages without ``source_ref`` or attachment."""
-    connection.execute(insert(TranscriptMessage), [
-        {"conversation_id": conversation_id, "channel": channel, "direction": direction,
-         "author": author, "text": text, "at": utcnow()} for text in texts])
+class Line(NamedTuple):
+    """One message for :func:`append_lines` (no ``source_ref``, no attachment)."""
+
+    conversation_id: str
+    channel: str
+    direction: str
+    author: str
+    text: str
+    at: datetime
+
+
+def append_lines(connection: Connection, lines: Sequence[Line]) -> None:
+    """Add ``lines`` in order with one ``INSERT`` on the caller's connection and transaction:
+    no ORM objects, a third of :func:`add`'s time (the gateway records every message and
+    reply so, several conversations' lines in one transaction)."""
+    if lines:
+        connection.execute(insert(TranscriptMessage), [line._asdict() for line in lines])
 
 
 def history(session: Session, conversation_id: str, *, after_id: int = 0,
