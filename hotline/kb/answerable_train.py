@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotline.kb import answerable
+from hotline.kb import answerable, typos
 from hotline.kb.evaluate import Question, load_questions
 from hotline.kb.index import KbIndex
 from hotline.kb.rerank import RERANKER_FILE
@@ -69,6 +69,7 @@ def example(index: KbIndex, question: str) -> tuple[np.ndarray, bool] | None:
     """(vector of the top entry, whether the rules answer) for ``question`` as the bot
     searches it; None when nothing is found."""
     text = clean_query(question)[:MAX_QUERY_CHARS]
+    text = typos.correct(text, index.tokenizer, index.homophones)  # as search() reads it
     ranked = rank(index, text) if text else None
     if ranked is None or not len(ranked.order):
         return None

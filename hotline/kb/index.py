@@ -37,6 +37,7 @@ from hotline.kb.priors import ItemPriors
 from hotline.kb.rerank import RERANKER_FILE, EntryCache, Reranker, load_reranker, reranker_path
 from hotline.kb.textproc import KbTokenizer, SynonymRule, char_bigrams, load_synonyms
 from hotline.kb.topics import TOPIC_KEYWORDS
+from hotline.kb.typos import Homophones
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,11 @@ class KbIndex:
         return {
             a.name: np.array([states(e, a) for e in self.entries], dtype=bool) for a in ASPECTS
         }
+
+    @functools.cached_property
+    def homophones(self) -> Homophones:
+        """The corpus's common words by sound (:mod:`hotline.kb.typos`)."""
+        return Homophones(self.idf)
 
     @functools.cached_property
     def entry_cache(self) -> EntryCache:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import bm25s
 import numpy as np
 
-from hotline.kb import answerable, rerank
+from hotline.kb import answerable, rerank, typos
 from hotline.kb.absent import absent_terms, quoted_names
 from hotline.kb.aspects import Aspect, asked
 from hotline.kb.decide import Decision, Features, Word, decide, question_words
@@ -193,6 +193,7 @@ def search(
     if len(text) > MAX_QUERY_CHARS:
         text, message = text[:MAX_QUERY_CHARS], MSG_TOO_LONG
     index = index or get_index()
+    text = typos.correct(text, index.tokenizer, index.homophones)  # 社宝 → 社保
     ranked = rank(index, text, topic)
     if ranked is None:
         return SearchResult(query=raw, normalized=text, message=MSG_NO_WORDS)
