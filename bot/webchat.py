@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from bot import flood, messages, offered, web_presence, webframes
 from bot.logsafe import pseudonym
-from bot.outbox_web import pump_web
+from bot.outbox_web import PagePoller, pump_web
 from bot.rasa_client import BotMessage
 from bot.relay import Handled, Relay
 from hotline import attachments, channels, client_address
@@ -97,10 +97,12 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
            poll_s: float = 2.0) -> APIRouter:
     """``relay_of()`` returns the running :class:`Relay` (built at start-up, not import);
     notifications for the conversation are pumped to the page while it is connected, at
-    once when woken (:mod:`bot.web_wake`) and every ``poll_s`` seconds in any case.
+    once when woken (:mod:`bot.web_wake`) and every ``poll_s`` seconds in any case (one
+    query for all the pages open here, :class:`bot.outbox_web.PagePoller`).
     The upload size is enforced by :class:`bot.flood.UploadLimit` (installed by the app)."""
     limits = limits or flood.Limits()
     api = APIRouter()
+    poller = PagePoller(db_url, poll_s)  # every open page's outbox, one query each poll_s
 
     @api.get("/", response_class=HTMLResponse)
     async def page() -> str:
@@ -157,9 +159,10 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
 
         waker = _WAKERS.setdefault(conversation, asyncio.Event())
         pump = asyncio.create_task(pump_web(
-            db_url, conversation, send_frame, interval=poll_s,
+            db_url, conversation, send_frame, interval=None,
             wake=waker, traditional=lambda: relay.traditional_of(conversation),
         ))
+        poller.add(conversation, waker)
         try:
             while True:
                 received = await websocket.receive()
@@ -176,6 +179,7 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
             return
         finally:
             pump.cancel()
+            poller.remove(conversation, waker)
             await web_presence.set_present(relay.redis, conversation, False)
             if _WAKERS.get(conversation) is waker:
                 del _WAKERS[conversation]

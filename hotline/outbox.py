@@ -62,6 +62,7 @@ from hotline.outbox_lease import (
     has_pending,
     mark_delivered,
     mark_failed_attempt,
+    pending_among,
     pending_for,
     purge_delivered,
     release,
@@ -74,7 +75,7 @@ __all__ = [
     "CALLBACK_LIMIT_BYTES", "CHANNELS", "DEFAULT_RETRY", "NOTIFY_AUTHOR", "RATE_INTENT",
     "SCRIPT_KEY", "TEXT_LIMIT", "Claimed", "RetryPolicy", "channel_of", "claim_due",
     "claim_for_conversation", "compose", "enqueue", "failed_rows", "has_pending", "mark_delivered",
-    "mark_failed_attempt", "notify_ticket", "pending_for", "purge_delivered", "rating_buttons",
+    "mark_failed_attempt", "notify_ticket", "pending_among", "pending_for", "purge_delivered", "rating_buttons",
     "rating_payload", "release", "renew", "requeue", "requeue_failed",
 ]
 

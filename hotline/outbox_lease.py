@@ -135,6 +135,15 @@ def has_pending(connection: Connection, conversation_id: str) -> bool:
     ).first() is not None
 
 
+def pending_among(connection: Connection, conversation_ids: list[str]) -> set[str]:
+    """Which of the conversations have a row not yet delivered (:func:`has_pending` for many
+    at once: a gateway asks for all its open web pages in one query)."""
+    return set(connection.scalars(
+        select(O.conversation_id).distinct().where(
+            O.conversation_id.in_(conversation_ids),
+            O.status == OutboxStatus.PENDING.value)))
+
+
 def claim_for_conversation(
     session: Session,
     conversation_id: str,
