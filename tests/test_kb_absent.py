@@ -10,7 +10,8 @@ import pytest
 
 from hotline.kb import decide
 from hotline.kb import index as kb_index
-from hotline.kb.absent import absent_terms, candidates, quoted_names
+from hotline.kb.absent import absent_terms, candidates, quoted_names, unpaired
+from hotline.kb.search import rank as search_rank
 from hotline.kb.search import search
 
 KB = Path(__file__).resolve().parents[1] / "kb"
@@ -84,3 +85,28 @@ def test_a_quoted_programme_the_corpus_lacks_is_declined(idx: kb_index.KbIndex) 
     result = search("企业申请“守合同重信用”公示有什么条件", index=idx)
     assert not result.confident and result.reason == "subject not in knowledge base"
     assert search("跟工人签了“出事故自负”的协议，有效吗", index=idx).confident
+
+
+@pytest.mark.parametrize(
+    ("question", "pair"),
+    [
+        ("开书店要办出版物经营许可证吗", "出版物+许可证"),  # 出版物 only in other contexts
+        ("瓶装燃气经营许可证怎么申请", "燃气+许可证"),
+        ("买工业机器人有购置补贴吗", "机器人+补贴"),
+    ],
+)
+def test_a_subject_no_entry_names_with_its_kind_is_unpaired(
+        idx: kb_index.KbIndex, question: str, pair: str) -> None:
+    ranked = search_rank(idx, question)
+    assert unpaired(question, ranked.words, idx.entry_cache.haystacks) == (pair,)
+    assert not search(question, k=3, index=idx).confident
+
+
+@pytest.mark.parametrize(
+    "question", ["实验动物生产许可证怎么申请", "融资担保公司的设立要不要许可", "食品经营许可证怎么办",
+                 "高新技术企业认定有什么条件"]
+)
+def test_a_subject_an_entry_names_with_its_kind_is_paired(idx: kb_index.KbIndex,
+                                                           question: str) -> None:
+    ranked = search_rank(idx, question)
+    assert unpaired(question, ranked.words, idx.entry_cache.haystacks) == ()

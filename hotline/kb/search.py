@@ -22,7 +22,7 @@ import bm25s
 import numpy as np
 
 from hotline.kb import answerable, rerank, typos
-from hotline.kb.absent import absent_terms, quoted_names
+from hotline.kb.absent import absent_terms, quoted_names, unpaired
 from hotline.kb.aspects import Aspect, asked
 from hotline.kb.decide import Decision, Features, Word, decide, question_words
 from hotline.kb.index import KbIndex, get_index
@@ -148,6 +148,7 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
         f = f[best]
     absent = absent_terms(text, tagged, index.presence_text)
     absent += tuple(n for n in quoted_names(text, index.presence_text) if n not in absent)
+    absent += unpaired(text, words, index.entry_cache.haystacks)
     return Ranked(ch, order, words, aspects, tokens, f, sims, absent)
 
 
