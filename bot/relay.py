@@ -53,10 +53,12 @@ CONFIRM_GRACE_S = 10.0
 @dataclass(frozen=True)
 class Handled:
     """A message's replies, and the conversation's mode read after Rasa answered it (None
-    when it was not read: another mode answered, or Rasa or Redis could not)."""
+    when it was not read: another mode answered, or Rasa or Redis could not); ``remembered``:
+    the payloads of its buttons already remembered as offered (:mod:`bot.offered`)."""
 
     replies: list[BotMessage]
     mode: Mode | None = None
+    remembered: frozenset[str] = frozenset()
 
 
 class Relay:
@@ -153,21 +155,28 @@ class Relay:
             await asyncio.to_thread(handoff.reopen, self._sync, conversation_id)
         return None
 
-    async def _after_rasa(self, conversation_id: str, text: str, is_payload: bool,
-                          answer: list[BotMessage]) -> tuple[bool, Mode]:
-        """One round trip once Rasa has answered: remember when the ticket confirmation was
-        shown (until the bot says anything else), note the script (:mod:`bot.relay_script`) and
-        read the mode an action may have changed. Returns (traditional, mode)."""
+    async def _after_rasa(self, conversation_id: str, channel: str, text: str, is_payload: bool,
+                          answer: list[BotMessage]) -> tuple[bool, Mode, frozenset[str]]:
+        """One round trip once Rasa has answered: remember the buttons offered (a web page's,
+        :mod:`bot.offered`) and when the ticket confirmation was shown (until the bot says
+        anything else), note the script (:mod:`bot.relay_script`) and read the mode an action
+        may have changed. Returns (traditional, mode, payloads remembered)."""
         key = redis_keys.confirm_shown(conversation_id)
+        payloads = offered.of_buttons(b for reply in answer for b in reply.buttons) \
+            if channel in offered.CHECKED else []
         async with self._redis.pipeline(transaction=False) as pipe:
+            remembering = offered.queue_remember(pipe, conversation_id, payloads)
             if any(b["payload"] == CONFIRM_PAYLOAD for reply in answer for b in reply.buttons):
                 pipe.set(key, datetime.now(timezone.utc).isoformat(), ex=CONFIRM_TTL_S)
             elif answer:
                 pipe.delete(key)
             written = relay_script.queue_note(pipe, conversation_id, text, is_payload)
             pipe.hget(handoff.state_key(conversation_id), "mode")
-            *_, stored, raw_mode = await pipe.execute()
-        return relay_script.traditional(written, stored), handoff.mode_from(raw_mode)
+            results = await pipe.execute()
+        if remembering:
+            await offered.bound(self._redis, conversation_id, results[2])
+        return (relay_script.traditional(written, results[-2]), handoff.mode_from(results[-1]),
+                frozenset(payloads))
 
     async def _empty_answer(self, conversation_id: str, mode: Mode, *, confirm_pressed: bool,
                             received: datetime) -> list[BotMessage]:
@@ -377,7 +386,9 @@ class Relay:
                 traditional = False
             return Handled(await self._out(conversation_id, channel, replies, traditional))
         # Redis gone since Rasa answered: raised, the enterprise is told (see _handle)
-        traditional, mode = await self._after_rasa(conversation_id, text, is_payload, answer)
+        traditional, mode, remembered = await self._after_rasa(conversation_id, channel, text,
+                                                               is_payload, answer)
         replies += answer if answer else await self._empty_answer(
             conversation_id, mode, confirm_pressed=confirm_pressed, received=received)
-        return Handled(await self._out(conversation_id, channel, replies, traditional), mode)
+        return Handled(await self._out(conversation_id, channel, replies, traditional), mode,
+                       remembered)

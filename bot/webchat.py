@@ -44,20 +44,20 @@ def wake(conversation: str) -> None:
 
 
 async def _answer(relay: Relay, conversation: str, frame: webframes.Frame,
-                  limits: flood.Limits, ip: str | None) -> list[BotMessage]:
+                  limits: flood.Limits, ip: str | None) -> Handled:
     """The relay's replies to a frame, within the flood limits. The rate counters and the
     mode before are one Redis round trip (the relay goes on that mode rather than read it
     again); the mode after comes with the relay's own."""
     admitted = await flood.admit(relay.redis, limits, conversation, ip)
     if admitted.refusal is not None:
-        return [BotMessage(text=admitted.refusal)]
+        return Handled([BotMessage(text=admitted.refusal)])
     handled = await _relay(relay, conversation, frame, admitted.mode)
     if admitted.mode in (Mode.BOT, Mode.CLOSED) \
             and await _just_queued(relay, conversation, handled.mode) \
             and await flood.check_queue_cap(relay.sync, limits, conversation, ip):
-        return await relay.tell(conversation, "web",
-                                messages.QUEUE_CAP.format(cap=limits.queued_per_ip))
-    return handled.replies
+        return Handled(await relay.tell(conversation, "web",
+                                        messages.QUEUE_CAP.format(cap=limits.queued_per_ip)))
+    return handled
 
 
 async def _just_queued(relay: Relay, conversation: str, seen: Mode | None) -> bool:
@@ -152,9 +152,12 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
         conversation = channels.WEB.conversation(session)
         await web_presence.set_present(relay.redis, conversation, True)
 
-        async def send_frame(frame: dict[str, Any]) -> None:
-            # Buttons are remembered before the page can press them.
-            await relay.remember_offered(conversation, offered.payloads_of(frame))
+        async def send_frame(frame: dict[str, Any],
+                             remembered: frozenset[str] = frozenset()) -> None:
+            # Buttons are remembered before the page can press them (``remembered``: already,
+            # with the relay's round trip after Rasa answered).
+            await relay.remember_offered(conversation, [
+                p for p in offered.payloads_of(frame) if p not in remembered])
             await websocket.send_text(json.dumps(frame, ensure_ascii=False))
 
         waker = _WAKERS.setdefault(conversation, asyncio.Event())
@@ -173,8 +176,9 @@ def router(relay_of, db_url: str,  # type: ignore[no-untyped-def]
                 except webframes.BadFrame as bad:
                     await websocket.send_text(json.dumps(bad.reply(), ensure_ascii=False))
                     continue
-                replies = await _answer(relay, conversation, frame, limits, ip)
-                await send_frame({"messages": [r.as_json() for r in replies]})
+                handled = await _answer(relay, conversation, frame, limits, ip)
+                await send_frame({"messages": [r.as_json() for r in handled.replies]},
+                                 handled.remembered)
         except WebSocketDisconnect:
             return
         finally:
