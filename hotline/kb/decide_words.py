@@ -259,3 +259,13 @@ def question_words(
                               prev.parts, prev.asked or is_asked, prev.subject or is_subject)
     return list(words.values())
 
+
+def covered(word: Word, hay: str, parts: Sequence[str]) -> float:
+    """How much of ``word`` ``hay`` contains: 1 for the word or a synonym rule's official term,
+    else the share of its parts (a compound written differently)."""
+    if word.text in hay or any(a.lower() in hay for a in word.alternatives):
+        return 1.0
+    if len(parts) > 1:  # a compound written differently: share of its parts present
+        got = sum(len(p) for p in parts if p in hay)
+        return got / sum(len(p) for p in parts)
+    return 0.0
