@@ -55,14 +55,13 @@ def figure_about(question: str, spans: Sequence[tuple[int, int]], words: Sequenc
         return True
     said = [entry.summary, entry.text, entry.eligibility or "", *entry.materials, *entry.steps]
     text = "\n".join(said).lower()
-    anchors = [w for w in anchors if _literally(w, text)]  # what the entry speaks of
-    if not anchors:
+    # Literally — the word or most of its parts, not a synonym rule's broader term (赡养老人 →
+    # 专项附加扣除 finds the article, but its figure is of another deduction) — and only
+    # those the entry speaks of.
+    literal = [replace(w, alternatives=()) for w in anchors]
+    literal = [w for w in literal if covered(w, text, w.parts) >= 0.5]
+    if not literal:
         return True
-    return any(HAS_AMOUNT_RE.search(sentence) and any(_literally(w, sentence) for w in anchors)
+    return any(HAS_AMOUNT_RE.search(sentence)
+               and any(covered(w, sentence, w.parts) >= 0.5 for w in literal)
                for sentence in _SENTENCE_RE.split(text))
-
-
-def _literally(w: Word, text: str) -> bool:
-    """``w`` itself, or most of its parts, in ``text``: not a synonym rule's broader term
-    (赡养老人 → 专项附加扣除 finds the article, but its figure is of another deduction)."""
-    return covered(replace(w, alternatives=()), text, w.parts) >= 0.5
