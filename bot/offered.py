@@ -36,11 +36,9 @@ def of_buttons(buttons: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 async def remember(redis: Redis, conversation_id: str, payloads: Iterable[str]) -> None:
-    wanted = [p for p in payloads if p]
-    if not wanted:
-        return
     async with redis.pipeline(transaction=True) as pipe:
-        queue_remember(pipe, conversation_id, wanted)
+        if not queue_remember(pipe, conversation_id, payloads):
+            return
         *_, size = await pipe.execute()
     await bound(redis, conversation_id, size)
 
