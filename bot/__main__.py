@@ -18,8 +18,8 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # proxy_headers off: which X-Forwarded-For to believe is decided by HOTLINE_TRUSTED_PROXIES
     # (hotline.client_address), not by uvicorn trusting any local peer.
-    uvicorn.run(create_app(settings), host=settings.gateway_host, port=settings.gateway_port,
-                log_level="info", proxy_headers=False,
+    uvicorn.run(create_app(settings, settle_heap=True), host=settings.gateway_host,
+                port=settings.gateway_port, log_level="info", proxy_headers=False,
                 log_config=None)  # uvicorn's lines go through the root handler above
 
 

@@ -35,7 +35,7 @@ from bot.tg_rate import SharedRateLimiter, bot_id_of
 from bot.tg_updates import PerChatProcessor
 from console import web as console_web
 from console.context import ConsoleContext
-from hotline import channels
+from hotline import channels, heap
 from hotline.db import session_scope
 from hotline.hot.settings import get_hot_settings
 from hotline.operator_chat import Effects, OperatorChat
@@ -73,7 +73,10 @@ def _operator_group_post(settings: Settings, runtime: Runtime):  # type: ignore[
     return post
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, settle_heap: bool = False) -> FastAPI:
+    """``settle_heap``: the gateway process's own app (``python -m bot``), whose start's heap is
+    kept out of the collector's full passes once started (:mod:`hotline.heap`); not in tests,
+    which build many apps in one process."""
     settings = settings or get_settings()
     state: dict[str, Any] = {}
 
@@ -139,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             human_after_s=settings.handoff_human_idle_min * 60,
             after_release=after_idle_release, every_s=settings.handoff_idle_check_s,
         ), name="idle-release"))
+        if settle_heap:
+            heap.settle("gateway")
         try:
             yield
         finally:

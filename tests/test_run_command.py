@@ -100,7 +100,7 @@ def test_run_with_two_replicas_behind_haproxy_on_postgresql() -> None:
         assert f"网页聊天 (web chat): http://127.0.0.1:{ports['GATEWAY']}/" in output, output
         names = [" ".join(c.cmdline()) for c in psutil.Process(proc.pid).children(recursive=True)]
         assert sum(" -m bot" in n for n in names) == 2, names
-        assert sum(" nlu.rasa_main run" in n for n in names) == 2, names
+        assert sum(" hotline.rasa_start run" in n for n in names) == 2, names
         assert any("haproxy" in n for n in names) and any("postgres" in n for n in names)
         children = psutil.Process(proc.pid).children(recursive=True)
         for _ in range(4):  # through the balancer, to one gateway and then the other

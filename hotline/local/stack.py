@@ -219,7 +219,7 @@ class Stack:
         rasa_port, token = port or self.ports.rasa, self.rasa_token
         return Service(
             name,
-            [str(self.rasa_python), "-m", "nlu.rasa_main", "run", "--enable-api", "-i", "127.0.0.1",
+            [str(self.rasa_python), "-m", "hotline.rasa_start", "run", "--enable-api", "-i", "127.0.0.1",
              "-p", str(rasa_port), "--model", str(self.model), "--endpoints", "endpoints.yml",
              "--credentials", "credentials.yml",
              # one argument: a random token may start with "-" (argparse would call it an option)
