@@ -19,6 +19,7 @@ A model loaded later through Rasa's ``/model`` API is not warmed.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -64,14 +65,50 @@ def ready_after_load(
     return load_and_ready
 
 
+#: Seconds an idle connection to an endpoint is kept: below the action server's keep-alive
+#: (rasa-sdk: 120 s; HAProxy's client side: 1 h), so Rasa never reuses one the other side is
+#: closing.
+KEEPALIVE_S = 15.0
+
+_connectors: dict[int, Any] = {}  # one pool of connections per event loop
+
+
+def _connector() -> Any:
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    connector = _connectors.get(id(loop))
+    if connector is None or connector.closed:
+        connector = aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S)
+        _connectors[id(loop)] = connector
+    return connector
+
+
+def shared_connections(self: Any) -> Any:
+    """``EndpointConfig.session`` as Rasa 3.6 builds it (headers, basic auth, its timeout),
+    on a pool of connections kept for the event loop instead of one of its own: closing
+    the session (Rasa does after each request) leaves the connection for the next one."""
+    import aiohttp
+    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+
+    auth = (aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+            if self.basic_auth else None)
+    return aiohttp.ClientSession(headers=self.headers, auth=auth,
+                                 timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                                 connector=_connector(), connector_owner=False)
+
+
 def install() -> None:
-    """Rasa's server start, with the step above after the model is loaded."""
+    """Rasa's server start, with the step above after the model is loaded and its endpoint
+    calls on kept connections."""
     from rasa.core import run
+    from rasa.utils.endpoints import EndpointConfig
 
     from nlu import rasa_main
 
     rasa_main.install()
     run.load_agent_on_start = ready_after_load(run.load_agent_on_start)  # type: ignore[assignment]
+    EndpointConfig.session = shared_connections  # type: ignore[method-assign]
 
 
 def main() -> None:

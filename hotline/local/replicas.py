@@ -66,7 +66,11 @@ def haproxy_config(public: int, rasa: int, actions: int, replicas: list[Replica]
     return (
         "global\n    maxconn 4096\n\n"
         "defaults\n    mode http\n    timeout connect 5s\n    timeout client 1h\n"
-        "    timeout server 1h\n    timeout tunnel 1h\n    option http-server-close\n\n"
+        # Keep-alive on both sides, each request balanced on its own: closing the server
+        # side after every request made each replica accept a connection per message (and
+        # Rasa and rasa-sdk keep a closed connection's protocol up to their 120 s keep-alive).
+        "    timeout server 1h\n    timeout tunnel 1h\n    option http-keep-alive\n"
+        "    http-reuse safe\n\n"
         # The gateways believe X-Forwarded-For from 127.0.0.1 (HOTLINE_TRUSTED_PROXIES).
         f"frontend gateway\n    bind 127.0.0.1:{public}\n    option forwardfor\n"
         "    default_backend gateways\n\n"
