@@ -10,9 +10,12 @@ concurrency levels. Prints p50/p95 reply time, throughput and the ratios to raw 
 ``cpu`` is how busy the whole machine was during a path's rounds (all cores, every process):
 near 100 %, more replicas on this machine have nothing to run on. ``CPU ms/msg`` under each
 row: CPU time per message answered of each service (with its children) and of the load
-generator; what the machine spent beyond their sum went to other programs. Every chat is a fresh sender (no tracker growth across rounds). Rounds alternate the paths
-(raw, web, telegram, raw, web, …) so that drift on a shared machine hits all of them alike.
-The last line is JSON.
+generator; what the machine spent beyond their sum went to other programs, printed as
+``others`` (cores they took on average: this machine is shared, and a row measured while
+another program ran is not comparable with one measured without). Every chat is a fresh
+sender (no tracker growth across rounds). Rounds alternate the paths (raw, web, telegram,
+raw, web, …) so that drift on a shared machine hits all of them alike. The first chat after
+each start is timed and printed apart. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -130,17 +133,28 @@ async def _round(paths: Paths, path: str, chats: int) -> dict[str, Any]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=chats + 8),
                                      timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as client:
         psutil.cpu_percent(None)  # the machine's busy share from here on (all cores)
-        before = paths.cpu_seconds()
+        before, busy_before = paths.cpu_seconds(), _machine_busy()
         started = time.perf_counter()
         results = await asyncio.gather(*(getattr(paths, path)(client, latencies)
                                          for _ in range(chats)), return_exceptions=True)
         wall = time.perf_counter() - started
         cpu = psutil.cpu_percent(None)
-        after = paths.cpu_seconds()
+        after, busy_after = paths.cpu_seconds(), _machine_busy()
     errors = [r for r in results if isinstance(r, BaseException)]
+    cpu_s = {k: after[k] - before[k] for k in after}
     return {"latencies": latencies, "wall": wall, "errors": len(errors), "cpu": cpu,
-            "cpu_s": {k: after[k] - before[k] for k in after},
+            "cpu_s": cpu_s,
+            # what the machine spent beyond the services and this load generator: another
+            # program on the machine, taking cores the services would have had
+            "others_s": max(0.0, busy_after - busy_before - sum(cpu_s.values())),
             "error": repr(errors[0])[:200] if errors else None}
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (all cores, every process)."""
+    times = psutil.cpu_times()  # as psutil.cpu_percent counts: guest time is in user already
+    return (sum(times) - times.idle - getattr(times, "iowait", 0.0)
+            - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0))
 
 
 async def _run(levels: list[int], rounds: int, path_names: list[str],
@@ -153,6 +167,7 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
         errors: dict[str, int] = {p: 0 for p in path_names}
         cpu: dict[str, list[float]] = {p: [] for p in path_names}
         cpu_s: dict[str, dict[str, float]] = {p: {} for p in path_names}
+        others: dict[str, float] = {p: 0.0 for p in path_names}
         for _ in range(rounds):
             for name in path_names:
                 result = await _round(paths, name, chats)
@@ -161,6 +176,7 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
                 counts[name] += len(result["latencies"])
                 errors[name] += result["errors"]
                 cpu[name].append(result["cpu"])
+                others[name] += result["others_s"]
                 for process, seconds in result["cpu_s"].items():
                     cpu_s[name][process] = cpu_s[name].get(process, 0.0) + seconds
                 if result["error"]:
@@ -176,6 +192,8 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
                    if samples[name] else None,
                    "throughput_msg_s": round(throughput, 2), "errors": errors[name],
                    "cpu_pct": round(statistics.fmean(cpu[name]), 1),
+                   # cores other programs took on average during the rounds
+                   "others_cores": round(others[name] / walls[name], 2) if walls[name] else None,
                    # ms of CPU per message answered, by process: who the cores went to
                    "cpu_ms_per_msg": {k: round(v * 1000 / counts[name], 2)
                                       for k, v in cpu_s[name].items()} if counts[name] else {},
@@ -186,7 +204,8 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
             print(f"{chats:>4} chats  {name:<8} n={row['messages']:<5} p50 {row['p50_ms']:>8} ms"
                   f"  p95 {row['p95_ms']:>8} ms  {row['throughput_msg_s']:>7} msg/s"
                   f"  p95×raw {row['p95_vs_raw']}  thr×raw {row['throughput_vs_raw']}"
-                  f"  errors {row['errors']}  cpu {row['cpu_pct']}%", flush=True)
+                  f"  errors {row['errors']}  cpu {row['cpu_pct']}%"
+                  f"  others {row['others_cores']} cores", flush=True)
             print("            CPU ms/msg " + "  ".join(
                 f"{k} {v}" for k, v in row["cpu_ms_per_msg"].items()), flush=True)
     return rows
@@ -204,9 +223,12 @@ def _measure(topology: str, levels: list[int], rounds: int,
                             HOTLINE_WEB_SESSION_MSGS_PER_MIN="1000")
         try:
             paths = Paths(stack, fake)
-            asyncio.run(_warm(paths))
             print(f"-- {topology} topology ({replicas} of each: gateway, Rasa, action server)",
                   flush=True)
+            first = asyncio.run(_first_chats(paths))
+            print("first chat after the start, ms a message: " + "  ".join(
+                f"{name} {' '.join(f'{x * 1000:.0f}' for x in values)}"
+                for name, values in first.items()), flush=True)
             rows = asyncio.run(_run(levels, rounds, path_names, paths))
             for row in rows:
                 row["topology"] = topology
@@ -255,11 +277,16 @@ def main() -> int:
     return 0
 
 
-async def _warm(paths: Paths) -> None:
-    """One chat down each path first: model caches, connection pools, SQLite file."""
+async def _first_chats(paths: Paths) -> dict[str, list[float]]:
+    """One chat down each path first, its reply times kept and printed: what the first
+    enterprise after a start waits (the services warm themselves before they are ready).
+    Not counted in the rows: it also opens this generator's connections."""
+    first: dict[str, list[float]] = {}
     async with aiohttp.ClientSession() as client:
         for name in ("raw", "web"):
-            await getattr(paths, name)(client, [])
+            first[name] = []
+            await getattr(paths, name)(client, first[name])
+    return first
 
 
 if __name__ == "__main__":
