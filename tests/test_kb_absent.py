@@ -11,6 +11,7 @@ import pytest
 from hotline.kb import decide
 from hotline.kb import index as kb_index
 from hotline.kb.absent import absent_terms, candidates, quoted_names, unpaired
+from hotline.kb.decide_words import used_by_corpus
 from hotline.kb.search import rank as search_rank
 from hotline.kb.search import search
 
@@ -110,3 +111,27 @@ def test_a_subject_an_entry_names_with_its_kind_is_paired(idx: kb_index.KbIndex,
                                                            question: str) -> None:
     ranked = search_rank(idx, question)
     assert unpaired(question, ranked.words, idx.entry_cache.haystacks) == ()
+
+
+def test_a_word_straddling_two_corpus_words_is_not_used(idx: kb_index.KbIndex) -> None:
+    text, tok = idx.corpus_text, idx.tokenizer
+
+    def used(word: str) -> bool:
+        return used_by_corpus(word, text, tok, tok.general_frequency(word))
+
+    # 参保单位 (参保 + 单位) holds 保单, 经营地 (经营 + 地) holds 营地: neither is a word there
+    assert "保单" in text and not used("保单")
+    assert "营地" in text and not used("营地")
+    assert used("养老金")  # inside 基本养老金
+    # a word jieba only guessed keeps the plain text test (its segmentation is unreliable)
+    assert tok.general_frequency("新签") == 0 and used("新签")
+    assert not used("区块链")  # nowhere at all
+
+
+def test_a_subject_the_corpus_only_straddles_is_declined(idx: kb_index.KbIndex) -> None:
+    result = search("我们在郊区搞了个露营地，营地经营要办什么证", index=idx)
+    assert not result.confident
+    words = {w.text: w for w in search_rank(idx, "露营地的营地经营要办什么证").words}
+    assert words["营地"].foreign
+    # the words it straddles still answer as before
+    assert search("企业职工基本养老金怎么申领", index=idx).confident

@@ -208,6 +208,36 @@ def unglue(tok: str, start: int, end: int, idf_of: Container[str],
     return ("" if rest in _GLUE else rest), a, b
 
 
+#: How many of a word's occurrences in the corpus are read to see whether one is a word
+#: (more than this: a word the corpus uses).
+USED_OCCURRENCES = 20
+#: Characters read on either side of an occurrence to segment it in its context.
+_CONTEXT = 6
+
+
+def used_by_corpus(tok: str, corpus_text: str, tokenizer: KbTokenizer, general: int) -> bool:
+    """Whether the knowledge base uses the word ``tok``, which is not one of its indexed words.
+
+    A word of jieba's dictionary (``general`` > 0) counts as used only where the corpus,
+    segmented around an occurrence, has it inside one word (基本养老金 uses 养老金), not where
+    it straddles two: 参保单位 is 参保 + 单位 and says nothing of 保单, 经营地 nothing of
+    营地. A word jieba guessed (新签, 交的货) keeps the plain text test: its own
+    segmentation is unreliable."""
+    start = corpus_text.find(tok)
+    if general <= 0 or start < 0:
+        return start >= 0
+    for _ in range(USED_OCCURRENCES):
+        a = max(0, start - _CONTEXT)
+        at, end = start - a, start - a + len(tok)
+        window = corpus_text[a:start + len(tok) + _CONTEXT]
+        if any(s <= at and end <= e for _w, _f, s, e in tokenizer.tagged(window)):
+            return True
+        start = corpus_text.find(tok, start + 1)
+        if start < 0:
+            return False
+    return True
+
+
 def question_words(
     text: str,
     tokenizer: KbTokenizer,
@@ -219,7 +249,8 @@ def question_words(
     """The question's content words with their weights and synonym alternatives.
 
     A word is *foreign* when it names something (noun-like, two characters or more), no
-    synonym rule explains it, it is not everyday talk, and no entry contains it at all.
+    synonym rule explains it, it is not everyday talk, and no entry uses it as a word (see
+    :func:`used_by_corpus`).
     """
     spans = _rule_spans(text, rules)
     tagged = tagged if tagged is not None else tokenizer.tagged(text)
@@ -241,7 +272,8 @@ def question_words(
             continue
         foreign = (
             flag in SUBJECT_TAGS and weight >= UNKNOWN_IDF and not alts and tok not in idf_of
-            and bool(corpus_text) and tok not in corpus_text
+            and bool(corpus_text)
+            and not used_by_corpus(tok, corpus_text, tokenizer, tokenizer.general_frequency(tok))
         )
         nounish = flag in NOUNISH
         is_asked = any(a <= start < b for a, b in asking)
