@@ -111,6 +111,18 @@ class Paths:
                         break
                 latencies.append(time.perf_counter() - started)
 
+    async def telegram_quiet(self, quiet_s: float = 1.5, bound_s: float = 60.0) -> None:
+        """Until the bot has sent nothing for ``quiet_s``: a Telegram round ends at each
+        message's first reply, while the rest of the replies still leave at Telegram's
+        per-chat pace (3 in 3 s) and would run, with the gateway's CPU, into the next round."""
+        count, since = len(self.fake.sent()), time.monotonic()
+        deadline = since + bound_s
+        while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            now = len(self.fake.sent())
+            if now != count:
+                count, since = now, time.monotonic()
+
     async def telegram(self, _client: aiohttp.ClientSession, latencies: list[float]) -> None:
         self._chat += 1
         chat = self._chat
@@ -181,6 +193,8 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
                     cpu_s[name][process] = cpu_s[name].get(process, 0.0) + seconds
                 if result["error"]:
                     print(f"  {name} at {chats}: {result['error']}", flush=True)
+                if name == "telegram":
+                    await paths.telegram_quiet()
         raw_p95 = _pct(samples.get("raw", []), 0.95)
         raw_tp = counts.get("raw", 0) / walls["raw"] if walls.get("raw") else float("nan")
         for name in path_names:
