@@ -13,6 +13,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hotline.kb import index as kb_index
@@ -516,3 +517,28 @@ def test_render_real_entries(idx: kb_index.KbIndex) -> None:
     assert "<b>内资有限责任公司设立登记</b>" in text and "9. " in text and "来源：" in text
     law = next(e for e in idx.entries if e.id == "law:劳动合同法(2012-12-28):第十九条")
     assert render_answer(law)[0].startswith("<b>劳动合同法(2012-12-28) 第十九条</b>")
+
+
+def test_a_first_application_comes_before_its_follow_up_variants(idx: kb_index.KbIndex) -> None:
+    # nothing is said of a change: the first application, not its 换发 (renewal)
+    top = search("码头危化品装卸的管理员，资格证要怎么申请", index=idx).top
+    assert top is not None and top.entry.title == "危险化学品港口装卸管理人员资格认可新增"
+    # a change spoken of colloquially keeps the variant within reach (改名 → 变更)
+    hits = search("公司改名了，取水许可证上的名字也要改吗", index=idx).hits
+    assert "变更取水许可" in [h.entry.title for h in hits[:3]]
+
+
+def test_first_application_needs_a_sibling_of_the_same_base_name() -> None:
+    from hotline.kb.priors import base_name, first_application
+
+    assert base_name("变更取水许可") == base_name("新增取水许可") == "取水许可"
+
+    def item(title: str) -> Entry:
+        return Entry(id=title, source="gd_service_items", topic="utilities", title=title,
+                     summary=title)
+
+    entries = [item("变更取水许可"), item("取水许可证查询"), item("新增取水许可")]
+    order = np.array([0, 1, 2])
+    assert first_application(order, entries, "抽水要办什么许可") == 2
+    assert first_application(order, entries, "取水许可证要换证了") is None
+    assert first_application(order[:2], entries, "抽水要办什么许可") is None

@@ -62,3 +62,42 @@ class ItemPriors:
             out[self.variant] *= VARIANT_FACTOR
         out[self.citizen_only] *= CITIZEN_ONLY_FACTOR
         return out
+
+
+#: Words of a question that speak of a change to something already held (改名, 换证, 到期,
+#: 转让 …): a follow-up variant may then be what is asked.
+CHANGE_ASKED_RE = re.compile(
+    r"(改|换|转让|过户|到期|满了|快满|续|补|丢|停|撤|不干|关|迁|移|增加|减少|取消|退)"
+)
+_FIRST_RE = re.compile(r"(新增|设立|首次|新办|初次)")
+#: How far down the ranking a first-application sibling is looked for.
+SIBLING_DEPTH = 5
+
+
+def base_name(title: str) -> str:
+    """An item's name without its variant or first-application word: 变更取水许可 and
+    新增取水许可 are both 取水许可."""
+    return _FIRST_RE.sub("", VARIANT_RE.sub("", title))
+
+
+def first_application(order: np.ndarray, entries: Sequence[Entry], question: str) -> int | None:
+    """The position of the item to rank first instead of a follow-up variant.
+
+    The reranker weighs what a question shares with each candidate, and 变更取水许可 shares
+    as much with "从河里抽水要办什么许可" as 新增取水许可 does; the first stage's
+    :data:`VARIANT_FACTOR` is then undone. When the top entry is a variant item, the question
+    speaks of no change (:data:`VARIANT_RE`, :data:`CHANGE_ASKED_RE`) and a sibling of the
+    same base name that is no variant is within :data:`SIBLING_DEPTH`, that sibling is the
+    answer."""
+    if not len(order) or VARIANT_RE.search(question) or CHANGE_ASKED_RE.search(question):
+        return None
+    top = entries[int(order[0])]
+    if top.source != "gd_service_items" or not VARIANT_RE.search(top.title):
+        return None
+    base = base_name(top.title)
+    for j in range(1, min(SIBLING_DEPTH, len(order))):
+        e = entries[int(order[j])]
+        if (e.source == "gd_service_items" and not VARIANT_RE.search(e.title)
+                and base_name(e.title) == base):
+            return j
+    return None
