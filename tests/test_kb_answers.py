@@ -587,3 +587,21 @@ def test_a_figure_asked_with_something_else_still_gets_the_entry(idx: kb_index.K
     assert search("创业担保贷款能贷多少、有没有贴息", index=idx).confident
     alone = search("深圳的创业担保贷款最多能贷多少", index=idx)
     assert not alone.confident and alone.reason == decide.FIGURE_NOT_IN_SOURCE
+
+
+def test_a_count_or_length_asked_is_stated_by_a_numeral_with_its_unit() -> None:
+    from hotline.kb.figures import states_count
+
+    assert states_count("一个月最多能让员工加多少个小时班", "每月不得超过三十六小时")
+    assert states_count("不想注销，最多能停多久", "歇业期限最长不得超过三年")
+    assert states_count("缓缴最多几个月", "最长不得超过3个月")
+    assert not states_count("最多能停多久", "应当及时办理歇业备案")
+    assert not states_count("罚款要交多少钱", "每月不得超过三十六小时")  # money is not a count
+    assert not states_count("加班最多多少个小时", "最长不得超过三年")  # another unit
+
+
+def test_a_figure_question_on_hours_is_answered_when_the_article_states_them(
+    idx: kb_index.KbIndex,
+) -> None:
+    result = search("工厂赶工期，每个月加班最多能加多少小时", index=idx)
+    assert result.confident, result.reason

@@ -106,7 +106,13 @@ from hotline.kb.decide_words import (
     unglue,
 )
 from hotline.kb.elsewhere import elsewhere
-from hotline.kb.figures import ASKS_AMOUNT_RE, HAS_AMOUNT_RE, asks_amount, figure_about
+from hotline.kb.figures import (
+    ASKS_AMOUNT_RE,
+    HAS_AMOUNT_RE,
+    asks_amount,
+    figure_about,
+    states_count,
+)
 from hotline.kb.models import Entry
 from hotline.kb.textproc import KbTokenizer
 
@@ -268,7 +274,8 @@ def features(
     )
     spans = asking_spans(question) if question else []
     asks_more = any(not asks_amount(question[a:b]) for a, b in spans)
-    has_figure = figure_about(question, spans, words, entry, hay) or (
+    has_figure = figure_about(question, spans, words, entry, hay) or states_count(
+        question, hay) or (
         says_where_set and (WHERE_SET_ANSWERS_FIGURE or asks_more))
     return Features(
         score=score,

@@ -65,3 +65,21 @@ def figure_about(question: str, spans: Sequence[tuple[int, int]], words: Sequenc
     return any(HAS_AMOUNT_RE.search(sentence)
                and any(covered(w, sentence, w.parts) >= 0.5 for w in literal)
                for sentence in _SENTENCE_RE.split(text))
+
+
+#: A figure asked as a count or a length (加多少个小时, 最多能停多久, 几天): the unit asked.
+_COUNT_ASKED_RE = re.compile(
+    r"(?:多少个?|几个?)(小时|天|日|年|个月|周|次|倍|人|名)|(多久|多长时间)"
+)
+_LENGTHS = ("小时", "天", "日", "年", "个月", "周")
+_NUMERAL = r"(?:\d+|[一二三四五六七八九十百千两半]+)"
+
+
+def states_count(question: str, text: str) -> bool:
+    """Whether ``text`` states the count or length that ``question`` asks for: a numeral with
+    the unit asked (加班最多多少个小时 → 三十六小时; 最多能停多久 → 三年). Money and rates are
+    :data:`HAS_AMOUNT_RE`'s; this is for figures of time and number."""
+    units: set[str] = set()
+    for m in _COUNT_ASKED_RE.finditer(question):
+        units |= {m.group(1)} if m.group(1) else set(_LENGTHS)
+    return any(re.search(f"{_NUMERAL}个?{u}", text) for u in units)
