@@ -63,14 +63,17 @@ def warm() -> None:
     index and its models, the routing taxonomy, the database connection pool; then the
     start's heap is kept out of the collector's full passes (:mod:`hotline.heap`)."""
     started = time.perf_counter()
-    settings = get_settings()
-    taxonomy = routing.load_taxonomy(settings.routing_file)
-    for question, topic in WARM_QUESTIONS:
-        taxonomy.topic(topic)
-        search(question, topic=topic, k=3)
-    with session_scope() as session:
-        session.execute(text("SELECT 1"))
-    logger.info("warmed in %.0f ms", (time.perf_counter() - started) * 1000)
+    try:
+        taxonomy = routing.load_taxonomy(get_settings().routing_file)
+        for question, topic in WARM_QUESTIONS:
+            taxonomy.topic(topic)
+            search(question, topic=topic, k=3)
+        with session_scope() as session:
+            session.execute(text("SELECT 1"))
+    except Exception:  # a speed-up only: what failed here fails, and is told, in the action
+        logger.exception("warming up failed; serving anyway")
+    else:
+        logger.info("warmed in %.0f ms", (time.perf_counter() - started) * 1000)
     heap.settle("actions")
 
 

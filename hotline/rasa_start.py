@@ -58,7 +58,10 @@ def ready_after_load(
     async def load_and_ready(*args: Any, **kwargs: Any) -> Any:
         agent = await load(*args, **kwargs)
         if agent is not None and agent.is_ready():
-            await warm(agent)
+            try:
+                await warm(agent)
+            except Exception:  # a speed-up only: Rasa serves, and a failing parse fails there
+                logger.exception("warming Rasa up failed; serving anyway")
         heap.settle("rasa")
         return agent
 

@@ -61,6 +61,25 @@ print(json.dumps({"loaded": loaded, "frozen": gc.get_freeze_count(),
     assert out["first_search_ms"] < 600, out
 
 
+def test_the_action_server_serves_when_warming_up_fails(tmp_path: Path) -> None:
+    """No knowledge base where it is looked for: the warm-up says so and the server starts
+    all the same (warming is a speed-up; the action answers the failure as before)."""
+    out = _run(sys.executable, """
+import gc, json, logging
+records = []
+class Keep(logging.Handler):
+    def emit(self, record): records.append(record.getMessage())
+logging.getLogger("actions").addHandler(Keep())
+from actions.__main__ import warm
+warm()
+print(json.dumps({"frozen": gc.get_freeze_count(), "log": records}))
+""", env={"HOTLINE_VAR_DIR": str(tmp_path), "HOTLINE_KB_DIR": str(tmp_path / "no-kb"),
+          "HOTLINE_KB_INDEX": str(tmp_path / "no-index"),
+          "HOTLINE_DATABASE_URL": f"sqlite:///{tmp_path / 'hotline.db'}"})
+    assert out["log"] == ["warming up failed; serving anyway"], out["log"]
+    assert out["frozen"] > 0
+
+
 def test_rasa_warms_and_settles_once_its_model_is_loaded() -> None:
     out = _run(RASA_PYTHON, """
 import asyncio, gc, json, logging, types
