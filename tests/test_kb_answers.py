@@ -605,3 +605,11 @@ def test_a_figure_question_on_hours_is_answered_when_the_article_states_them(
 ) -> None:
     result = search("工厂赶工期，每个月加班最多能加多少小时", index=idx)
     assert result.confident, result.reason
+
+
+def test_a_count_asked_in_one_unit_is_stated_in_its_other_writing() -> None:
+    from hotline.kb.figures import states_count
+
+    assert states_count("最多能拖多少天", "最长不超过十五日")
+    assert states_count("要几天", "5个工作日内办结")
+    assert states_count("能缓几个月", "最长不超过三月")

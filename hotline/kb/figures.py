@@ -73,6 +73,9 @@ _COUNT_ASKED_RE = re.compile(
 )
 _LENGTHS = ("小时", "天", "日", "年", "个月", "周")
 _NUMERAL = r"(?:\d+|[一二三四五六七八九十百千两半]+)"
+#: Units written either way (十五天, 十五日; 3个月, 三月).
+_SAME_UNIT = {"天": "(?:天|日)", "日": "(?:天|日)", "个月": "(?:个月|月)", "名": "(?:名|人)",
+              "人": "(?:名|人)"}
 
 
 def states_count(question: str, text: str) -> bool:
@@ -82,4 +85,5 @@ def states_count(question: str, text: str) -> bool:
     units: set[str] = set()
     for m in _COUNT_ASKED_RE.finditer(question):
         units |= {m.group(1)} if m.group(1) else set(_LENGTHS)
-    return any(re.search(f"{_NUMERAL}个?{u}", text) for u in units)
+    units = {_SAME_UNIT.get(u, u) for u in units}
+    return any(re.search(f"{_NUMERAL}个?(?:工作)?{u}", text) for u in units)
