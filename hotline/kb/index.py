@@ -308,24 +308,58 @@ def load(kb: Path | None = None, out_root: Path | None = None, rebuild: bool = F
 _lock = threading.Lock()
 _cached: KbIndex | None = None
 _checked_at = 0.0
+#: The thread loading an index for changed sources, while the old one keeps serving.
+_refreshing: threading.Thread | None = None
+#: Sources whose refresh failed: not tried again until they change.
+_failed_fingerprint: str | None = None
 STALE_CHECK_S = 10.0  # how often a long-running process looks for edited sources
 
 
 def get_index() -> KbIndex:
-    """The process-wide index, loaded on first use (never at import time) and reloaded when
+    """The process-wide index, loaded on first use (never at import time) and refreshed when
     the sources changed (e.g. a curated entry edited in the console), checked every
-    :data:`STALE_CHECK_S` seconds."""
-    global _cached, _checked_at
+    :data:`STALE_CHECK_S` seconds.
+
+    A refresh loads (or builds, ~10 s) the new index on a background thread; until it is
+    ready every search is answered from the old one, so an edit in the console never stalls
+    the conversations under way."""
+    global _cached, _checked_at, _refreshing
     with _lock:
         now = time.monotonic()
-        if _cached is not None and now - _checked_at >= STALE_CHECK_S:
-            _checked_at = now
-            if fingerprint(paths.kb_dir()) != _cached.fingerprint:
-                _cached = None
         if _cached is None:
             _cached = load()
             _checked_at = now
+        elif now - _checked_at >= STALE_CHECK_S and _refreshing is None:
+            _checked_at = now
+            fp = fingerprint(paths.kb_dir())
+            if fp not in (_cached.fingerprint, _failed_fingerprint):
+                _refreshing = threading.Thread(target=_refresh, args=(fp,),
+                                               name="kb-index-refresh", daemon=True)
+                _refreshing.start()
         return _cached
+
+
+def _refresh(fp: str) -> None:
+    """Load the index of the current sources (fingerprint ``fp`` when looked at) and put it
+    in place of the cached one."""
+    global _cached, _refreshing, _failed_fingerprint
+    try:
+        fresh = load()
+    except Exception:  # the sources are mid-edit or broken: keep serving the old index
+        log.exception("knowledge-base index refresh failed; the previous index keeps serving")
+        fresh = None
+    with _lock:
+        if fresh is not None and _cached is not None:
+            _cached = fresh
+        _failed_fingerprint = None if fresh is not None else fp
+        _refreshing = None
+
+
+def wait_for_refresh(timeout: float | None = None) -> None:
+    """Block until a refresh under way has finished (tests, the command line)."""
+    thread = _refreshing
+    if thread is not None:
+        thread.join(timeout)
 
 
 def reset_cache() -> None:
