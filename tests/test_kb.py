@@ -529,7 +529,7 @@ def test_a_first_application_comes_before_its_follow_up_variants(idx: kb_index.K
 
 
 def test_first_application_needs_a_sibling_of_the_same_base_name() -> None:
-    from hotline.kb.priors import base_name, first_application
+    from hotline.kb.priors import base_name, first_application, preferred_sibling
 
     assert base_name("变更取水许可") == base_name("新增取水许可") == "取水许可"
 
@@ -537,8 +537,13 @@ def test_first_application_needs_a_sibling_of_the_same_base_name() -> None:
         return Entry(id=title, source="gd_service_items", topic="utilities", title=title,
                      summary=title)
 
-    entries = [item("变更取水许可"), item("取水许可证查询"), item("新增取水许可")]
-    order = np.array([0, 1, 2])
+    entries = [item("变更取水许可"), item("取水许可证查询"), item("新增取水许可"),
+               item("延续取水许可")]
+    order = np.array([0, 1, 2, 3])
     assert first_application(order, entries, "抽水要办什么许可") == 2
     assert first_application(order, entries, "取水许可证要换证了") is None
     assert first_application(order[:2], entries, "抽水要办什么许可") is None
+    # a change spoken of: the variant serving it (续 → 延续), not another one (变更)
+    assert preferred_sibling(order, entries, "取水证快到期了怎么续") == 3
+    assert preferred_sibling(order, entries, "公司改名了取水证要改吗") is None  # 变更 is first
+    assert preferred_sibling(order[:3], entries, "取水证快到期了怎么续") is None

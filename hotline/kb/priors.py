@@ -24,7 +24,7 @@ INFO_QUERY_RE = re.compile(r"(查|公示|下载|公证|名单|名录|目录|公�
 INFO_ITEM_FACTOR = 0.8
 
 VARIANT_RE = re.compile(
-    r"(变更|延续|续期|延期|注销|换发|补发|补办|遗失|撤销|恢复|复查|重核|更正|减容|销户)"
+    r"(变更|延续|续期|延期|注销|换发|补发|补办|遗失|撤销|恢复|复查|重核|更正|减容|销户|再次)"
 )
 VARIANT_FACTOR = 0.85
 
@@ -78,6 +78,37 @@ def base_name(title: str) -> str:
     """An item's name without its variant or first-application word: 变更取水许可 and
     新增取水许可 are both 取水许可."""
     return _FIRST_RE.sub("", VARIANT_RE.sub("", title))
+
+
+#: A change the question speaks of, and the variant items that serve it: 快到期了怎么续 →
+#: 延续取水许可, not 变更取水许可.
+CHANGE_VARIANTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"(续|到期|快满|过期|满了)"), re.compile(r"(延续|续期|换发|延期)")),
+    (re.compile(r"(改|变更|迁|挪)"), re.compile(r"(变更|更正)")),
+    (re.compile(r"(丢|遗失|补办|补发|损坏)"), re.compile(r"(补发|补办|遗失)")),
+    (re.compile(r"(注销|不干|不做了|关掉|销户)"), re.compile(r"(注销|销户)")),
+)
+
+
+def preferred_sibling(order: np.ndarray, entries: Sequence[Entry], question: str) -> int | None:
+    """The position (below :data:`SIBLING_DEPTH`) of a sibling item of the top one — same
+    :func:`base_name` — that answers better, or None: the first application when the question
+    speaks of no change (:func:`first_application`), else the variant serving the change it
+    speaks of (:data:`CHANGE_VARIANTS`)."""
+    first = first_application(order, entries, question)
+    if first is not None or not len(order):
+        return first
+    top = entries[int(order[0])]
+    wants = [want for said, want in CHANGE_VARIANTS if said.search(question)]
+    if top.source != "gd_service_items" or not wants or any(w.search(top.title) for w in wants):
+        return None
+    base = base_name(top.title)
+    for j in range(1, min(SIBLING_DEPTH, len(order))):
+        e = entries[int(order[j])]
+        if (e.source == "gd_service_items" and base_name(e.title) == base
+                and any(w.search(e.title) for w in wants)):
+            return j
+    return None
 
 
 def first_application(order: np.ndarray, entries: Sequence[Entry], question: str) -> int | None:

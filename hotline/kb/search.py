@@ -27,7 +27,7 @@ from hotline.kb.aspects import Aspect, asked
 from hotline.kb.decide import Decision, Features, Word, decide, question_words
 from hotline.kb.index import KbIndex, get_index
 from hotline.kb.models import Hit, SearchResult
-from hotline.kb.priors import first_application
+from hotline.kb.priors import preferred_sibling
 from hotline.kb.rerank import DEPTH, Channels, candidate_features
 from hotline.kb.textproc import char_bigrams, clean_query
 
@@ -147,7 +147,7 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
         best = np.argsort(-scores, kind="stable")
         order = np.concatenate([cands[best], order[len(cands):]])
         f = f[best]
-    swap = first_application(order, index.entries, text)  # 新增 before 变更取水许可
+    swap = preferred_sibling(order, index.entries, text)  # 新增 before 变更取水许可
     if swap is not None:
         order[[0, swap]] = order[[swap, 0]]
         if len(f) > swap:
