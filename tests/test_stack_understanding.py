@@ -55,6 +55,13 @@ def test_digits_alone_are_not_goodbye(running: Running) -> None:
     assert "工单号" in reply.text
 
 
+@pytest.mark.parametrize(("chat", "text"), [(7110, "陈先生"), (7111, "王女士"), (7112, "我姓陈")])
+def test_a_name_alone_is_information_not_goodbye(running: Running, chat: int, text: str) -> None:
+    """Found by a new user: 陈先生 typed with no form open got a goodbye."""
+    assert running.parse(text)["intent"]["name"] == "inform"
+    assert "请问有什么可以帮您" in running.say(chat, text).text
+
+
 def test_names_and_registered_company_names_fill_the_form(running: Running) -> None:
     chat, fake = 7103, running.fake
     assert "描述您遇到的问题" in running.say(chat, "我要反映问题").text
