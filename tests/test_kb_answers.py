@@ -613,3 +613,22 @@ def test_a_count_asked_in_one_unit_is_stated_in_its_other_writing() -> None:
     assert states_count("最多能拖多少天", "最长不超过十五日")
     assert states_count("要几天", "5个工作日内办结")
     assert states_count("能缓几个月", "最长不超过三月")
+
+
+def test_money_support_asked_needs_an_entry_that_speaks_of_some() -> None:
+    spans = [(0, 12)]
+    assert decide.support_missing("体系认证做完有没有补贴", spans, "推行企业质量体系认证制度")
+    assert not decide.support_missing("体系认证做完有没有补贴", spans, "对认证给予一次性奖励")
+    assert not decide.support_missing("体系认证要多久", spans, "推行企业质量体系认证制度")
+    # only a clause that asks: the background may name a subsidy already received
+    text = "我们拿过补贴，认证要多久"
+    assert not decide.support_missing(text, [(6, len(text))], "推行企业质量体系认证制度")
+
+
+def test_a_subsidy_for_something_no_support_is_written_of_is_declined(
+    idx: kb_index.KbIndex,
+) -> None:
+    result = search("工厂做了质量管理体系认证，政府给不给补助", index=idx)
+    assert not result.confident
+    assert result.reason == "support not in source", result.reason
+    assert "support not in source" in declined.REASON_ZH

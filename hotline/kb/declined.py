@@ -60,6 +60,7 @@ REASON_ZH = {
     "no match": "没有相近的内容",
     "not a policy question": "不是政策问题",
     "figure not in source": "问的金额、比例或标准，来源里没有写明",
+    "support not in source": "问的补贴、奖励，最接近的内容没有提到",
     "another jurisdiction": "问的是其他地区的规定",
     "current round not in source": "问的是本年度或本批次的安排",
     "subject not in knowledge base": "问的事项知识库没有收录",
