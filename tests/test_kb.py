@@ -547,3 +547,11 @@ def test_first_application_needs_a_sibling_of_the_same_base_name() -> None:
     assert preferred_sibling(order, entries, "取水证快到期了怎么续") == 3
     assert preferred_sibling(order, entries, "公司改名了取水证要改吗") is None  # 变更 is first
     assert preferred_sibling(order[:3], entries, "取水证快到期了怎么续") is None
+
+
+def test_on_labour_contracts_the_specific_statute_comes_first(idx: kb_index.KbIndex) -> None:
+    top = search("公司裁员二十多人要走什么程序", index=idx).top
+    assert top is not None and top.entry.title.startswith("劳动合同法(")  # not 劳动法 第二十七条
+    # a matter of working time, not of the contract: the general statute stays
+    top = search("一个月最多能安排员工加班多少小时", index=idx).top
+    assert top is not None and top.entry.title.startswith("劳动法(")

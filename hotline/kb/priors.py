@@ -132,3 +132,35 @@ def first_application(order: np.ndarray, entries: Sequence[Entry], question: str
                 and base_name(e.title) == base):
             return j
     return None
+
+
+#: A statute that governs its own matters more specifically than a general one does (lex
+#: specialis), with the words of those matters: on labour contracts — resigning, dismissal,
+#: probation, rules, lay-offs — 劳动合同法 (2008) over 劳动法 (1994), whose articles say the
+#: same older and shorter. Measured on kb/training/questions_laws.jsonl: 9 questions expected
+#: a 劳动合同法 article and got the 劳动法 one first, none the other way round.
+SPECIFIC_STATUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("劳动法", "劳动合同法", re.compile(
+        r"(合同|辞职|离职|辞退|开除|解除|裁员|裁掉|试用期|规章|制度|无固定期限|竞业|违约金|"
+        r"服务期|劳务派遣)")),
+)
+#: How far down the specific statute's article may stand.
+SPECIFIC_DEPTH = 3
+
+
+def specific_statute(order: np.ndarray, entries: Sequence[Entry], question: str) -> int | None:
+    """The position of the specific statute's article to rank first instead of the general
+    one's (:data:`SPECIFIC_STATUTES`), or None."""
+    if not len(order):
+        return None
+    top = entries[int(order[0])]
+    if top.source != "laws":
+        return None
+    for general, specific, matters in SPECIFIC_STATUTES:
+        if not top.title.startswith(f"{general}(") or not matters.search(question):
+            continue
+        for j in range(1, min(SPECIFIC_DEPTH, len(order))):
+            e = entries[int(order[j])]
+            if e.source == "laws" and e.title.startswith(f"{specific}("):
+                return j
+    return None

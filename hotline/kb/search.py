@@ -27,7 +27,7 @@ from hotline.kb.aspects import Aspect, asked
 from hotline.kb.decide import Decision, Features, Word, decide, question_words
 from hotline.kb.index import KbIndex, get_index
 from hotline.kb.models import Hit, SearchResult
-from hotline.kb.priors import preferred_sibling
+from hotline.kb.priors import preferred_sibling, specific_statute
 from hotline.kb.rerank import DEPTH, Channels, candidate_features
 from hotline.kb.textproc import char_bigrams, clean_query
 
@@ -148,6 +148,8 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
         order = np.concatenate([cands[best], order[len(cands):]])
         f = f[best]
     swap = preferred_sibling(order, index.entries, text)  # 新增 before 变更取水许可
+    if swap is None:  # 劳动合同法 before 劳动法 on labour contracts
+        swap = specific_statute(order, index.entries, text)
     if swap is not None:
         order[[0, swap]] = order[[swap, 0]]
         if len(f) > swap:
