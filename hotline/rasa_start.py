@@ -101,10 +101,32 @@ def shared_connections(self: Any) -> Any:
                                  connector=_connector(), connector_owner=False)
 
 
+def session_without_metadata_slot(update: Callable[..., Awaitable[None]]
+                                  ) -> Callable[..., Awaitable[None]]:
+    """Rasa's ``MessageProcessor._update_tracker_session`` without the message's metadata.
+
+    Given metadata, Rasa 3.6 records it as the ``session_started_metadata`` slot *before*
+    ``action_session_start``. Its Redis tracker store splits a conversation at that action,
+    so the slot alone became a session of its own: every retrieve split the conversation
+    and rebuilt both parts, every save merged them back by comparing each event with every
+    other (quadratic in the conversation's length). That cost Rasa 0.5-0.7 ms of CPU a
+    message of a 4-message chat, only for the gateway's chats (they send the log ids as
+    metadata; the load harness's raw chats send none). No action reads that slot; the
+    message's own event keeps its metadata, where the action server reads the log ids."""
+
+    @functools.wraps(update)
+    async def update_session(self: Any, tracker: Any, output_channel: Any,
+                             metadata: Any = None) -> None:
+        await update(self, tracker, output_channel, None)
+
+    return update_session
+
+
 def install() -> None:
-    """Rasa's server start, with the step above after the model is loaded and its endpoint
-    calls on kept connections."""
+    """Rasa's server start, with the step above after the model is loaded, its endpoint
+    calls on kept connections and sessions started without a metadata slot."""
     from rasa.core import run
+    from rasa.core.processor import MessageProcessor
     from rasa.utils.endpoints import EndpointConfig
 
     from nlu import rasa_main
@@ -112,6 +134,8 @@ def install() -> None:
     rasa_main.install()
     run.load_agent_on_start = ready_after_load(run.load_agent_on_start)  # type: ignore[assignment]
     EndpointConfig.session = shared_connections  # type: ignore[method-assign]
+    MessageProcessor._update_tracker_session = session_without_metadata_slot(  # type: ignore[method-assign]
+        MessageProcessor._update_tracker_session)
 
 
 def main() -> None:
