@@ -4,6 +4,7 @@ own; the console told of an enterprise's message once it is in the database."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
@@ -111,3 +112,26 @@ def test_close_commits_what_is_queued(db_url: str, sync) -> None:  # type: ignor
 
     asyncio.run(main())
     assert _said(db_url, "web:i") == [("bot", "再见")]
+
+
+
+def test_a_message_is_committed_while_the_loops_shared_threads_are_all_busy(
+        db_url: str, sync) -> None:  # type: ignore[no-untyped-def]
+    """The writer commits on a thread of its own: an enterprise's message does not wait
+    behind the other work queued in the event loop's shared pool."""
+    async def main() -> list[tuple[str, str]]:
+        gate = threading.Event()
+        busy = [asyncio.ensure_future(asyncio.to_thread(gate.wait, 30))
+                for _ in range(64)]  # more than the shared pool's threads
+        await asyncio.sleep(0.05)
+        writer = TranscriptWriter(db_url, sync)
+        try:
+            await asyncio.wait_for(writer.write("web:busy", "web", "in", "enterprise",
+                                                ["在吗"], announce=True), 5)
+            return _said(db_url, "web:busy")
+        finally:
+            gate.set()
+            await asyncio.gather(*busy)
+            await writer.aclose()
+
+    assert asyncio.run(main()) == [("enterprise", "在吗")]
