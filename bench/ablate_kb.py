@@ -3,7 +3,7 @@
 Rows: everything on; then without the reranker, without the glosses (index rebuilt from a copy of ``kb/``
 without ``glosses/``), the everyday-phrasings channel, the character-pair channel, the
 synonym table, the catalogue filter (items that are not services kept), the
-citizen-only prior; and plain BM25 (word body channel only, nothing else). Columns: cited
+citizen-only prior, the sibling and statute priors, the money-support rule; and plain BM25 (word body channel only, nothing else). Columns: cited
 hit@1 / hit@3 on our answerable sets, and the declined share of the unanswerable set.
 
     .venv/bin/python bench/ablate_kb.py
@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hotline.kb import decide, priors, service_items  # noqa: E402
 from hotline.kb import index as kb_index  # noqa: E402
-from hotline.kb import priors, service_items  # noqa: E402
 from hotline.kb import search as kb_search  # noqa: E402
 from hotline.kb.evaluate import evaluate, load_questions  # noqa: E402
 
@@ -41,6 +41,11 @@ def patched(obj: object, **values: object) -> Iterator[None]:
     finally:
         for k, v in old.items():
             setattr(obj, k, v)
+
+
+def _nothing(*_args: object) -> None:
+    """A close-call prior switched off: never moves an entry."""
+    return None
 
 
 def measure(idx: kb_index.KbIndex) -> dict[str, object]:
@@ -75,6 +80,11 @@ def main() -> int:
             ("without synonyms", lambda: _without_synonyms(full)),
             ("without citizen-only prior",
              lambda: _with(priors, {"CITIZEN_ONLY_FACTOR": 1.0}, full)),
+            ("without sibling and statute priors",
+             lambda: _with(kb_search, {"preferred_sibling": _nothing,
+                                       "specific_statute": _nothing}, full)),
+            ("without the money-support rule",
+             lambda: _with(decide, {"SUPPORT_RULE": 0.0}, full)),
             ("without catalogue filter", lambda: _unfiltered(tmp)),
             ("plain BM25 (body words, no glosses)", lambda: _plain(bare)),
         ]
