@@ -20,12 +20,14 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
 
 import pytest
 import redis.asyncio as aioredis
 import uvicorn
 
 from bot import hot_announce
+from console.dashboard import today_of
 from hotline import lifecycle, reply_check_eval, tickets
 from hotline.db import session_scope
 from hotline.hot import evaluate
@@ -114,7 +116,11 @@ def _fill(harness: ConsoleHarness) -> None:
 def test_dashboard_hot_panel_issue_page_and_report(served, browser) -> None:  # type: ignore[no-untyped-def]
     harness, base = served
     page = login_at(browser, base, "boss", password=PASSWORD)
-    page.goto(f"{base}/console/dashboard")
+    # the data span the last two months: the default period (this month, local time) holds
+    # almost none of them in a month's first days, so ask for the span itself
+    today = today_of(datetime.now(timezone.utc))
+    span = urlencode({"from": (today - timedelta(days=62)).isoformat(), "to": today.isoformat()})
+    page.goto(f"{base}/console/dashboard?{span}")
     panel = page.locator("#hot-panel")
     rows = panel.locator("tr[data-issue]")
     assert rows.count() >= 8
