@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None, *, settle_heap: bool = False) -
             raise RuntimeError("REDIS_URL is not set: the gateway needs Redis")
         redis = Redis.from_url(settings.redis_url)
         sync = SyncRedis.from_url(settings.redis_url)  # for the sync handoff and console code
-        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s, token=settings.rasa_token)
+        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s, token=settings.rasa_token,
+                          max_inflight=settings.rasa_max_inflight)
         runtime = Runtime(redis=redis, rasa=rasa, relay=Relay(
             rasa, redis, sync, settings.db_url(), avg_handle_s=settings.avg_handle_s,
             attachment_max_bytes=settings.attachment_max_mb * 1024 * 1024))

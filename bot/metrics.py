@@ -44,6 +44,10 @@ RASA_FAILURES = Counter(
     "hotline_rasa_failures", "Messages Rasa could not answer: unavailable (down, loading), "
     "timeout, empty (action server down or an action raised), redis (state store down)",
     ["kind"], registry=REGISTRY)
+RASA_WAIT = Histogram(
+    "hotline_rasa_wait_seconds", "How long a message waited for its turn into Rasa (the "
+    "gateway's limit of messages inside Rasa at once, HOTLINE_RASA_MAX_INFLIGHT)",
+    registry=REGISTRY, buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 30))
 WEBHOOK_UPDATES = Counter("hotline_telegram_webhook_updates",
                           "Telegram webhook updates: stored, duplicate, requeued, refused",
                           ["result"], registry=REGISTRY)

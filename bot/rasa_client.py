@@ -5,10 +5,13 @@ as ``?token=``; the REST channel's webhook is not protected by it and is sent wi
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+
+from bot.metrics import RASA_WAIT
 
 
 class RasaUnavailable(RuntimeError):
@@ -54,13 +57,22 @@ class RasaClient:
     aiohttp, not httpx: on the gateway's per-message path httpx's client cost about 2 ms of CPU
     a request at 32 concurrent chats, a third of the gateway's Python time (py-spy); aiohttp
     about 0.1 ms (bench in issue 15's note). Every concurrent chat keeps its connection.
+
+    At most ``max_inflight`` messages are inside Rasa at once; the others wait here, first
+    come first served. Rasa works on every message it holds by turns, so with 32 at once each
+    one's time is the sum of all of theirs, and a policy question (an action call, a search)
+    waits longest: at 32 chats the web chat's p95 was 1.2-1.5 x raw Rasa's. Queued here in
+    arrival order, every message waits about as long as the others, and Rasa stays as busy
+    (bench/bench_load.py, issue 15's note). The wait is in ``hotline_rasa_wait_seconds``.
     """
 
-    def __init__(self, base_url: str, timeout_s: float = 30.0, token: str | None = None) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 30.0, token: str | None = None,
+                 max_inflight: int = 0) -> None:
         self._base = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._auth = {"token": token} if token else {}
         self._session: aiohttp.ClientSession | None = None
+        self._turns = asyncio.Semaphore(max_inflight) if max_inflight > 0 else None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -72,6 +84,21 @@ class RasaClient:
         self, sender: str, text: str, metadata: dict[str, Any] | None = None
     ) -> list[BotMessage]:
         payload = {"sender": sender, "message": text, "metadata": metadata or {}}
+        if self._turns is None:
+            return await self._post_message(payload)
+        queued = time.perf_counter()
+        try:
+            await asyncio.wait_for(self._turns.acquire(), self._timeout.total)
+        except asyncio.TimeoutError:
+            # Rasa never saw it (no cause: not "timed out", nothing may be acting on it)
+            raise RasaUnavailable("no turn into Rasa within the timeout") from None
+        try:
+            RASA_WAIT.observe(time.perf_counter() - queued)
+            return await self._post_message(payload)
+        finally:
+            self._turns.release()
+
+    async def _post_message(self, payload: dict[str, Any]) -> list[BotMessage]:
         try:
             async with self._http().post(f"{self._base}/webhooks/rest/webhook",
                                          json=payload) as response:

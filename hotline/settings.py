@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     )
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_s: float = 30.0
+    # Messages one gateway has inside Rasa at once; the others wait their turn, first come
+    # first served (bot.rasa_client). 0: no limit.
+    rasa_max_inflight: int = 8
     # Token of Rasa's HTTP API (rasa run --auth-token); `hotline run` sets it for the gateway.
     rasa_token: str | None = None
     # The action server's base URL, for the gateway's readiness (its /health); empty: the
