@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     rasa_port: int = 5005
     actions_port: int = 5055
     rasa_ready_timeout: float = 420.0
+    # Each Rasa server on a core of its own, the other services on the rest, when the machine
+    # has a core to spare (hotline.local.cpus; Linux).
+    pin_cpus: bool = True
 
     def db_url(self) -> str:
         if self.database_url:

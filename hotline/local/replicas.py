@@ -96,6 +96,9 @@ class ReplicaStack(Stack):
     local_postgres: bool | None = None
     port_owner: str = "'s load balancer"
 
+    def rasa_servers(self) -> int:
+        return self.count
+
     def _start(self, *, gateway: bool, log: Callable[[str], None]) -> None:
         if self.count < 1:
             raise StackError("--replicas needs a count of at least 1")

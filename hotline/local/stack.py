@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from hotline.local import cpus
 from hotline.settings import ROOT, current_settings
 
 
@@ -165,8 +166,18 @@ class Stack:
         with service.log_path.open("ab") as log:
             service.process = subprocess.Popen(
                 service.argv, cwd=ROOT, env={**self.env(), **service.env}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=cpus.pin_before_exec(self.cores_of(service.name)),
             )
+
+    def rasa_servers(self) -> int:
+        """How many Rasa servers this topology runs (each may get a core of its own)."""
+        return 1
+
+    def cores_of(self, service: str) -> frozenset[int] | None:
+        """Where ``service`` runs (:mod:`hotline.local.cpus`); None: anywhere."""
+        if not current_settings().pin_cpus:
+            return None
+        return cpus.placement(service, self.rasa_servers(), cpus.available())
 
     def respawn(self, service: Service) -> None:
         """Start ``service`` again after its process exited (used by the supervisor). What is
