@@ -100,6 +100,8 @@ def test_a_subject_no_entry_names_with_its_kind_is_unpaired(
         idx: kb_index.KbIndex, question: str, pair: str) -> None:
     ranked = search_rank(idx, question)
     assert unpaired(question, ranked.words, idx.entry_cache.haystacks) == (pair,)
+    assert unpaired(question, ranked.words, idx.entry_cache.haystacks,
+                    idx.entry_cache.containing) == (pair,)
     assert not search(question, k=3, index=idx).confident
 
 
@@ -111,6 +113,20 @@ def test_a_subject_an_entry_names_with_its_kind_is_paired(idx: kb_index.KbIndex,
                                                            question: str) -> None:
     ranked = search_rank(idx, question)
     assert unpaired(question, ranked.words, idx.entry_cache.haystacks) == ()
+    assert unpaired(question, ranked.words, idx.entry_cache.haystacks,
+                    idx.entry_cache.containing) == ()
+
+
+def test_the_entries_containing_a_word_are_those_a_scan_finds(idx: kb_index.KbIndex) -> None:
+    """:meth:`EntryCache.containing` searches all haystacks joined: it finds a word in the
+    first and the last entry, never across two, and each entry once however often."""
+    hays = idx.entry_cache.haystacks
+    first, last = hays[0][:4], hays[-1][-4:]
+    across = hays[0][-2:] + hays[1][:2]  # the end of one entry and the start of the next
+    for word in ("许可证", "出版物", "保理", first, last, across, "一个语料里没有的词组合"):
+        assert list(idx.entry_cache.containing(word)) == [
+            i for i, hay in enumerate(hays) if word in hay], word
+    assert list(idx.entry_cache.containing("")) == []
 
 
 def test_a_word_straddling_two_corpus_words_is_not_used(idx: kb_index.KbIndex) -> None:

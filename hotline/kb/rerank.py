@@ -19,10 +19,11 @@ answer citing a top candidate, go first.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +124,30 @@ class EntryCache:
     @functools.cached_property
     def haystacks(self) -> list[str]:
         return [haystack(e) for e in self.entries]
+
+    @functools.cached_property
+    def _joined(self) -> tuple[str, list[int]]:
+        """Every haystack in one string, NUL-separated, and where each one starts."""
+        starts: list[int] = []
+        pos = 0
+        for hay in self.haystacks:
+            starts.append(pos)
+            pos += len(hay) + 1
+        return "\0".join(self.haystacks), starts
+
+    def containing(self, text: str) -> Iterator[int]:
+        """The entries whose haystack contains ``text``, in order, found as they are asked
+        for: ``str.find`` over the whole corpus (in C) instead of a test per entry (in
+        Python). For a word no entry pairs with the kind of thing asked
+        (:func:`hotline.kb.absent.unpaired`: 出版物 + 许可证) 0.5 ms instead of 6."""
+        if not text or "\0" in text:
+            return
+        joined, starts = self._joined
+        pos = joined.find(text)
+        while pos >= 0:
+            i = bisect.bisect_right(starts, pos) - 1
+            yield i
+            pos = joined.find(text, starts[i + 1] if i + 1 < len(starts) else len(joined))
 
     @functools.lru_cache(maxsize=20000)  # noqa: B019 - one cache per index, lives as long
     def phrase_pairs(self, i: int) -> tuple[frozenset[str], ...]:

@@ -156,7 +156,8 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
             f[[0, swap]] = f[[swap, 0]]
     absent = absent_terms(text, tagged, index.presence_text)
     absent += tuple(n for n in quoted_names(text, index.presence_text) if n not in absent)
-    absent += unpaired(text, words, index.entry_cache.haystacks)
+    absent += unpaired(text, words, index.entry_cache.haystacks,
+                     index.entry_cache.containing)
     return Ranked(ch, order, words, aspects, tokens, f, sims, absent)
 
 
