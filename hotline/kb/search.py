@@ -112,13 +112,16 @@ class Ranked:
 
 
 def rank(index: KbIndex, text: str, topic: str | None = None,
-         use_reranker: bool = True) -> Ranked | None:
-    """Score every entry for the cleaned question ``text`` and order the best ones."""
+         use_reranker: bool = True,
+         tagged: list[tuple[str, str, int, int]] | None = None) -> Ranked | None:
+    """Score every entry for the cleaned question ``text`` and order the best ones
+    (``tagged``: ``index.tokenizer.tagged(text)``, if the caller has it)."""
     tokens = index.tokenizer.tokens(text)
     if not tokens:
         return None
     extra = index.tokenizer.expand(text, index.synonyms)
-    tagged = index.tokenizer.tagged(text)
+    if tagged is None:
+        tagged = index.tokenizer.tagged(text)
     body, title, phrases, chars = channels(index, tokens, extra, [w for w, *_ in tagged])
     total = (body + title + phrases + chars) * index.priors.factors(f"{text} {' '.join(extra)}")
     aspects = asked(text)
@@ -203,8 +206,10 @@ def search(
     if len(text) > MAX_QUERY_CHARS:
         text, message = text[:MAX_QUERY_CHARS], MSG_TOO_LONG
     index = index or get_index()
-    text = typos.correct(text, index.tokenizer, index.homophones)  # 社宝 → 社保
-    ranked = rank(index, text, topic)
+    tagged = index.tokenizer.tagged(text)
+    corrected = typos.correct(text, index.tokenizer, index.homophones, tagged)  # 社宝 → 社保
+    ranked = rank(index, corrected, topic, tagged=tagged if corrected == text else None)
+    text = corrected
     if ranked is None:
         return SearchResult(query=raw, normalized=text, message=MSG_NO_WORDS)
     total = ranked.channels.total

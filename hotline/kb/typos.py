@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from pypinyin import lazy_pinyin
 
@@ -90,10 +90,13 @@ class Homophones:
         return near[0]
 
 
-def correct(text: str, tokenizer: KbTokenizer, homophones: Homophones) -> str:
-    """``text`` with its homophone slips replaced by the corpus words they stand for."""
+def correct(text: str, tokenizer: KbTokenizer, homophones: Homophones,
+            tagged: Sequence[tuple[str, str, int, int]] | None = None) -> str:
+    """``text`` with its homophone slips replaced by the corpus words they stand for;
+    ``tagged``: ``tokenizer.tagged(text)`` when the caller has it (tagging is the costliest
+    step of a search, and an unchanged text is searched with the same tags)."""
     out, pos = [], 0
-    for word, _flag, start, end in tokenizer.tagged(text):
+    for word, _flag, start, end in tokenizer.tagged(text) if tagged is None else tagged:
         if tokenizer.general_frequency(word) > 0:
             continue
         fixed = homophones.correction(word)
