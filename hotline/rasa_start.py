@@ -122,11 +122,33 @@ def session_without_metadata_slot(update: Callable[..., Awaitable[None]]
     return update_session
 
 
+def remembered_event_types(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    """Rasa's ``Event.resolve_by_type``, remembering the class each type name resolved to.
+
+    Rasa 3.6 walks every subclass of ``Event`` (recursively, with an abstractness check for
+    each) for every event it reads back: every message reads its conversation's tracker from
+    Redis, event by event. The classes do not change once Rasa is loaded; what is not found
+    (a default, ``topic``, an error) is not remembered and is resolved as before."""
+    found: dict[str, Any] = {}
+
+    def resolve_by_type(type_name: str, default: Any = None) -> Any:
+        cls = found.get(type_name)
+        if cls is None:
+            cls = resolve(type_name, default)
+            if cls is not None and getattr(cls, "type_name", None) == type_name:
+                found[type_name] = cls
+        return cls
+
+    return resolve_by_type
+
+
 def install() -> None:
     """Rasa's server start, with the step above after the model is loaded, its endpoint
-    calls on kept connections and sessions started without a metadata slot."""
+    calls on kept connections, sessions started without a metadata slot and event types
+    resolved once."""
     from rasa.core import run
     from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.events import Event
     from rasa.utils.endpoints import EndpointConfig
 
     from nlu import rasa_main
@@ -136,6 +158,8 @@ def install() -> None:
     EndpointConfig.session = shared_connections  # type: ignore[method-assign]
     MessageProcessor._update_tracker_session = session_without_metadata_slot(  # type: ignore[method-assign]
         MessageProcessor._update_tracker_session)
+    Event.resolve_by_type = staticmethod(  # type: ignore[method-assign]
+        remembered_event_types(Event.resolve_by_type))
 
 
 def main() -> None:

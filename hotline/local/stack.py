@@ -122,6 +122,8 @@ class Stack:
                 "REDIS_PASSWORD": str(parsed.get("password") or ""),
                 "REDIS_DB": "1",
                 "REDIS_LOCK_DB": "2",
+                # one Rasa server locks its conversations in memory; several share Redis
+                "RASA_LOCK_STORE": "redis" if self.rasa_servers() > 1 else "in_memory",
                 "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.actions}/webhook",
                 "HOTLINE_VAR_DIR": str(self.var_dir),
                 "HOTLINE_RASA_URL": f"http://127.0.0.1:{self.ports.rasa}",
