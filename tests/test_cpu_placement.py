@@ -5,6 +5,7 @@ there is none to spare or pinning is off."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -37,8 +38,11 @@ def test_placement(service: str, rasa_servers: int, cores: list[int],
 
 def test_pinning_off_or_impossible_pins_nothing(monkeypatch: pytest.MonkeyPatch,
                                                 tmp_path) -> None:
-    assert cpus.pin_before_exec(None) is None
-    assert cpus.pin_before_exec(frozenset()) is None
+    assert cpus.pinned(["rasa", "run"], None) == ["rasa", "run"]
+    assert cpus.pinned(["rasa", "run"], frozenset()) == ["rasa", "run"]
+    if shutil.which("taskset"):  # util-linux, on every Debian
+        argv = cpus.pinned(["rasa", "run"], frozenset({3, 1}))
+        assert argv[1:] == ["--cpu-list", "1,3", "rasa", "run"] and argv[0].endswith("taskset")
     monkeypatch.setenv("HOTLINE_PIN_CPUS", "false")
     assert Stack(var_dir=tmp_path).cores_of("rasa") is None
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Collection
+import shutil
+from collections.abc import Collection, Sequence
 
 _RASA_RE = re.compile(r"rasa(\d*)")
 
@@ -42,12 +43,12 @@ def placement(service: str, rasa_servers: int, cores: Collection[int]) -> frozen
     return frozenset({ordered[index]}) if 0 <= index < rasa_servers else None
 
 
-def pin_before_exec(cores: frozenset[int] | None) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that confines the child (and every thread it starts) to ``cores``."""
-    if not cores or not hasattr(os, "sched_setaffinity"):
-        return None
-
-    def pin() -> None:
-        os.sched_setaffinity(0, cores)
-
-    return pin
+def pinned(argv: Sequence[str], cores: frozenset[int] | None) -> list[str]:
+    """``argv`` run on ``cores`` only: through util-linux's ``taskset``, which sets the
+    affinity and execs the program (same process, and every thread it starts inherits it).
+    Not a ``preexec_fn``: that is unsafe in a parent with threads (the supervisor respawns
+    from one). Without ``cores`` or ``taskset``, ``argv`` unchanged."""
+    taskset = shutil.which("taskset")
+    if not cores or taskset is None:
+        return list(argv)
+    return [taskset, "--cpu-list", ",".join(str(c) for c in sorted(cores)), *argv]

@@ -167,8 +167,9 @@ class Stack:
         service.log_path = log_dir / f"{service.name}.log"
         with service.log_path.open("ab") as log:
             service.process = subprocess.Popen(
-                service.argv, cwd=ROOT, env={**self.env(), **service.env}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=cpus.pin_before_exec(self.cores_of(service.name)),
+                cpus.pinned(service.argv, self.cores_of(service.name)), cwd=ROOT,
+                env={**self.env(), **service.env}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def rasa_servers(self) -> int:
