@@ -85,7 +85,7 @@ UNPAIRED_IDF = 5.0
 
 
 def unpaired(text: str, words: Sequence[Word], haystacks: Sequence[str],
-             containing: Callable[[str], Iterable[int]] | None = None) -> tuple[str, ...]:
+             containing: Callable[[str], Iterable[int]]) -> tuple[str, ...]:
     """The kind of thing asked for (备案, 许可证, 补贴 … in a clause that asks) and the
     rarest noun asked about, when no single entry names both: 出版物 + 许可证, 燃气 + 许可证,
     机器人 + 补贴. Each word is known somewhere in the corpus, so the top entry may cover
@@ -94,7 +94,7 @@ def unpaired(text: str, words: Sequence[Word], haystacks: Sequence[str],
     on the unanswerable ones: 8 of 64 held-out, 29 of the 178 newest training questions.
     Returns ``"noun+head"`` (or nothing). ``containing(word)``: the indices of the
     haystacks holding ``word`` (:meth:`hotline.kb.rerank.EntryCache.containing`), so that
-    only those are tested for a head; without it every haystack is."""
+    only those are tested for a head."""
     heads = {m.group(0) for a, b in asking_spans(text) for m in SUBJECT_HEAD_RE.finditer(text[a:b])}
     if not heads:
         return ()
@@ -106,10 +106,7 @@ def unpaired(text: str, words: Sequence[Word], haystacks: Sequence[str],
     if rare.idf < UNPAIRED_IDF:
         return ()
     forms = [rare.text, *(a.lower() for a in rare.alternatives)]
-    if containing is None:
-        holding: Iterable[str] = (hay for hay in haystacks if any(f in hay for f in forms))
-    else:
-        holding = (haystacks[i] for f in dict.fromkeys(forms) for i in containing(f))
+    holding = (haystacks[i] for f in dict.fromkeys(forms) for i in containing(f))
     if any(h in hay for hay in holding for h in heads):
         return ()
     return (f"{rare.text}+{'/'.join(sorted(heads))}",)

@@ -31,7 +31,7 @@ import numpy as np
 
 from hotline.kb import paths
 from hotline.kb.aspects import Aspect, has, states
-from hotline.kb.decide import Word, haystack
+from hotline.kb.decide import Word, haystack, weighted_coverage
 from hotline.kb.decide_words import covered
 from hotline.kb.models import Entry
 from hotline.kb.statutes import law_short_name
@@ -177,13 +177,6 @@ def _relative(values: np.ndarray) -> np.ndarray:
     return values / top if top > 0 else np.zeros_like(values)
 
 
-def _weighted(idfs: Sequence[float], shares: Sequence[float], total: float) -> float:
-    """:func:`hotline.kb.decide.coverage_of` from the words' shares already computed."""
-    if total <= 0:
-        return 0.0
-    return sum(idf * share for idf, share in zip(idfs, shares)) / total
-
-
 def candidate_features(
     cands: np.ndarray,
     ch: Channels,
@@ -210,14 +203,9 @@ def candidate_features(
     out[:, 6] = _relative(ch.chars[cands])
     q_pairs = frozenset(char_bigrams(question))
     nouns = [w for w in words if w.nounish]
-    asked = [w for w in words if w.asked]
     rarest = max(words, key=lambda w: w.idf) if words else None
-    # coverage_of's sums, term by term in the same order (the same floats)
-    words_idf = [w.idf for w in words]
-    total_idf = sum(w.idf for w in words)
+    idfs = [w.idf for w in words]
     asked_at = [j for j, w in enumerate(words) if w.asked]
-    asked_idf = [words[j].idf for j in asked_at]
-    asked_total = sum(w.idf for w in asked)
     top_titles = [entries[int(i)].title for i in cands[:CONSENSUS_DEPTH]]
     for row, idx in enumerate(cands):
         i = int(idx)
@@ -225,7 +213,7 @@ def candidate_features(
         hay = cache.haystacks[i]
         # each word's share once, for the coverage of all words and of the asked ones
         shares = [covered(w, hay, w.parts) for w in words]
-        out[row, 7] = _weighted(words_idf, shares, total_idf)
+        out[row, 7] = weighted_coverage(idfs, shares)
         if nouns:
             out[row, 8] = sum(1 for w in nouns if w.text in hay) / len(nouns)
         if rarest is not None:
@@ -252,8 +240,9 @@ def candidate_features(
             out[row, 18] = (len(aspects) - stated) / len(aspects)
             out[row, 23] = sum(1 for a in aspects if has(e, a)) / len(aspects)
         out[row, 19] = cache.length_log(i)
-        out[row, 20] = (_weighted(asked_idf, [shares[j] for j in asked_at], asked_total)
-                        if asked else out[row, 7])
+        out[row, 20] = (weighted_coverage([idfs[j] for j in asked_at],
+                                          [shares[j] for j in asked_at])
+                        if asked_at else out[row, 7])
     if dense is not None:
         cos = np.maximum(dense[cands], 0.0)
         out[:, 21] = cos
