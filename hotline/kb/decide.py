@@ -104,6 +104,7 @@ from hotline.kb.decide_words import (
     subject_heads,
     subject_offsets,
     unglue,
+    weighted_coverage,
 )
 from hotline.kb.elsewhere import elsewhere
 from hotline.kb.figures import (
@@ -261,14 +262,6 @@ def coverage_of(words: Sequence[Word], hay: str) -> float:
     return weighted_coverage([w.idf for w in words], [_share(w, hay) for w in words])
 
 
-def weighted_coverage(idfs: Sequence[float], shares: Sequence[float]) -> float:
-    """Σ idf · share ÷ Σ idf (0 without weight): :func:`coverage_of` from shares already
-    computed (the reranker computes each word's share of a candidate once)."""
-    total = sum(idfs)
-    if total <= 0:
-        return 0.0
-    return sum(idf * share for idf, share in zip(idfs, shares)) / total
-
 
 def _foreign(w: Word) -> bool:
     return w.foreign and (w.asked or not FOREIGN_ASKED_ONLY)
@@ -395,7 +388,7 @@ __all__ = [
     "FOREIGN_ASKED_ONLY", "FOREIGN_COVERAGE", "FOREIGN_REST_COVERAGE", "FOREIGN_SCORE", "Features",
     "HAS_AMOUNT_RE", "KEY_COVERAGE", "MIN_COVERAGE", "MIN_SCORE", "OFF_DOMAIN_RE",
     "OFF_DOMAIN_RULE", "RESCUABLE", "SUBJECT_COVERAGE", "asks_amount", "coverage_of", "decide",
-    "features", "haystack", "idf_table", "rule", "weighted_coverage", "_CLAUSE_RE", "_GO_TO_RE", "_NOT_SUBJECT_TAGS",
+    "features", "haystack", "idf_table", "rule", "_CLAUSE_RE", "_GO_TO_RE", "_NOT_SUBJECT_TAGS",
     "_OFFICE_AFTER_RE", "_OFFICE_END_RE", "ASKING_RE", "GENERAL_WORD_FREQ",
     "GENERIC_SUBJECT_WORDS", "IGNORED", "KEY_IDF", "NOUNISH", "SUBJECT_HEAD_RE", "SUBJECT_TAGS",
     "UNKNOWN_IDF", "VERB_FACTOR", "Word", "_rule_spans", "_weight", "asking_spans", "clauses",

@@ -301,3 +301,13 @@ def covered(word: Word, hay: str, parts: Sequence[str]) -> float:
         got = sum(len(p) for p in parts if p in hay)
         return got / sum(len(p) for p in parts)
     return 0.0
+
+
+def weighted_coverage(idfs: Sequence[float], shares: Sequence[float]) -> float:
+    """Σ idf · share ÷ Σ idf (0 without weight): the coverage of words whose shares
+    (:func:`covered`) are already computed (the reranker computes each word's share of a
+    candidate once, for two coverages)."""
+    total = sum(idfs)
+    if total <= 0:
+        return 0.0
+    return sum(idf * share for idf, share in zip(idfs, shares)) / total

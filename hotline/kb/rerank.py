@@ -31,8 +31,8 @@ import numpy as np
 
 from hotline.kb import paths
 from hotline.kb.aspects import Aspect, has, states
-from hotline.kb.decide import Word, haystack, weighted_coverage
-from hotline.kb.decide_words import covered
+from hotline.kb.decide import Word, haystack
+from hotline.kb.decide_words import covered, weighted_coverage
 from hotline.kb.models import Entry
 from hotline.kb.statutes import law_short_name
 from hotline.kb.textproc import char_bigrams
