@@ -262,7 +262,6 @@ def coverage_of(words: Sequence[Word], hay: str) -> float:
     return weighted_coverage([w.idf for w in words], [_share(w, hay) for w in words])
 
 
-
 def _foreign(w: Word) -> bool:
     return w.foreign and (w.asked or not FOREIGN_ASKED_ONLY)
 
