@@ -23,11 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ import psutil  # noqa: E402
 import websockets  # noqa: E402
 
 from bench.chaos import start_stack  # noqa: E402
+from hotline.local import cpus  # noqa: E402
 from hotline.local.stack import Stack  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
@@ -138,20 +141,28 @@ class Paths:
             latencies.append(time.perf_counter() - started)
 
 
-async def _round(paths: Paths, path: str, chats: int) -> dict[str, Any]:
+async def _round(paths: Paths, path: str, chats: int, in_turn: int = 1) -> dict[str, Any]:
+    """``chats`` enterprises at once, each holding ``in_turn`` chats one after another."""
     latencies: list[float] = []
+
+    async def enterprise(client: aiohttp.ClientSession) -> None:
+        for _ in range(in_turn):
+            await getattr(paths, path)(client, latencies)
+
     # aiohttp, as the gateway uses towards Rasa: httpx's client would spend ~2 ms of this
     # machine's CPU a request on the raw path alone, slowing Rasa beside it.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=chats + 8),
                                      timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as client:
         psutil.cpu_percent(None)  # the machine's busy share from here on (all cores)
         before, busy_before = paths.cpu_seconds(), _machine_busy()
+        cores_before = psutil.cpu_times(percpu=True)
         started = time.perf_counter()
-        results = await asyncio.gather(*(getattr(paths, path)(client, latencies)
-                                         for _ in range(chats)), return_exceptions=True)
+        results = await asyncio.gather(*(enterprise(client) for _ in range(chats)),
+                                       return_exceptions=True)
         wall = time.perf_counter() - started
         cpu = psutil.cpu_percent(None)
         after, busy_after = paths.cpu_seconds(), _machine_busy()
+        cores_after = psutil.cpu_times(percpu=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     cpu_s = {k: after[k] - before[k] for k in after}
     return {"latencies": latencies, "wall": wall, "errors": len(errors), "cpu": cpu,
@@ -159,18 +170,25 @@ async def _round(paths: Paths, path: str, chats: int) -> dict[str, Any]:
             # what the machine spent beyond the services and this load generator: another
             # program on the machine, taking cores the services would have had
             "others_s": max(0.0, busy_after - busy_before - sum(cpu_s.values())),
+            # busy seconds of each core: is Rasa's core ever idle while chats wait?
+            "core_busy_s": [_busy(a) - _busy(b) for a, b in zip(cores_after, cores_before)],
             "error": repr(errors[0])[:200] if errors else None}
 
 
 def _machine_busy() -> float:
     """CPU seconds the whole machine has been busy (all cores, every process)."""
-    times = psutil.cpu_times()  # as psutil.cpu_percent counts: guest time is in user already
+    return _busy(psutil.cpu_times())
+
+
+def _busy(times: Any) -> float:
+    """Busy seconds in ``times`` (one core's or the machine's), as psutil.cpu_percent counts:
+    guest time is in user already."""
     return (sum(times) - times.idle - getattr(times, "iowait", 0.0)
             - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0))
 
 
 async def _run(levels: list[int], rounds: int, path_names: list[str],
-               paths: Paths) -> list[dict[str, Any]]:
+               paths: Paths, in_turn: int = 1) -> list[dict[str, Any]]:
     rows = []
     for chats in levels:
         samples: dict[str, list[float]] = {p: [] for p in path_names}
@@ -180,15 +198,18 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
         cpu: dict[str, list[float]] = {p: [] for p in path_names}
         cpu_s: dict[str, dict[str, float]] = {p: {} for p in path_names}
         others: dict[str, float] = {p: 0.0 for p in path_names}
+        cores: dict[str, list[float]] = {p: [] for p in path_names}
         for _ in range(rounds):
             for name in path_names:
-                result = await _round(paths, name, chats)
+                result = await _round(paths, name, chats, in_turn)
                 samples[name] += result["latencies"]
                 walls[name] += result["wall"]
                 counts[name] += len(result["latencies"])
                 errors[name] += result["errors"]
                 cpu[name].append(result["cpu"])
                 others[name] += result["others_s"]
+                cores[name] = [a + b for a, b in
+                               zip_longest(cores[name], result["core_busy_s"], fillvalue=0.0)]
                 for process, seconds in result["cpu_s"].items():
                     cpu_s[name][process] = cpu_s[name].get(process, 0.0) + seconds
                 if result["error"]:
@@ -208,6 +229,9 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
                    "cpu_pct": round(statistics.fmean(cpu[name]), 1),
                    # cores other programs took on average during the rounds
                    "others_cores": round(others[name] / walls[name], 2) if walls[name] else None,
+                   # each core's busy share: Rasa's own core below ~1.0 means Rasa sat idle
+                   "core_busy": [round(c / walls[name], 2) for c in cores[name]]
+                   if walls[name] else [],
                    # ms of CPU per message answered, by process: who the cores went to
                    "cpu_ms_per_msg": {k: round(v * 1000 / counts[name], 2)
                                       for k, v in cpu_s[name].items()} if counts[name] else {},
@@ -221,12 +245,22 @@ async def _run(levels: list[int], rounds: int, path_names: list[str],
                   f"  errors {row['errors']}  cpu {row['cpu_pct']}%"
                   f"  others {row['others_cores']} cores", flush=True)
             print("            CPU ms/msg " + "  ".join(
-                f"{k} {v}" for k, v in row["cpu_ms_per_msg"].items()), flush=True)
+                f"{k} {v}" for k, v in row["cpu_ms_per_msg"].items())
+                  + "  core busy " + " ".join(f"{c:.2f}" for c in row["core_busy"]), flush=True)
     return rows
 
 
-def _measure(topology: str, levels: list[int], rounds: int,
-             path_names: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+def _pin_threads(cores: frozenset[int]) -> None:
+    """Every thread of this process (the fake Bot API's server too) on ``cores``."""
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), cores)
+        except OSError:  # the thread has ended meanwhile
+            pass
+
+
+def _measure(topology: str, levels: list[int], rounds: int, path_names: list[str],
+             in_turn: int = 1) -> tuple[list[dict[str, Any]], list[str]]:
     """Start one topology, run the levels on it, stop it: its rows and a /metrics sample."""
     fake = FakeTelegram().start()
     replicas = 2 if topology == "replicas" else 1
@@ -235,15 +269,21 @@ def _measure(topology: str, levels: list[int], rounds: int,
         stack = start_stack(Path(tmp), fake, replicas=replicas,
                             HOTLINE_WEB_IP_MSGS_PER_MIN="1000000",
                             HOTLINE_WEB_SESSION_MSGS_PER_MIN="1000")
+        own_cores = cpus.available()
+        # This generator stands for the enterprises' phones: off the Rasa servers' cores
+        # (where the other services run), not taking Rasa's core from it.
+        loadgen_cores = stack.cores_of("loadgen")
+        if loadgen_cores:
+            _pin_threads(loadgen_cores)
         try:
             paths = Paths(stack, fake)
-            print(f"-- {topology} topology ({replicas} of each: gateway, Rasa, action server)",
-                  flush=True)
+            print(f"-- {topology} topology ({replicas} of each: gateway, Rasa, action server)"
+                  f"; load generator on cores {sorted(loadgen_cores or own_cores)}", flush=True)
             first = asyncio.run(_first_chats(paths))
             print("first chat after the start, ms a message: " + "  ".join(
                 f"{name} {' '.join(f'{x * 1000:.0f}' for x in values)}"
                 for name, values in first.items()), flush=True)
-            rows = asyncio.run(_run(levels, rounds, path_names, paths))
+            rows = asyncio.run(_run(levels, rounds, path_names, paths, in_turn))
             for row in rows:
                 row["topology"] = topology
             metrics = httpx.get(f"{paths.gateway}/metrics", timeout=30).text
@@ -253,6 +293,8 @@ def _measure(topology: str, levels: list[int], rounds: int,
                                           "hotline_queue_length", "hotline_up"))]
             print("/metrics sample:\n  " + "\n  ".join(sample), flush=True)
         finally:
+            if own_cores:  # the next topology's services may use every core again
+                _pin_threads(frozenset(own_cores))
             stack.stop()
             fake.stop()
     return rows, sample
@@ -263,6 +305,10 @@ def main() -> int:
     parser.add_argument("--levels", default="1,8,32,64")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--paths", default="raw,web,telegram")
+    parser.add_argument("--in-turn", type=int, default=1,
+                        help="chats each simulated enterprise holds one after another in a "
+                             "round: 1, all chats of a round start and end together; more, "
+                             "a steady load (a chat's start overlaps the others' messages)")
     parser.add_argument("--topologies", default="single",
                         help="single, replicas (2 of each behind HAProxy, PostgreSQL), or both "
                              "comma-separated: measured one after the other in this run")
@@ -272,7 +318,7 @@ def main() -> int:
     topologies = [t for t in args.topologies.split(",") if t]
     rows: list[dict[str, Any]] = []
     for topology in topologies:
-        rows += _measure(topology, levels, args.rounds, path_names)[0]
+        rows += _measure(topology, levels, args.rounds, path_names, args.in_turn)[0]
     scaling = []
     if {"single", "replicas"} <= set(topologies):
         by = {(r["topology"], r["chats"], r["path"]): r for r in rows}

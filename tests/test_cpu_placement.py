@@ -1,6 +1,6 @@
 """Where the local services run (hotline.local.cpus): each Rasa server on a core of its own
-when the machine has one to spare, every other service on the rest; nothing pinned when
-there is none to spare or pinning is off."""
+when the machine has one to spare (one server shares it with Redis), every other service on
+the rest; nothing pinned when there is none to spare or pinning is off."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from tests.stack_helpers import Running
     ("rasa", 1, [0, 1], {0}),
     ("gateway", 1, [0, 1], {1}),
     ("actions", 1, [0, 1], {1}),
-    ("redis", 1, [0, 1], {1}),
+    ("redis", 1, [0, 1], {0}),  # with the one Rasa server: its blocking client waits there
+    ("redis", 1, [3, 5, 7], {3}),
+    ("redis", 2, [0, 1, 2, 3], {2, 3}),  # several servers: on none of theirs
     ("rasa", 1, [3, 5, 7], {3}),  # the cores this process may use, not 0..n
     ("gateway", 1, [3, 5, 7], {5, 7}),
     ("rasa1", 2, [0, 1, 2, 3], {0}),
@@ -52,8 +54,8 @@ def test_the_running_stack_gives_rasa_a_core_of_its_own(running: Running) -> Non
     cores = cpus.available()
     pids = {s.name: s.process.pid for s in running.stack.services if s.process is not None}
     placed = {name: os.sched_getaffinity(pid) for name, pid in pids.items()}
-    assert placed["rasa"] == {cores[0]}
-    for name in ("redis", "actions", "gateway"):
+    assert placed["rasa"] == placed["redis"] == {cores[0]}
+    for name in ("actions", "gateway"):
         assert placed[name] == set(cores[1:]), (name, placed)
     # and every thread Rasa started (event loop, thread pools) is on its core too
     threads = [int(t) for t in os.listdir(f"/proc/{pids['rasa']}/task")]

@@ -1,4 +1,5 @@
-"""Which cores each local service may run on.
+"""Which cores each local service may run on (and the load harness, :func:`placement` of
+``"loadgen"``: the cores the services other than Rasa run on).
 
 Rasa caps the whole product: one Rasa server is one Python event loop, saturated near one
 core at 32 concurrent chats while every other service together needs about 0.6 of a core.
@@ -7,6 +8,15 @@ landing on Rasa's core, and Rasa waits for it: at 32 chats on 2 cores the web ch
 throughput was 0.85-0.88 x raw Rasa's. With each Rasa server on a core of its own and the
 other services sharing the rest, it was 0.92-0.96 x (bench/bench_load.py, issue 15's note).
 Kubernetes does the same for pods with whole-core CPU requests under its static CPU manager.
+
+With one Rasa server, Redis shares its core. Rasa 3.6 talks to its tracker store through a
+blocking Redis client (a read and a read-and-write a message): while Redis answers, Rasa's
+core has nothing to run, and a Redis among the other services first waits its turn behind
+them. On Rasa's core it runs at once. At 32 chats on 2 cores Rasa's core was busy 0.88-0.89
+of the time on the web path (0.93-0.95 raw) with Redis on the other core, 0.99 (1.00 raw)
+with it on Rasa's; throughput rose 4-5 % on both paths (bench/bench_load.py, issue 15's
+note, session 13). Several Rasa servers share one Redis (their locks too): it stays with the
+other services, on no server's core.
 
 When the machine has no core to spare beside the Rasa servers (2 replicas on 2 cores), or
 ``HOTLINE_PIN_CPUS`` is off, or the platform cannot pin (not Linux), nothing is pinned.
@@ -31,11 +41,13 @@ def available() -> list[int]:
 
 def placement(service: str, rasa_servers: int, cores: Collection[int]) -> frozenset[int] | None:
     """The cores ``service`` may run on, or None (anywhere). Rasa server ``i`` (named
-    ``rasa`` or ``rasa<i>``) gets the ``i``-th core alone; every other service the cores
-    left over."""
+    ``rasa`` or ``rasa<i>``) gets the ``i``-th core alone (but for Redis, when it is the only
+    server); every other service the cores left over."""
     ordered = sorted(cores)
     if rasa_servers < 1 or len(ordered) <= rasa_servers:
         return None
+    if service == "redis" and rasa_servers == 1:
+        return frozenset(ordered[:1])
     match = _RASA_RE.fullmatch(service)
     if match is None:
         return frozenset(ordered[rasa_servers:])
