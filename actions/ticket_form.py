@@ -87,6 +87,40 @@ class ActionStartTicket(Action):
 
 Cleaner = Callable[[str], tuple[str | None, str | None]]
 
+#: An account of the problem typed where the form asked for a name is at least this long …
+STORY_MIN_CHARS = 6
+#: … and not an answer about the form's own question (我忘了公司全称了, 联系人找我们老板).
+_ABOUT_THE_FORM = re.compile(
+    r"全称|名称|名字|叫什么|信用代码|代码|执照|电话|手机|号码|联系人|称呼|姓名|姓|找我|找他|找她|联系我")
+
+
+def is_story(text: str, name_refused: bool) -> bool:
+    """Whether ``text``, refused as a name (``name_refused``), tells the problem instead."""
+    text = normalize(text).strip()
+    return (name_refused and len(text) >= STORY_MIN_CHARS and enterprises.is_sentence(text)
+            and _ABOUT_THE_FORM.search(text) is None)
+
+
+def add_story(text: str, tracker: Tracker, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """The enterprise told (more of) its problem where the form asked for a name: its words
+    join the ticket's description, where the department reads them (nothing typed is lost,
+    nor taken for a name), and the form asks for the name again. A topic the NLU is sure of
+    becomes the ticket's: the latest words say best what the enterprise wants handled."""
+    text = str(text).strip()
+    before = str(tracker.get_slot("ticket_description") or "")
+    combined = before if text in before else (f"{before}\n（补充）{text}" if before else text)
+    combined, issue = tickets.validate_description(combined)
+    slots: dict[str, Any] = {"ticket_description": combined}
+    said = "好的，这段情况已补充进诉求内容。"
+    topic = topic_of_message(tracker)
+    if topic and topic != tracker.get_slot("ticket_topic"):
+        slots["ticket_topic"] = topic
+        said = f"好的，这段情况已补充进诉求内容，诉求类别改为“{taxonomy().topic(topic).zh}”。"
+    dispatcher.utter_message(text=said)
+    if issue is not None:  # too long: kept whole, with the advice to sum it up
+        dispatcher.utter_message(text=issue.message)
+    return slots
+
 
 def _cleaned(slot: str, clean: Cleaner) -> Callable[..., dict[str, Any]]:
     """A slot validator from a ``hotline.enterprises`` cleaner: the canonical value, or
@@ -101,11 +135,17 @@ def _cleaned(slot: str, clean: Cleaner) -> Callable[..., dict[str, Any]]:
         if is_cancel(tracker):
             return {slot: None, **CANCELLED}
         cleaned, problem = clean(str(value))
+        if slot in STORY_SLOTS and is_story(str(value), cleaned is None):
+            return {slot: None, **add_story(str(value), tracker, dispatcher)}
         if problem:
             dispatcher.utter_message(text=problem)
         return {slot: cleaned}
 
     return validate
+
+
+#: Where a sentence is certainly no answer (a name is asked): it is taken as the problem told.
+STORY_SLOTS = ("company_name", "contact_name")
 
 
 class ValidateTicketForm(FormValidationAction):

@@ -68,6 +68,12 @@ _SENTENCE_RE = re.compile(
     r"[，,。？?！!；;]|吗|呢|吧|怎么|为什么|一直|已经|还没|没有|不给|不让|下不来|我们|我司|你们|"
     r"请问|帮忙|了$|个月|多久"
 )
+def is_sentence(text: str) -> bool:
+    """Whether ``text`` reads as a sentence (clause punctuation, a question or complaint
+    word), which a name never does."""
+    return _SENTENCE_RE.search(text) is not None
+
+
 MSG_COMPANY = "请输入营业执照上的企业全称（如“深圳市华兴精密制造有限公司”）。"
 MSG_COMPANY_SENTENCE = "这句话看起来是在说明情况，不像企业名称。" + MSG_COMPANY
 
@@ -98,7 +104,8 @@ def clean_person(raw: str) -> tuple[str | None, str | None]:
     """A contact as people give one: 陈先生, 李小姐, 小李, 老张, 陈大文, 欧阳娜娜, 阿依古丽·买买提."""
     name = normalize(raw).strip(" 。，,.!！")
     name = _PERSON_TAIL.sub("", _PERSON_LEAD.sub("", name, count=1)).strip(" 。，,.") or name
-    if not name or len(name) > 20 or not re.fullmatch(r"[\u4e00-\u9fffA-Za-z·• ]+", name):
+    if not name or len(name) > 20 or not re.fullmatch(r"[\u4e00-\u9fffA-Za-z·• ]+", name) \
+            or (len(name) > 4 and is_sentence(name)):  # 我们厂的批复一直没有下来: no name
         return None, "请输入联系人姓名（如“张经理”或“张三”）。"
     return name, None
 

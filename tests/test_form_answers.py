@@ -87,10 +87,58 @@ def test_a_topic_typed_by_its_name() -> None:
     ["我们厂的环评批复一直下不来，已经三个月了", "为什么还不给我们办证", "你们怎么还没处理",
      "贷款批不下来怎么办", "工业用地申请已经半年了没有消息"],
 )
-def test_a_sentence_is_not_taken_as_the_company_name(typed: str) -> None:
+def test_a_sentence_is_not_taken_as_the_company_name_but_kept_as_the_problem(typed: str) -> None:
+    """The enterprise tells its problem where the name was asked: its words join the
+    description (nothing typed is lost) and the name is asked again."""
     result, said = _validate("company_name", typed, "inform")
-    assert result == {"company_name": None}
-    assert "不像企业名称" in " ".join(said)
+    assert result == {"company_name": None, "ticket_description": typed}
+    assert "已补充进诉求内容" in " ".join(said)
+
+
+def _validate_with(slot: str, text: str, intent: str, slots: dict[str, Any]
+                   ) -> tuple[dict[str, Any], list[str]]:
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": []}
+    tracker = Tracker("tg:1", slots, latest, [], False, None, {"name": "ticket_form"},
+                      "action_listen")
+    dispatcher = CollectingDispatcher()
+    result = getattr(ValidateTicketForm(), f"validate_{slot}")(text, dispatcher, tracker, {})
+    return result, [m.get("text") or "" for m in dispatcher.messages]
+
+
+@pytest.mark.parametrize("slot", ["company_name", "contact_name"])
+def test_a_complaint_typed_for_a_name_joins_the_description_and_sets_its_topic(slot: str) -> None:
+    """"我要投诉" after the bot's offer carried the earlier question; the complaint typed at
+    the name prompt is what the department must read, under the topic it is about."""
+    complaint = "税务局的人吃拿卡要，办个发票领用要我们请客"
+    result, said = _validate_with(slot, complaint, "misconduct", {
+        "ticket_description": "how do I register a company in Guangzhou?",
+        "ticket_topic": "start_business"})
+    assert result[slot] is None
+    assert result["ticket_description"] == (
+        "how do I register a company in Guangzhou?\n（补充）" + complaint)
+    assert result["ticket_topic"] == "misconduct"
+    assert "干部作风" in " ".join(said)
+    # the same words again are not added twice, and the topic already set is not re-announced
+    again, said = _validate_with(slot, complaint, "misconduct", {
+        "ticket_description": result["ticket_description"], "ticket_topic": "misconduct"})
+    assert again == {slot: None, "ticket_description": result["ticket_description"]}
+    assert "类别" not in " ".join(said)
+
+
+@pytest.mark.parametrize(("slot", "typed"), [
+    ("company_name", "我忘了公司全称了"), ("company_name", "营业执照不在手边，名字记不清了"),
+    ("contact_name", "联系人写我们老板吧"), ("contact_name", "联系人就是我，老板不在"),
+])
+def test_an_answer_about_the_question_itself_is_no_story(slot: str, typed: str) -> None:
+    result, said = _validate_with(slot, typed, "inform", {"ticket_description": "贷款批不下来"})
+    assert result == {slot: None}
+    assert "补充" not in " ".join(said)
+
+
+@pytest.mark.parametrize("typed", ["我们厂的批复一直没有下来", "已经等了三个月了"])
+def test_a_sentence_is_no_contact_name(typed: str) -> None:
+    result, _ = _validate("contact_name", typed, "inform")
+    assert result["contact_name"] is None
 
 
 @pytest.mark.parametrize("typed", ["华兴精密", "腾达科技", "鑫源五金制品有限公司，谢谢"])
