@@ -105,17 +105,22 @@ def add_story(text: str, tracker: Tracker, dispatcher: CollectingDispatcher) -> 
     """The enterprise told (more of) its problem where the form asked for a name: its words
     join the ticket's description, where the department reads them (nothing typed is lost,
     nor taken for a name), and the form asks for the name again. A topic the NLU is sure of
-    becomes the ticket's: the latest words say best what the enterprise wants handled."""
+    becomes the ticket's: the latest words say best what the enterprise wants handled; one
+    it only leans to, other than the ticket's, clears it, and the form asks the category
+    (the likeliest first) before the name."""
     text = str(text).strip()
     before = str(tracker.get_slot("ticket_description") or "")
     combined = before if text in before else (f"{before}\n（补充）{text}" if before else text)
     combined, issue = tickets.validate_description(combined)
     slots: dict[str, Any] = {"ticket_description": combined}
     said = "好的，这段情况已补充进诉求内容。"
-    topic = topic_of_message(tracker)
-    if topic and topic != tracker.get_slot("ticket_topic"):
+    topic, current = topic_of_message(tracker), tracker.get_slot("ticket_topic")
+    leaning = (tracker.latest_message.get("intent") or {}).get("name")
+    if topic and topic != current:
         slots["ticket_topic"] = topic
         said = f"好的，这段情况已补充进诉求内容，诉求类别改为“{taxonomy().topic(topic).zh}”。"
+    elif topic is None and leaning in taxonomy().topics and leaning != current:
+        slots["ticket_topic"] = None
     dispatcher.utter_message(text=said)
     if issue is not None:  # too long: kept whole, with the advice to sum it up
         dispatcher.utter_message(text=issue.message)
