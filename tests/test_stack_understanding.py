@@ -122,3 +122,32 @@ def test_a_typed_yes_to_the_offer_opens_the_form_with_the_letter(
     summary = running.say(chat, "13800138000")
     assert "供电所" in summary.text and "东莞市长安镇鑫源五金制品有限公司" in summary.text
     running.say(chat, "取消")
+
+
+def test_a_problem_told_at_the_name_prompt_reaches_the_ticket(running: Running) -> None:
+    """Found by a new user: 我要投诉 after the offer under the letter, then the complaint typed
+    where the company's name was asked, got "不像企业名称" and was lost from the ticket."""
+    chat, fake = 7108, running.fake
+    complaint = "街道办的人一直推给财政局，财政局又推回街道办，来回踢皮球"
+    running.say(chat, LETTER)
+    fake.wait_for_reply(chat, timeout=30)  # the offer
+    assert "企业的全称" in running.say(chat, "我要投诉").text
+    told = running.say(chat, complaint)
+    assert "已补充进诉求内容" in told.text, told.text
+    asked = fake.wait_for_reply(chat, timeout=30)
+    if "选择诉求类别" in (asked.text or ""):  # the model unsure of the complaint's topic
+        fake.user_presses(chat, '/inform{"ticket_topic":"misconduct"}')
+        asked = fake.wait_for_reply(chat, timeout=30)
+    assert "企业的全称" in asked.text, asked.text
+    running.say(chat, "东莞市长安镇鑫源五金制品有限公司")
+    running.say(chat, "91441900MA4UX3P8QN")
+    running.say(chat, "陈先生")
+    summary = running.say(chat, "13800138000")
+    assert "供电所" in summary.text and "踢皮球" in summary.text, summary.text
+    fake.user_presses(chat, "/affirm")
+    created = fake.wait_for_reply(chat, timeout=30)
+    number = next(w for w in created.text.split() if w.startswith("工单号：")).split("：")[1]
+    with session_scope(running.db_url) as s:
+        ticket = tickets.ticket_for(s, number, f"tg:{chat}")
+        assert "供电所" in ticket.description and complaint in ticket.description
+    running.transcript(chat, "problem_told_at_the_name_prompt")
