@@ -42,6 +42,19 @@ APPEAL_BUTTONS = [
 RELATED_MAX = 2
 RELATED_SHARE = 0.6
 RELATED_TITLE_CHARS = 24
+#: A declined question (other than for a figure no source states, which points at its entry
+#: already) still gets the closest entries of its topic one tap away, said to be no sure
+#: answer, so that a false decline costs a tap rather than the answer. Only entries of the
+#: question's topic (the NLU's), scoring within RELATED_SHARE of the first, and only when the
+#: first covers NEAREST_MIN_COVERAGE of the question's words (an English question on 开办企业
+#: covered 0.13, with 人才优粤卡 items). Measured with the NLU's topics (session 13,
+#: tests/data/nlu_topics_of_kb_questions.json): of the answerable questions declined,
+#: buttons for 9 of 15 with the right entry among them for 7 (kb_questions_fresh) and 7 of 13 /
+#: 4 (kb_questions_statutes); of the unanswerable, buttons for 26 of 64 (kb_unanswerable_fresh)
+#: and 14 of 36 (kb_unanswerable) — 41 and 28 without the topic condition.
+NEAREST_MAX = 3
+NEAREST_MIN_COVERAGE = 0.2
+NEAREST_TEXT = "政策库里最接近的内容如下，不一定能回答您的问题，需要的话点一下查看："
 
 
 def full_button(entry: Entry, title: str = "查看完整办事指南") -> dict[str, str]:
@@ -73,6 +86,23 @@ def related(result: SearchResult) -> list[Entry]:
     return [h.entry for h in result.hits[1:]
             if h.score >= RELATED_SHARE * top.score
             and h.entry.title not in shown and _cited_as(h.entry) not in shown][:RELATED_MAX]
+
+
+def nearest(result: SearchResult, topic: str) -> list[Entry]:
+    """The entries of ``topic`` closest to a declined question, to point at (see
+    :data:`NEAREST_MAX`)."""
+    top = result.top
+    if top is None or result.coverage < NEAREST_MIN_COVERAGE:
+        return []
+    seen: set[str] = set()
+    found: list[Entry] = []
+    for hit in result.hits:
+        label = short_label(hit.entry)
+        if hit.entry.topic == topic and hit.score >= RELATED_SHARE * top.score \
+                and label not in seen:
+            seen.add(label)
+            found.append(hit.entry)
+    return found[:NEAREST_MAX]
 
 
 def send_answer(dispatcher: CollectingDispatcher, entry: Entry, aspects: list[Aspect],
@@ -182,6 +212,9 @@ class ActionHandleTopic(Action):
                 dispatcher.utter_message(
                     response="utter_kb_not_sure", topic_zh=info.zh, department=info.department
                 )
+                if closest := nearest(result, topic):
+                    dispatcher.utter_message(text=NEAREST_TEXT, buttons=[
+                        full_button(e, short_label(e)) for e in closest])
             dispatcher.utter_message(response="utter_offer_ticket", buttons=APPEAL_BUTTONS)
             return remember(act, topic, text)
         dispatcher.utter_message(

@@ -632,3 +632,35 @@ def test_a_subsidy_for_something_no_support_is_written_of_is_declined(
     assert not result.confident
     assert result.reason == "support not in source", result.reason
     assert "support not in source" in declined.REASON_ZH
+
+
+def test_a_declined_question_points_at_the_closest_entries_of_its_topic(
+        scoped: str, idx: kb_index.KbIndex) -> None:
+    """Declined, but the closest entries of its topic one tap away, said to be no sure answer:
+    a false decline costs a tap, not the answer."""
+    messages, _ = _run(topic_actions.ActionHandleTopic(),
+                       _tracker("公司给员工交企业年金有什么规定", "employment"))
+    assert messages[0]["response"] == "utter_kb_not_sure"
+    pointing = [m for m in messages if m.get("text") == topic_actions.NEAREST_TEXT]
+    assert len(pointing) == 1 and "不一定能回答" in topic_actions.NEAREST_TEXT
+    buttons = pointing[0]["buttons"]
+    assert 1 <= len(buttons) <= topic_actions.NEAREST_MAX
+    ids = [json.loads(b["payload"].removeprefix("/inform"))["kb_full"] for b in buttons]
+    assert all(idx.by_id[i].topic == "employment" for i in ids)
+    assert len({b["title"] for b in buttons}) == len(buttons)
+    assert [b["payload"] for b in messages[-1]["buttons"]] == ["/open_ticket", "/request_human"]
+    full, _ = _run(ticket_actions.ActionHandleInform(), _tracker(
+        buttons[0]["payload"], "inform", entities=[{"entity": "kb_full", "value": ids[0]}]))
+    assert any(m.get("custom") for m in full)  # the entry, whole
+
+
+@pytest.mark.parametrize(("question", "topic"), [
+    ("公司给员工交企业年金有什么规定", "financing"),  # the closest entries are of another topic
+    ("how do I register a company in Guangzhou?", "start_business"),  # few words in common
+    ("数字人民币对公钱包怎么开通", "financing"),
+])
+def test_no_entries_pointed_at_outside_the_topic_or_with_little_in_common(
+        scoped: str, question: str, topic: str) -> None:
+    messages, _ = _run(topic_actions.ActionHandleTopic(), _tracker(question, topic))
+    assert messages[0]["response"] == "utter_kb_not_sure"
+    assert all(m.get("text") != topic_actions.NEAREST_TEXT for m in messages)
