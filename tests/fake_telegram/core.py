@@ -104,6 +104,9 @@ class FakeTelegramCore:
         self._calls: list[ApiCall] = []
         self._sent: list[SentMessage] = []
         self._sent_index: dict[tuple[ChatId, int], SentMessage] = {}
+        # each chat's messages in order: sent(chat) is polled every few ms by the load harness,
+        # and a scan of every message sent so far made it its own bottleneck at 64 chats
+        self._sent_by_chat: dict[ChatId, list[SentMessage]] = {}
         self._actions: list[UserAction] = []
         self._last_action_seq = 0
         self._call_cursor: dict[str, int] = {}

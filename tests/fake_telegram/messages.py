@@ -94,6 +94,7 @@ class MessagesMixin(FakeTelegramCore):
             files=files,
         )
         self._sent.append(sent)
+        self._sent_by_chat.setdefault(chat_key, []).append(sent)
         self._sent_index[(chat_key, message_id)] = sent
         self._notify_locked()
         return copy.deepcopy(message)
@@ -315,7 +316,7 @@ class MessagesMixin(FakeTelegramCore):
         """Messages the bot sent (to ``chat_id``, or to anyone), oldest first."""
         key = _norm_chat_id(chat_id) if chat_id is not None else None
         with self._lock:
-            return [m for m in self._sent if key is None or m.chat_id == key]
+            return list(self._sent if key is None else self._sent_by_chat.get(key, ()))
 
     def texts(self, chat_id: ChatId) -> list[str | None]:
         """The raw texts/captions the bot sent to ``chat_id`` (current, after edits)."""
