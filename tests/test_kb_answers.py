@@ -658,6 +658,8 @@ def test_a_declined_question_points_at_the_closest_entries_of_its_topic(
     ("公司给员工交企业年金有什么规定", "financing"),  # the closest entries are of another topic
     ("how do I register a company in Guangzhou?", "start_business"),  # few words in common
     ("数字人民币对公钱包怎么开通", "financing"),
+    ("请问申请火星基地入驻补贴需要满足什么条件？", "employment"),  # 社会保险补贴: no
+    ("请问申请火星基地入驻补贴需要满足什么条件？", "policy_benefit"),
 ])
 def test_no_entries_pointed_at_outside_the_topic_or_with_little_in_common(
         scoped: str, question: str, topic: str) -> None:
