@@ -68,6 +68,8 @@ _SENTENCE_RE = re.compile(
     r"[，,。？?！!；;]|吗|呢|吧|怎么|为什么|一直|已经|还没|没有|不给|不让|下不来|我们|我司|你们|"
     r"请问|帮忙|了$|个月|多久"
 )
+
+
 def is_sentence(text: str) -> bool:
     """Whether ``text`` reads as a sentence (clause punctuation, a question or complaint
     word), which a name never does."""
