@@ -94,10 +94,14 @@ _ABOUT_THE_FORM = re.compile(
     r"全称|名称|名字|叫什么|信用代码|代码|执照|电话|手机|号码|联系人|称呼|姓名|姓|找我|找他|找她|联系我")
 
 
-def is_story(text: str, name_refused: bool) -> bool:
-    """Whether ``text``, refused as a name (``name_refused``), tells the problem instead."""
+#: Where a sentence is certainly no answer (a name is asked): it is taken as the problem told.
+STORY_SLOTS = ("company_name", "contact_name")
+
+
+def is_story(text: str) -> bool:
+    """Whether ``text``, refused as a name, tells the problem instead."""
     text = normalize(text).strip()
-    return (name_refused and len(text) >= STORY_MIN_CHARS and enterprises.is_sentence(text)
+    return (len(text) >= STORY_MIN_CHARS and enterprises.is_sentence(text)
             and _ABOUT_THE_FORM.search(text) is None)
 
 
@@ -140,17 +144,13 @@ def _cleaned(slot: str, clean: Cleaner) -> Callable[..., dict[str, Any]]:
         if is_cancel(tracker):
             return {slot: None, **CANCELLED}
         cleaned, problem = clean(str(value))
-        if slot in STORY_SLOTS and is_story(str(value), cleaned is None):
+        if cleaned is None and slot in STORY_SLOTS and is_story(str(value)):
             return {slot: None, **add_story(str(value), tracker, dispatcher)}
         if problem:
             dispatcher.utter_message(text=problem)
         return {slot: cleaned}
 
     return validate
-
-
-#: Where a sentence is certainly no answer (a name is asked): it is taken as the problem told.
-STORY_SLOTS = ("company_name", "contact_name")
 
 
 class ValidateTicketForm(FormValidationAction):

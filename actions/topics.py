@@ -18,7 +18,7 @@ from hotline.kb import declined, feedback
 from hotline.kb.aspects import Aspect, answerable_aspects, asks_beyond
 from hotline.kb.decide import FIGURE_NOT_IN_SOURCE
 from hotline.kb.index import get_index
-from hotline.kb.models import Entry, SearchResult
+from hotline.kb.models import Entry, Hit, SearchResult
 from hotline.kb.render import render_answer, render_focused
 from hotline.kb.search import search
 from hotline.kb.statutes import law_short_name
@@ -84,26 +84,26 @@ def related(result: SearchResult) -> list[Entry]:
     if top is None:
         return []
     shown = {top.entry.title, *top.entry.cites}
-    return [h.entry for h in result.hits[1:]
-            if h.score >= RELATED_SHARE * top.score
-            and h.entry.title not in shown and _cited_as(h.entry) not in shown][:RELATED_MAX]
+    return [h.entry for h in _close(result)[1:]
+            if h.entry.title not in shown and _cited_as(h.entry) not in shown][:RELATED_MAX]
+
+
+def _close(result: SearchResult) -> list[Hit]:
+    """The hits scoring within :data:`RELATED_SHARE` of the first (the first included)."""
+    top = result.top
+    return [h for h in result.hits if top is not None and h.score >= RELATED_SHARE * top.score]
 
 
 def nearest(result: SearchResult, topic: str) -> list[Entry]:
     """The entries of ``topic`` closest to a declined question, to point at (see
     :data:`NEAREST_MAX`)."""
-    top = result.top
-    if top is None or result.coverage < NEAREST_MIN_COVERAGE:
+    if result.coverage < NEAREST_MIN_COVERAGE:
         return []
-    seen: set[str] = set()
-    found: list[Entry] = []
-    for hit in result.hits:
-        label = short_label(hit.entry)
-        if hit.entry.topic == topic and hit.score >= RELATED_SHARE * top.score \
-                and label not in seen:
-            seen.add(label)
-            found.append(hit.entry)
-    return found[:NEAREST_MAX]
+    by_label: dict[str, Entry] = {}
+    for hit in _close(result):
+        if hit.entry.topic == topic:
+            by_label.setdefault(short_label(hit.entry), hit.entry)
+    return list(by_label.values())[:NEAREST_MAX]
 
 
 def send_answer(dispatcher: CollectingDispatcher, entry: Entry, aspects: list[Aspect],

@@ -148,7 +148,7 @@ class Paths:
             latencies.append(time.perf_counter() - started)
 
 
-async def _round(paths: Paths, path: str, chats: int, in_turn: int = 1) -> dict[str, Any]:
+async def _round(paths: Paths, path: str, chats: int, in_turn: int) -> dict[str, Any]:
     """``chats`` enterprises at once, each holding ``in_turn`` chats one after another."""
     latencies: list[float] = []
 
@@ -195,7 +195,7 @@ def _busy(times: Any) -> float:
 
 
 async def _run(levels: list[int], rounds: int, path_names: list[str],
-               paths: Paths, in_turn: int = 1) -> list[dict[str, Any]]:
+               paths: Paths, in_turn: int) -> list[dict[str, Any]]:
     rows = []
     for chats in levels:
         samples: dict[str, list[float]] = {p: [] for p in path_names}
@@ -267,7 +267,7 @@ def _pin_threads(cores: frozenset[int]) -> None:
 
 
 def _measure(topology: str, levels: list[int], rounds: int, path_names: list[str],
-             in_turn: int = 1) -> tuple[list[dict[str, Any]], list[str]]:
+             in_turn: int) -> tuple[list[dict[str, Any]], list[str]]:
     """Start one topology, run the levels on it, stop it: its rows and a /metrics sample."""
     fake = FakeTelegram().start()
     replicas = 2 if topology == "replicas" else 1
