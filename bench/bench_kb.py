@@ -1,6 +1,6 @@
 """Knowledge-base speed: index build time and search latency over the question set.
 
-Targets: build ≤ 30 s, search p95 ≤ 20 ms (a chat turn also pays NLU and network).
+Targets (issue 12): build ≤ 60 s, search p95 ≤ 20 ms (a chat turn also pays NLU and network).
 Run from the repository root::
 
     python bench/bench_kb.py [--rounds 5] [--questions tests/data/kb_questions.jsonl]
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # allow running as a plain script from anywhere
     sys.path.insert(0, str(REPO))
 
-BUILD_TARGET_S = 30.0
+BUILD_TARGET_S = 60.0
 P95_TARGET_MS = 20.0
 
 

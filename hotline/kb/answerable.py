@@ -41,6 +41,7 @@ RERANK_COLUMNS = (
     "coverage", "nouns_covered", "rarest_covered", "phrase_containment", "phrase_dice",
     "title_containment", "aspect_stated", "aspect_missing", "length_log", "asked_coverage",
     "dense_cosine", "dense_relative", "aspect_field",
+    "sentence_text", "sentence_phrase", "sentence_best", "sentence_relative",
 )
 _RERANK_INDEX = tuple(RERANK_FEATURES.index(name) for name in RERANK_COLUMNS)
 

@@ -28,13 +28,21 @@ import numpy as np
 
 from hotline.kb import dense as kb_dense
 from hotline.kb import paths
+from hotline.kb import sentences as kb_sentences
 from hotline.kb.answerable import MODEL_FILE, Answerability, load_answerability, model_path
 from hotline.kb.aspects import ASPECTS, states
 from hotline.kb.decide import idf_table
 from hotline.kb.ingest import load_corpus
 from hotline.kb.models import Entry
 from hotline.kb.priors import ItemPriors
-from hotline.kb.rerank import RERANKER_FILE, EntryCache, Reranker, load_reranker, reranker_path
+from hotline.kb.rerank import (
+    RERANKER_FILE,
+    EntryCache,
+    Reranker,
+    load_reranker,
+    phrasings,
+    reranker_path,
+)
 from hotline.kb.textproc import KbTokenizer, SynonymRule, char_bigrams, load_synonyms
 from hotline.kb.topics import TOPIC_KEYWORDS
 from hotline.kb.typos import Homophones
@@ -42,11 +50,11 @@ from hotline.kb.typos import Homophones
 log = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout changes in a way the code fingerprint would not catch.
-FORMAT_VERSION = "4"
+FORMAT_VERSION = "5"
 SYNONYMS_FILE = "synonyms.yml"
 _CODE_FILES = (
     "ingest.py", "statutes.py", "service_items.py", "curated.py", "source_fields.py",
-    "index.py", "dense.py", "item_filter.py", "models.py", "numerals.py", "textproc.py", "topics.py",
+    "index.py", "dense.py", "sentences.py", "item_filter.py", "models.py", "numerals.py", "textproc.py", "topics.py",
 )
 # (priors.py and search.py act at query time and do not shape the stored index.)
 _BM25_PARAMS = {"k1": 1.2, "b": 0.75}
@@ -72,6 +80,8 @@ class KbIndex:
     dense: kb_dense.DenseModel | None = None  # the corpus-trained LSA vectors
     #: The learned second opinion on declining (kb/answerability.json), if trained.
     answerability: Answerability | None = None
+    #: The pretrained sentence encoder's vectors of every entry (:mod:`hotline.kb.sentences`).
+    sentences: kb_sentences.SentenceVectors | None = None
     topics: np.ndarray = field(init=False)
     priors: ItemPriors = field(init=False)
     idf: dict[str, float] = field(init=False)
@@ -224,6 +234,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
     chars = _bm25([char_bigrams(body_text(e)) for e in entries])
     phrases = _bm25([tokenizer.tokens(phrase_text(e)) or ["\u3000"] for e in entries])
     dense = kb_dense.fit([dense_text(e) for e in entries])
+    sentences = kb_sentences.fit(entries, [phrasings(e) for e in entries])
     elapsed = time.perf_counter() - started
 
     out_root.mkdir(parents=True, exist_ok=True)
@@ -235,6 +246,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
         chars.save(str(tmp / "chars"), show_progress=False)
         phrases.save(str(tmp / "phrases"), show_progress=False)
         dense.save(tmp / kb_dense.FILE)
+        sentences.save(tmp / kb_sentences.FILE)
         with (tmp / "entries.jsonl").open("w", encoding="utf-8") as fh:
             for e in entries:
                 fh.write(json.dumps(e.to_dict(), ensure_ascii=False) + "\n")
@@ -258,7 +270,7 @@ def build(kb: Path | None = None, out_root: Path | None = None) -> KbIndex:
     _prune(out_root, keep=target.name)
     return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
                    elapsed, load_reranker(reranker_path(kb)), dense,
-                   load_answerability(model_path(kb)))
+                   load_answerability(model_path(kb)), sentences)
 
 
 def _prune(out_root: Path, keep: str) -> None:
@@ -284,13 +296,14 @@ def _read(target: Path, kb: Path, fp: str) -> KbIndex | None:
         chars = bm25s.BM25.load(str(target / "chars"), show_progress=False)
         phrases = bm25s.BM25.load(str(target / "phrases"), show_progress=False)
         dense = kb_dense.DenseModel.load(target / kb_dense.FILE)
+        sentences = kb_sentences.SentenceVectors.load(target / kb_sentences.FILE)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("knowledge-base index at %s is unreadable (%s); rebuilding", target, exc)
         return None
     tokenizer, synonyms = make_tokenizer(kb, entries)
     return KbIndex(entries, body, title, chars, phrases, tokenizer, synonyms, fp, target,
                    reranker=load_reranker(reranker_path(kb)), dense=dense,
-                   answerability=load_answerability(model_path(kb)))
+                   answerability=load_answerability(model_path(kb)), sentences=sentences)
 
 
 def load(kb: Path | None = None, out_root: Path | None = None, rebuild: bool = False) -> KbIndex:

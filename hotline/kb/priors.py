@@ -10,6 +10,7 @@ down-weighted, and only when the question does not ask for them.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 
@@ -105,7 +106,7 @@ def preferred_sibling(order: np.ndarray, entries: Sequence[Entry], question: str
     base = base_name(top.title)
     for j in range(1, min(SIBLING_DEPTH, len(order))):
         e = entries[int(order[j])]
-        if (e.source == "gd_service_items" and base_name(e.title) == base
+        if (e.source == "gd_service_items" and siblings(base_name(e.title), base)
                 and any(w.search(e.title) for w in wants)):
             return j
     return None
@@ -129,9 +130,23 @@ def first_application(order: np.ndarray, entries: Sequence[Entry], question: str
     for j in range(1, min(SIBLING_DEPTH, len(order))):
         e = entries[int(order[j])]
         if (e.source == "gd_service_items" and not VARIANT_RE.search(e.title)
-                and base_name(e.title) == base):
+                and siblings(base_name(e.title), base)):
             return j
     return None
+
+
+#: Two base names name one item when equal, or when they share a start of at least this many
+#: characters and this share of the shorter: the province writes one item's variants apart
+#: (危险化学品港口装卸管理人员资格认可新增, …从业资格证书遗失补发).
+SIBLING_PREFIX_CHARS = 6
+SIBLING_PREFIX_SHARE = 0.6
+
+
+def siblings(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    shared = len(os.path.commonprefix([a, b]))
+    return shared >= SIBLING_PREFIX_CHARS and shared >= SIBLING_PREFIX_SHARE * min(len(a), len(b))
 
 
 #: A statute that governs its own matters more specifically than a general one does (lex

@@ -45,6 +45,8 @@ RERANKER_FILE = "reranker.json"
 #: ``dense_relative`` divides by the best candidate's cosine, but never by less than this:
 #: among far neighbours only, the nearest is no paraphrase (2-fold CV on kb/training).
 DENSE_FLOOR = 0.6
+#: ``sentence_relative`` divides by the best candidate's ``sentence_best``, but never by less.
+SENTENCE_FLOOR = 0.3
 #: Priors added to the reranker's score, for close calls the training data cannot settle
 #: (its questions rarely ask for a part, and count a curated answer and the source it cites
 #: as equally right). An entry holding an asked part of :data:`FIELD_ASPECTS` as a field —
@@ -85,6 +87,11 @@ FEATURES: tuple[str, ...] = (
     "dense_cosine",  # cosine of the question and the entry in the corpus-trained LSA space
     "dense_relative",  # that cosine / the best among the candidates (at least DENSE_FLOOR)
     "aspect_field",  # share of the asked parts the entry holds as a field (a reply leads with)
+    # the pretrained sentence encoder (:mod:`hotline.kb.sentences`):
+    "sentence_text",  # cosine of the question and the entry's name and text
+    "sentence_phrase",  # best cosine of the question and one of the entry's everyday phrasings
+    "sentence_best",  # the larger of the two
+    "sentence_relative",  # that / the best among the candidates (at least SENTENCE_FLOOR)
 )
 
 
@@ -185,9 +192,12 @@ def candidate_features(
     aspects: Sequence[Aspect],
     cache: EntryCache,
     dense: np.ndarray | None = None,
+    sentence: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The feature matrix (one row per candidate, columns :data:`FEATURES`); ``dense`` is
-    every entry's cosine with the question (:mod:`hotline.kb.dense`), if there is a model."""
+    every entry's cosine with the question (:mod:`hotline.kb.dense`), if there is a model;
+    ``sentence`` the candidates' text and phrasing cosines with it
+    (:meth:`hotline.kb.sentences.SentenceVectors.similar`), if the index has vectors."""
     n = len(cands)
     out = np.zeros((n, len(FEATURES)), dtype=np.float64)
     if n == 0:
@@ -247,6 +257,13 @@ def candidate_features(
         cos = np.maximum(dense[cands], 0.0)
         out[:, 21] = cos
         out[:, 22] = cos / max(float(cos.max()), DENSE_FLOOR)
+    if sentence is not None:
+        text, phrase = sentence
+        best = np.maximum(np.maximum(text, phrase), 0.0)
+        out[:, 24] = np.maximum(text, 0.0)
+        out[:, 25] = np.maximum(phrase, 0.0)
+        out[:, 26] = best
+        out[:, 27] = best / max(float(best.max()), SENTENCE_FLOOR)
     return out
 
 

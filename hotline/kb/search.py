@@ -22,6 +22,7 @@ import bm25s
 import numpy as np
 
 from hotline.kb import answerable, rerank, typos
+from hotline.kb import sentences as kb_sentences
 from hotline.kb.absent import absent_terms, quoted_names, unpaired
 from hotline.kb.aspects import Aspect, asked
 from hotline.kb.decide import Decision, Features, Word, decide, question_words
@@ -143,7 +144,10 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
         if len(near):
             cands = np.concatenate([cands, near])
             order = np.concatenate([cands, order[DEPTH:][~np.isin(order[DEPTH:], near)]])
-    f = candidate_features(cands, ch, words, text, aspects, index.entry_cache, sims)
+    sentence = None
+    if index.sentences is not None:
+        sentence = index.sentences.similar(kb_sentences.encode_question(text), cands)
+    f = candidate_features(cands, ch, words, text, aspects, index.entry_cache, sims, sentence)
     if use_reranker and index.reranker is not None and len(cands) > 1:
         scores = index.reranker.scores(f)
         scores = scores + rerank.close_call_priors(cands, scores, aspects, index.entry_cache)
