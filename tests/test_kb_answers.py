@@ -431,14 +431,14 @@ def test_answerable_sets_meet_their_floors(
 
 
 def test_unanswerable_set_is_mostly_declined(idx: kb_index.KbIndex) -> None:
-    # measured 0.812 with the learned second opinion (hotline.kb.answerable; 0.797–0.844
-    # when it is trained with other seeds), 0.734 with the rules alone (0.703 before a
-    # figure question stopped being answered by an entry saying where the figure is set,
-    # 0.672 before another jurisdiction's rules, everyday figure questions
-    # and named lists / certificates / quotas as subject heads). The target is
-    # 0.90: not met.
+    # measured 0.922 with the question prior in the learned second opinion (0.844 with the
+    # sentence features alone, 0.875 before them; 0.812 when the model came, 0.797–0.844 with
+    # other seeds), 0.734 with the rules alone (0.703 before a figure question stopped being
+    # answered by an entry saying where the figure is set, 0.672 before another
+    # jurisdiction's rules, everyday figure questions and named lists / certificates / quotas
+    # as subject heads). The target, 0.90, is the floor.
     summary = evaluate(load_questions(DATA / "kb_unanswerable.jsonl"), index=idx).summary()
-    assert summary["n"] >= 40 and summary["declined"] >= 0.78, summary
+    assert summary["n"] >= 40 and summary["declined"] >= 0.90, summary
 
 
 def test_close_runners_up_are_one_tap_away(scoped: str, idx: kb_index.KbIndex) -> None:

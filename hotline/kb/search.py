@@ -110,6 +110,8 @@ class Ranked:
     dense: np.ndarray | None = None
     #: Compounds of the question naming a subject the whole corpus lacks.
     absent: tuple[str, ...] = ()
+    #: The question's sentence vector (:mod:`hotline.kb.sentences`; None without vectors).
+    sentence: np.ndarray | None = None
 
 
 def rank(index: KbIndex, text: str, topic: str | None = None,
@@ -144,9 +146,10 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
         if len(near):
             cands = np.concatenate([cands, near])
             order = np.concatenate([cands, order[DEPTH:][~np.isin(order[DEPTH:], near)]])
-    sentence = None
+    sentence = question_vector = None
     if index.sentences is not None:
-        sentence = index.sentences.similar(kb_sentences.encode_question(text), cands)
+        question_vector = kb_sentences.encode_question(text)
+        sentence = index.sentences.similar(question_vector, cands)
     f = candidate_features(cands, ch, words, text, aspects, index.entry_cache, sims, sentence)
     if use_reranker and index.reranker is not None and len(cands) > 1:
         scores = index.reranker.scores(f)
@@ -165,7 +168,7 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
     absent += tuple(n for n in quoted_names(text, index.presence_text) if n not in absent)
     absent += unpaired(text, words, index.entry_cache.haystacks,
                      index.entry_cache.containing)
-    return Ranked(ch, order, words, aspects, tokens, f, sims, absent)
+    return Ranked(ch, order, words, aspects, tokens, f, sims, absent, question_vector)
 
 
 def decide_top(index: KbIndex, ranked: Ranked, text: str) -> tuple[int, Decision]:
@@ -177,11 +180,15 @@ def decide_top(index: KbIndex, ranked: Ranked, text: str) -> tuple[int, Decision
 
 
 def answerability_vector(index: KbIndex, ranked: Ranked, top: int, text: str,
-                         features: Features) -> np.ndarray:
-    """What the learned model (:mod:`hotline.kb.answerable`) judges of the top entry."""
+                         features: Features, prior: float | None = None) -> np.ndarray:
+    """What the learned model (:mod:`hotline.kb.answerable`) judges of the top entry
+    (``prior``: the question prior's value, else the index's model computes it)."""
     row = ranked.features[0] if len(ranked.features) else None
+    if prior is None:
+        model = index.answerability
+        prior = model.question_prior(ranked.sentence) if model else answerable.NO_PRIOR
     return answerable.vector(features, ranked.words, text, index.entries[top],
-                             index.entry_cache.haystacks[top], row)
+                             index.entry_cache.haystacks[top], row, prior)
 
 
 def second_opinion(index: KbIndex, ranked: Ranked, top: int, text: str,
