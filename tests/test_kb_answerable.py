@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hotline.kb import answerable, answerable_train
+from hotline.kb import answerable, answerable_train, question_prior
 from hotline.kb import index as kb_index
 from hotline.kb.evaluate import evaluate, load_questions
 from hotline.kb.search import UNLIKE_ANSWERED, search
@@ -111,56 +111,76 @@ def test_the_newest_unanswerable_set_meets_its_floor(idx: kb_index.KbIndex) -> N
 # ------------------------------------------------------------------- the question prior
 
 
-def test_the_prior_is_a_logistic_regression_over_the_sentence_vector() -> None:
-    prior = answerable.QuestionPrior(np.full(4, 0.5, dtype=np.float32), -0.25)
-    v = np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
-    assert prior.probability(v) == pytest.approx(1 / (1 + np.exp(-0.25)))
-    assert prior.probability(np.zeros(4, dtype=np.float32)) == answerable.NO_PRIOR
-    assert prior.probability(None) == answerable.NO_PRIOR
+def test_the_prior_computes_what_sklearn_computes() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts = ["留抵退税怎么申请", "今年的专精特新奖励申报开始了吗", "开饭馆要办什么证",
+             "广东省首台套奖励今年还有吗", "社保补贴要什么材料", "数字人民币对公钱包怎么开通",
+             "营业执照  丢了怎么补", "低空经济补贴怎么申报"]
+    labels = [0, 1, 0, 1, 0, 1, 0, 1]
+    prior = question_prior.fit(texts, labels)
+    tfidf = TfidfVectorizer(analyzer=question_prior.grams, min_df=question_prior.MIN_DF,
+                            sublinear_tf=True)
+    model = LogisticRegression(C=question_prior.C, max_iter=5000)
+    model.fit(tfidf.fit_transform(texts), labels)
+    probe = [*texts, "完全没见过的句子", ""]
+    expected = model.predict_proba(tfidf.transform(probe))[:, 1]
+    assert np.allclose([prior.probability(t) for t in probe], expected, atol=1e-9)
+    again = question_prior.QuestionPrior.from_json(json.loads(json.dumps(prior.to_json())))
+    assert np.allclose([again.probability(t) for t in probe], expected, atol=1e-5)
+    assert question_prior.grams("A  b") == ["a", " ", "b", "a ", " b", "a b"]
+
+
+def test_a_broken_prior_is_refused() -> None:
+    with pytest.raises(ValueError):
+        question_prior.QuestionPrior.from_json(
+            {"ngrams": [1, 3], "grams": ["a", "b"], "idf": [1.0], "weights": [0.1, 0.2],
+             "bias": 0.0})
+    with pytest.raises(ValueError):
+        question_prior.QuestionPrior.from_json(
+            {"ngrams": [1, 2], "grams": [], "idf": [], "weights": [], "bias": 0.0})
 
 
 def test_the_stored_model_carries_its_prior(idx: kb_index.KbIndex) -> None:
-    from hotline.kb import sentences
-
     data = json.loads((KB / answerable.MODEL_FILE).read_text(encoding="utf-8"))
-    assert len(data["prior"]["weights"]) == sentences.DIMS
-    model = answerable.Answerability.from_json(data)
-    assert model.prior is not None
-    assert json.loads(json.dumps(model.to_json()))["prior"] == data["prior"]
+    assert len(data["prior"]["grams"]) == len(data["prior"]["weights"]) > 1000
     assert idx.answerability is not None and idx.answerability.prior is not None
+    assert idx.answerability.question_prior("") == pytest.approx(
+        1 / (1 + np.exp(-data["prior"]["bias"])))
 
 
 def test_the_prior_alone_separates_the_held_out_sets(idx: kb_index.KbIndex) -> None:
-    """Questions only, no entry looked at: measured AUC 0.941 between kb_questions and
-    kb_unanswerable (0.891 out of fold on kb/training)."""
+    """Questions only, no entry looked at: measured AUC 0.98 between kb_questions and
+    kb_unanswerable (0.946 out of fold on kb/training)."""
     from sklearn.metrics import roc_auc_score
 
     model = idx.answerability
     assert model is not None
     yes = load_questions(DATA / "kb_questions.jsonl")
     no = load_questions(DATA / "kb_unanswerable.jsonl")
-    p = [model.question_prior(v) for v in answerable_train.question_vectors(idx, [*yes, *no])]
+    p = [model.question_prior(t) for t in answerable_train.search_texts(idx, [*yes, *no])]
     assert roc_auc_score([0] * len(yes) + [1] * len(no), p) >= 0.85
 
 
 def test_out_of_fold_priors_come_from_models_without_the_question() -> None:
-    """A question that only it resembles gets no help from itself: its copy in the training
-    rows would give it a probability near its own label."""
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(60, 8)).astype(np.float32)
-    labels = np.array([0, 1] * 30)
-    vectors[:, 0] += np.where(labels == 1, 3.0, -3.0)  # a real signal every fold sees
-    vectors[7, 1:] += 40.0  # an outlier (label 1) …
-    vectors[7, 0] = -3.0  # … that the signal calls answerable
-    oof = answerable_train.prior_out_of_fold(vectors, labels)
-    in_sample = answerable_train.fit_prior(vectors, labels)
-    assert oof.shape == (60,) and ((oof > 0) & (oof < 1)).all()
-    assert oof[7] < in_sample.probability(vectors[7])
+    """A question unlike all others gets no help from its own label: fitted on it, the
+    prior would know its grams."""
+    texts = [f"开饭馆要办什么证{i}" for i in range(20)] + [f"今年的奖励申报开始了吗{i}" for i in range(20)]
+    labels = np.array([0] * 20 + [1] * 20)
+    texts[5] = "今年的奖励申报开始了吗ZQXJ"  # worded like the unanswerable ones, labelled 0 …
+    texts[6] = "今年的奖励申报开始了吗ZQXJ"  # … twice, so the grams ZQXJ are in the vocabulary
+    oof = answerable_train.prior_out_of_fold(texts, labels)
+    in_sample = question_prior.fit(texts, labels)
+    assert oof.shape == (40,) and ((oof > 0) & (oof < 1)).all()
+    assert oof[25] > 0.5 and oof[0] < 0.5
+    assert oof[5] > in_sample.probability(texts[5])
 
 
 def test_without_its_prior_the_model_declines_fewer_unanswerable(idx: kb_index.KbIndex) -> None:
-    """Ablation (the prior's feature at its neutral 0.5): measured 0.922 against 0.891 of
-    kb_unanswerable declined."""
+    """Ablation (the prior's feature at its neutral 0.5): measured 0.969 against 0.906 of
+    kb_unanswerable declined (0.797 by the rules alone); of kb_questions 0.027 against 0.134
+    (0.027 by the rules alone: the model adds no false decline there)."""
     from dataclasses import replace
 
     model = idx.answerability

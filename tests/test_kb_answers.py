@@ -431,8 +431,9 @@ def test_answerable_sets_meet_their_floors(
 
 
 def test_unanswerable_set_is_mostly_declined(idx: kb_index.KbIndex) -> None:
-    # measured 0.922 with the question prior in the learned second opinion (0.844 with the
-    # sentence features alone, 0.875 before them; 0.812 when the model came, 0.797–0.844 with
+    # measured 0.969 with the question prior (hotline.kb.question_prior) in the learned second
+    # opinion (0.922 with a prior over the sentence vector instead, 0.844 with the sentence
+    # features alone, 0.875 before them; 0.812 when the model came, 0.797–0.844 with
     # other seeds), 0.734 with the rules alone (0.703 before a figure question stopped being
     # answered by an entry saying where the figure is set, 0.672 before another
     # jurisdiction's rules, everyday figure questions and named lists / certificates / quotas

@@ -31,6 +31,7 @@ import numpy as np
 
 from hotline.kb.decide import Features, Word
 from hotline.kb.models import Entry
+from hotline.kb.question_prior import NO_PRIOR, QuestionPrior
 from hotline.kb.rerank import FEATURES as RERANK_FEATURES
 
 MODEL_FILE = "answerability.json"
@@ -76,7 +77,7 @@ def vector(f: Features, words: Sequence[Word], question: str, entry: Entry, hay:
            rerank_row: np.ndarray | None, prior: float) -> np.ndarray:
     """The :data:`FEATURES` of the top ``entry`` for ``question`` (``hay`` is its
     :func:`hotline.kb.decide.haystack`, ``rerank_row`` its reranker feature row, ``prior``
-    the :class:`QuestionPrior`'s probability for the question alone)."""
+    the :mod:`hotline.kb.question_prior`'s probability for the question alone)."""
     total = sum(w.idf for w in words) or 1.0
     missing = set(f.missing)
     gone = [w for w in words if w.text in missing]
@@ -100,27 +101,6 @@ def vector(f: Features, words: Sequence[Word], question: str, entry: Entry, hay:
     ]
     return np.asarray(values, dtype=np.float64)
 
-
-@dataclass(frozen=True, slots=True)
-class QuestionPrior:
-    """P(unanswerable) from the question alone: a logistic regression over its sentence
-    vector (:mod:`hotline.kb.sentences`). What kinds of question the knowledge base does not
-    answer — a named local programme's round, a figure no statute sets — show in the
-    question's wording before any entry is looked at (out-of-fold AUC 0.89 on kb/training).
-    It is one feature of the ensemble, not a rule of its own."""
-
-    weights: np.ndarray  # (sentences.DIMS,)
-    bias: float
-
-    def probability(self, question_vector: np.ndarray | None) -> float:
-        if question_vector is None or not question_vector.any():
-            return NO_PRIOR
-        z = float(question_vector @ self.weights) + self.bias
-        return 1.0 / (1.0 + math.exp(-z))
-
-
-#: The prior's value when there is no sentence vector (an index built without one).
-NO_PRIOR = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +126,8 @@ class Answerability:
     trained_on: str = ""
     prior: QuestionPrior | None = None
 
-    def question_prior(self, question_vector: np.ndarray | None) -> float:
-        return self.prior.probability(question_vector) if self.prior is not None else NO_PRIOR
+    def question_prior(self, text: str) -> float:
+        return self.prior.probability(text) if self.prior is not None else NO_PRIOR
 
     @functools.cached_property
     def _padded(self) -> tuple[np.ndarray, ...]:
@@ -194,9 +174,7 @@ class Answerability:
             "threshold": self.threshold,
             "init": self.init,
             "rate": self.rate,
-            "prior": None if self.prior is None else {
-                "weights": [round(float(w), 6) for w in self.prior.weights],
-                "bias": self.prior.bias},
+            "prior": None if self.prior is None else self.prior.to_json(),
             "trees": [
                 {"feature": t.feature.tolist(), "threshold": t.threshold.tolist(),
                  "left": t.left.tolist(), "right": t.right.tolist(), "value": t.value.tolist()}
@@ -216,8 +194,7 @@ class Answerability:
             for t in data["trees"]  # type: ignore[attr-defined]
         )
         prior = data.get("prior")
-        question_prior = None if not isinstance(prior, dict) else QuestionPrior(
-            np.asarray(prior["weights"], dtype=np.float32), float(prior["bias"]))
+        question_prior = QuestionPrior.from_json(prior) if isinstance(prior, dict) else None
         return cls(float(data["init"]), float(data["rate"]), trees,  # type: ignore[arg-type]
                    float(data["threshold"]), str(data.get("trained_on", "")),  # type: ignore[arg-type]
                    question_prior)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hotline.kb import answerable, sentences, typos
+from hotline.kb import answerable, question_prior, typos
 from hotline.kb.evaluate import Question, load_questions
 from hotline.kb.index import KbIndex
 from hotline.kb.rerank import RERANKER_FILE
@@ -44,9 +44,6 @@ FOLDS = 5
 #: the rules' own declines.
 MAX_EXTRA_DECLINES = 0.015
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.3, 0.951, 0.05))
-#: Regularisation of the question prior (sklearn's C): 1 against 0.1 and 10, by out-of-fold
-#: AUC on kb/training (0.891 against 0.864 and 0.898, 10 fitting slower for nothing).
-PRIOR_C = 1.0
 
 
 def training_files(kb: Path) -> tuple[list[Path], list[Path]]:
@@ -62,7 +59,7 @@ def data_hash(kb: Path) -> str:
     (which choose the top entry the model judges)."""
     h = hashlib.sha256(b"kb-answerability:" + ",".join(answerable.FEATURES).encode())
     h.update(repr((TREES, SEEDS, DEPTH, RATE, SUBSAMPLE, SEED, FOLDS, MAX_EXTRA_DECLINES,
-                   PRIOR_C, sentences.MODEL)).encode())
+                   question_prior.NGRAMS, question_prior.MIN_DF, question_prior.C)).encode())
     yes, no = training_files(kb)
     for path in [*yes, *no, kb / RERANKER_FILE]:
         if path.exists():
@@ -110,27 +107,20 @@ def examples(index: KbIndex, questions: Sequence[Question], priors: Sequence[flo
     return (np.vstack(xs) if xs else np.zeros((0, width))), np.asarray(ys, dtype=np.int64), declined
 
 
-def question_vectors(index: KbIndex, questions: Sequence[Question]) -> np.ndarray:
-    return sentences.encode([search_text(index, q.question) for q in questions])
+def search_texts(index: KbIndex, questions: Sequence[Question]) -> list[str]:
+    return [search_text(index, q.question) for q in questions]
 
 
-def fit_prior(vectors: np.ndarray, y: np.ndarray) -> answerable.QuestionPrior:
-    """The question prior: logistic regression of unanswerable on the sentence vector."""
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(C=PRIOR_C, max_iter=5000).fit(vectors, y)
-    return answerable.QuestionPrior(model.coef_[0].astype(np.float32), float(model.intercept_[0]))
-
-
-def prior_out_of_fold(vectors: np.ndarray, y: np.ndarray) -> np.ndarray:
+def prior_out_of_fold(texts: Sequence[str], labels: np.ndarray) -> np.ndarray:
     """Each question's prior from a model fitted without it (the ensemble must learn how
     much to trust the prior on questions the prior has not seen)."""
     from sklearn.model_selection import StratifiedKFold
 
-    out = np.full(len(y), answerable.NO_PRIOR)
-    for fit_rows, held in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED + 1).split(vectors, y):
-        prior = fit_prior(vectors[fit_rows], y[fit_rows])
-        out[held] = [prior.probability(v) for v in vectors[held]]
+    out = np.full(len(labels), question_prior.NO_PRIOR)
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED + 1)
+    for fit_rows, held in folds.split(np.zeros(len(labels)), labels):
+        prior = question_prior.fit([texts[i] for i in fit_rows], labels[fit_rows])
+        out[held] = [prior.probability(texts[i]) for i in held]
     return out
 
 
@@ -191,8 +181,8 @@ def train_on(kb: Path, index: KbIndex, yes: Sequence[Question], no: Sequence[Que
 
     questions = [*yes, *no]
     labels = np.asarray([0 if q.answerable else 1 for q in questions], dtype=np.int64)
-    vectors = question_vectors(index, questions)
-    x, y, declined = examples(index, questions, prior_out_of_fold(vectors, labels))
+    texts = search_texts(index, questions)
+    x, y, declined = examples(index, questions, prior_out_of_fold(texts, labels))
     if len(set(y.tolist())) < 2 or min(np.bincount(y)) < FOLDS:
         raise ValueError("need answerable and unanswerable questions the rules answer")
     oof = np.zeros(len(y))
@@ -200,7 +190,7 @@ def train_on(kb: Path, index: KbIndex, yes: Sequence[Question], no: Sequence[Que
         oof[held] = _probability(_fit(x[fit_rows], y[fit_rows]), x[held])
     threshold = choose_threshold(oof, y, len(yes))
     model = replace(export(_fit(x, y), threshold, data_hash(kb)),
-                    prior=fit_prior(vectors, labels))
+                    prior=question_prior.fit(texts, labels))
     stats: dict[str, object] = {
         "answerable": len(yes), "unanswerable": len(no), "rules_declined": declined,
         "threshold": threshold,

@@ -110,8 +110,6 @@ class Ranked:
     dense: np.ndarray | None = None
     #: Compounds of the question naming a subject the whole corpus lacks.
     absent: tuple[str, ...] = ()
-    #: The question's sentence vector (:mod:`hotline.kb.sentences`; None without vectors).
-    sentence: np.ndarray | None = None
 
 
 def rank(index: KbIndex, text: str, topic: str | None = None,
@@ -146,10 +144,9 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
         if len(near):
             cands = np.concatenate([cands, near])
             order = np.concatenate([cands, order[DEPTH:][~np.isin(order[DEPTH:], near)]])
-    sentence = question_vector = None
+    sentence = None
     if index.sentences is not None:
-        question_vector = kb_sentences.encode_question(text)
-        sentence = index.sentences.similar(question_vector, cands)
+        sentence = index.sentences.similar(kb_sentences.encode_question(text), cands)
     f = candidate_features(cands, ch, words, text, aspects, index.entry_cache, sims, sentence)
     if use_reranker and index.reranker is not None and len(cands) > 1:
         scores = index.reranker.scores(f)
@@ -168,7 +165,7 @@ def rank(index: KbIndex, text: str, topic: str | None = None,
     absent += tuple(n for n in quoted_names(text, index.presence_text) if n not in absent)
     absent += unpaired(text, words, index.entry_cache.haystacks,
                      index.entry_cache.containing)
-    return Ranked(ch, order, words, aspects, tokens, f, sims, absent, question_vector)
+    return Ranked(ch, order, words, aspects, tokens, f, sims, absent)
 
 
 def decide_top(index: KbIndex, ranked: Ranked, text: str) -> tuple[int, Decision]:
@@ -186,7 +183,7 @@ def answerability_vector(index: KbIndex, ranked: Ranked, top: int, text: str,
     row = ranked.features[0] if len(ranked.features) else None
     if prior is None:
         model = index.answerability
-        prior = model.question_prior(ranked.sentence) if model else answerable.NO_PRIOR
+        prior = model.question_prior(text) if model else answerable.NO_PRIOR
     return answerable.vector(features, ranked.words, text, index.entries[top],
                              index.entry_cache.haystacks[top], row, prior)
 
