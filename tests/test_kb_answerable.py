@@ -14,6 +14,7 @@ from hotline.kb import answerable, answerable_train, question_prior
 from hotline.kb import index as kb_index
 from hotline.kb.evaluate import evaluate, load_questions
 from hotline.kb.search import UNLIKE_ANSWERED, search
+from tests.kb_helpers import with_and_without
 
 REPO = Path(__file__).resolve().parents[1]
 KB = REPO / "kb"
@@ -185,11 +186,7 @@ def test_without_its_prior_the_model_declines_fewer_unanswerable(idx: kb_index.K
 
     model = idx.answerability
     assert model is not None
-    questions = load_questions(DATA / "kb_unanswerable.jsonl")
-    with_prior = evaluate(questions, index=idx).summary()["declined"]
-    idx.answerability = replace(model, prior=None)
-    try:
-        without = evaluate(questions, index=idx).summary()["declined"]
-    finally:
-        idx.answerability = model
-    assert with_prior >= without + 0.02, (with_prior, without)
+    with_prior, without = with_and_without(
+        idx, "answerability", load_questions(DATA / "kb_unanswerable.jsonl"),
+        replace(model, prior=None))
+    assert with_prior["declined"] >= without["declined"] + 0.02, (with_prior, without)

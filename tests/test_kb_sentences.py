@@ -10,9 +10,10 @@ import pytest
 
 from hotline.kb import index as kb_index
 from hotline.kb import sentences
-from hotline.kb.evaluate import evaluate, load_questions
+from hotline.kb.evaluate import load_questions
 from hotline.kb.models import Entry
 from hotline.kb.search import search
+from tests.kb_helpers import with_and_without
 
 DATA = Path(__file__).parent / "data"
 KB = Path(__file__).resolve().parents[1] / "kb"
@@ -101,13 +102,8 @@ def test_the_index_holds_a_vector_for_every_entry(idx: kb_index.KbIndex) -> None
 
 def test_sentence_features_lift_the_statute_questions(idx: kb_index.KbIndex) -> None:
     """Ablation: the same reranker with the encoder's four features at zero."""
-    questions = load_questions(DATA / "kb_questions_statutes.jsonl")
-    with_vectors = evaluate(questions, index=idx).summary()
-    saved, idx.sentences = idx.sentences, None
-    try:
-        without = evaluate(questions, index=idx).summary()
-    finally:
-        idx.sentences = saved
+    with_vectors, without = with_and_without(
+        idx, "sentences", load_questions(DATA / "kb_questions_statutes.jsonl"))
     # measured cited hit@1 / hit@3 0.682 / 0.849 against 0.598 / 0.782, declined 0.084 against
     # 0.168
     assert with_vectors["cited_hit_at_3"] >= without["cited_hit_at_3"] + 0.03, (with_vectors,
