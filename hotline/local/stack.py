@@ -58,7 +58,32 @@ class Ports:
         return cls(*(free_port() for _ in range(4)))
 
 
+#: Where :func:`free_port` looks when the kernel's ephemeral range is unknown.
+_EPHEMERAL_DEFAULT = (32768, 60999)
+#: The lowest port :func:`free_port` hands out.
+_LOWEST_PORT = 20000
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return _EPHEMERAL_DEFAULT
+
+
 def free_port() -> int:
+    """A free loopback port *below* the kernel's ephemeral range. A port the kernel hands
+    out (bind to 0) may be taken by any outgoing connection — Rasa's to Redis, a client's to
+    PostgreSQL — in the seconds before the service that was given it binds it; the action
+    server then fails to bind (and rasa-sdk exits with code 0). Outgoing connections never
+    take a port below that range."""
+    lo, _ = _ephemeral_range()
+    if lo - _LOWEST_PORT >= 1000:
+        for _ in range(200):
+            port = _LOWEST_PORT + secrets.randbelow(lo - _LOWEST_PORT)
+            if not port_in_use(port):
+                return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
