@@ -43,8 +43,6 @@ DIMS = 512
 #: Characters of an entry the text vector reads: its name, then the start of its text (the
 #: encoder averages over tokens, so a long article's point would be lost in its detail).
 ENTRY_CHARS = 200
-#: Longest question the encoder reads (the search itself caps questions longer still).
-QUESTION_CHARS = 400
 CACHE_ENV = "HOTLINE_CACHE"
 
 
@@ -65,7 +63,8 @@ def encode(texts: Sequence[str]) -> np.ndarray:
 
 
 def encode_question(text: str) -> np.ndarray:
-    return encode([text[:QUESTION_CHARS]])[0]
+    """The question's vector (the search has already cut it to its maximum length)."""
+    return encode([text])[0]
 
 
 def entry_text(e: Entry) -> str:
